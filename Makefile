@@ -1,0 +1,35 @@
+# Two commands matter on a fresh machine: `make demo` and `make test`.
+# Everything they need is installed from this repository's own files.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Node 22 from npm (node_modules/.bin) comes first: the machine's Node 20 is end-of-life
+# and jsii warns on every synth under it. The venv comes next so `cdk` finds its python.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: demo test lint synth clean
+
+$(VENV)/.installed: requirements.txt lambda_src/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/linreg invoke events/s3-put.json --out demo-output
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.installed node_modules/.installed lint
+	$(PY) -m pytest
+
+synth: $(VENV)/.installed node_modules/.installed
+	cdk synth --quiet
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out demo-output .pytest_cache .ruff_cache
