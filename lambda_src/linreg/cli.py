@@ -1,0 +1,230 @@
+"""Command line: ``linreg train`` on a local CSV, ``linreg invoke`` the Lambda handler on an event.
+
+Exit codes: 0 success; 2 bad input or usage (one ``error: ...`` line on stderr, nothing
+written); 3 training diverged (``train`` writes report.json only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from unittest import mock
+
+from linreg.config import LOSSES, Hyperparameters
+from linreg.errors import InputError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
+# The sample data, found from this file so the command works from any folder of a checkout.
+SAMPLE_CSV = Path(__file__).resolve().parents[2] / "data" / "iris.csv"
+MODEL_FILES = ("params.json", "params.nd", "loss.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except InputError as error:
+        print(f"error: {error.message} [{error.code}]", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="linreg", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train on a local CSV and write the outputs")
+    train.add_argument("csv", type=Path, metavar="CSV")
+    train.add_argument("--out", type=Path, required=True, metavar="DIR")
+    defaults = Hyperparameters()
+    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    train.add_argument("--iterations", type=int, default=defaults.iterations)
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--loss", choices=LOSSES, default=defaults.loss)
+    train.add_argument("--verbose", action="store_true", help="print the loss every iteration")
+    train.set_defaults(command=train_command)
+
+    invoke = commands.add_parser(
+        "invoke", help="run the Lambda handler on an S3 event (embedded S3 by default)"
+    )
+    invoke.add_argument("event", type=Path, metavar="EVENT.json")
+    invoke.add_argument("--out", type=Path, metavar="DIR", help="download the outputs here")
+    target = invoke.add_mutually_exclusive_group()
+    target.add_argument(
+        "--endpoint-url", metavar="URL", help="an S3 endpoint to use as is (no setup)"
+    )
+    target.add_argument(
+        "--aws", action="store_true", help="use real AWS with your credentials (no setup)"
+    )
+    invoke.add_argument(
+        "--data",
+        type=Path,
+        default=SAMPLE_CSV,
+        metavar="CSV",
+        help="what the embedded S3 holds at each event key (default: the sample iris data)",
+    )
+    invoke.add_argument("--verbose", action="store_true", help="show the handler's logs")
+    invoke.set_defaults(command=invoke_command)
+    return root
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from linreg import pipeline
+
+    hyperparameters = Hyperparameters(
+        learning_rate=args.learning_rate,
+        iterations=args.iterations,
+        seed=args.seed,
+        loss=args.loss,
+    )
+    data = _read_file(args.csv)
+    progress = _print_iteration if args.verbose else None
+    run = pipeline.run(data, hyperparameters, source={"path": str(args.csv)}, on_iteration=progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    # Never leave an older run's model beside this run's report.
+    for name in MODEL_FILES:
+        (args.out / name).unlink(missing_ok=True)
+    for name, content in run.files.items():
+        (args.out / name).write_bytes(content)
+    if run.status != pipeline.SUCCEEDED:
+        print(f"error: {run.report['error']['message']}", file=sys.stderr)
+        return EXIT_DIVERGED
+    report = run.report
+    print(
+        f"test MSE {report['test_mse']:.4f} (closed-form baseline "
+        f"{report['baseline_test_mse']:.4f}); outputs in {args.out}"
+    )
+    return EXIT_OK
+
+
+def invoke_command(args: argparse.Namespace) -> int:
+    from linreg.event import s3_records
+
+    event = _read_event(args.event)
+    records = s3_records(event)
+    if not records:
+        raise InputError("no_records", f"{args.event} holds no S3 records")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if args.verbose else "ERROR")
+    if args.endpoint_url:
+        place = mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL_S3": args.endpoint_url})
+    elif args.aws:
+        place = nullcontext()
+    else:
+        place = _embedded_s3_with_sample_data(records, _read_file(args.data))
+    with place:
+        from linreg.handler import lambda_handler, s3_client
+
+        outcomes = lambda_handler(event, None)["outcomes"]
+        s3 = s3_client()
+        for outcome in outcomes:
+            _print_outcome(s3, outcome)
+            if args.out:
+                _download(s3, outcome, args.out)
+    ok = all(outcome["status"] in ("succeeded", "skipped") for outcome in outcomes)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+@contextmanager
+def _embedded_s3_with_sample_data(records: list, data: bytes) -> Iterator[None]:
+    """The embedded S3, holding each event's bucket and, at each key, ``data`` (if absent)."""
+    import boto3
+
+    from linreg.local import embedded_s3
+
+    with embedded_s3():
+        s3 = boto3.client("s3")
+        for record in records:
+            if record.bucket not in _buckets(s3):
+                s3.create_bucket(Bucket=record.bucket)
+            if not _exists(s3, record.bucket, record.key):
+                s3.put_object(Bucket=record.bucket, Key=record.key, Body=data)
+        yield
+
+
+def _print_outcome(s3, outcome: dict) -> None:
+    where = f"s3://{outcome['bucket']}/{outcome['key']}"
+    print(f"{where}: {outcome['status']}")
+    if outcome["status"] == "skipped":
+        print(f"  {outcome['reason']}")
+    elif outcome["status"] == "succeeded":
+        report = json.loads(
+            s3.get_object(Bucket=outcome["bucket"], Key=outcome["prefix"] + "report.json")[
+                "Body"
+            ].read()
+        )
+        print(_describe(report, outcome))
+    else:
+        print(f"  error [{outcome['code']}]: {outcome['message']}")
+        print(f"  failure record: s3://{outcome['bucket']}/{outcome['failure_key']}")
+
+
+def _describe(report: dict, outcome: dict) -> str:
+    weights = "  ".join(
+        f"{name} {value:+.4f}" for name, value in report["params"]["weights"].items()
+    )
+    rows = report["rows"]
+    return "\n".join(
+        [
+            f"  run        {outcome['run_id']}",
+            f"  test MSE   {report['test_mse']:.4f}   (closed-form baseline "
+            f"{report['baseline_test_mse']:.4f})",
+            f"  train MSE  {report['train_mse']:.4f}   (closed-form baseline "
+            f"{report['baseline_train_mse']:.4f})",
+            f"  rows       {rows['total']} ({rows['train']} train, {rows['test']} test)",
+            f"  weights    {weights}",
+            f"  bias       {report['params']['bias']:+.4f}",
+            f"  loss       {report['loss_history'][0]:.4f} → {report['loss_history'][-1]:.4f} "
+            f"over {report['iterations_run']} iterations",
+            f"  outputs    s3://{outcome['bucket']}/{outcome['prefix']}",
+        ]
+    )
+
+
+def _download(s3, outcome: dict, out: Path) -> None:
+    if "prefix" in outcome:
+        listing = s3.list_objects_v2(Bucket=outcome["bucket"], Prefix=outcome["prefix"])
+        keys = [item["Key"] for item in listing.get("Contents", [])]
+    else:
+        keys = [outcome["failure_key"]] if "failure_key" in outcome else []
+    for key in keys:
+        target = out / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=outcome["bucket"], Key=key)["Body"].read())
+    if keys:
+        print(f"  saved to   {out / Path(keys[0]).parent}")
+
+
+def _buckets(s3) -> set[str]:
+    return {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+
+
+def _exists(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+            return False
+        raise
+    return True
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InputError("unreadable_file", f"cannot read {path}: {error.strerror}") from None
+
+
+def _read_event(path: Path) -> dict:
+    try:
+        return json.loads(_read_file(path))
+    except json.JSONDecodeError as error:
+        raise InputError("bad_event", f"{path} is not JSON: {error}") from None
+
+
+def _print_iteration(iteration: int, loss: float) -> None:
+    print(f"iteration {iteration + 1}, loss {loss:.6f}")

@@ -1,0 +1,96 @@
+"""Hyperparameters: one frozen value, created and validated here, recorded in every report."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from linreg.errors import InputError
+
+LOSSES = ("mean", "sum")
+
+# Environment variables a deployment uses to change the defaults (see README).
+ENV_NAMES = {
+    "learning_rate": "LINREG_LEARNING_RATE",
+    "iterations": "LINREG_ITERATIONS",
+    "seed": "LINREG_SEED",
+    "loss": "LINREG_LOSS",
+}
+
+MAX_ITERATIONS = 1_000_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hyperparameters:
+    """Training settings; the defaults are the tutorial's."""
+
+    learning_rate: float = 0.01
+    iterations: int = 100
+    seed: int = 0
+    loss: str = "mean"
+    test_size: float = 0.3
+    split_seed: int = 1
+
+    def __post_init__(self) -> None:
+        _check(
+            _is_number(self.learning_rate)
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0,
+            f"learning rate must be a positive number, got {self.learning_rate!r}",
+        )
+        _check(
+            _is_int(self.iterations) and 1 <= self.iterations <= MAX_ITERATIONS,
+            f"iterations must be a whole number from 1 to {MAX_ITERATIONS}, "
+            f"got {self.iterations!r}",
+        )
+        _check(
+            _is_int(self.seed) and 0 <= self.seed < 2**31,
+            f"seed must be a whole number from 0 to {2**31 - 1}, got {self.seed!r}",
+        )
+        _check(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        _check(
+            _is_number(self.test_size) and 0 < self.test_size < 1,
+            f"test size must be a fraction between 0 and 1, got {self.test_size!r}",
+        )
+        _check(
+            _is_int(self.split_seed) and self.split_seed >= 0,
+            f"split seed must be a non-negative whole number, got {self.split_seed!r}",
+        )
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, str | None]) -> Hyperparameters:
+        """Parse text settings (environment, CLI); ``None`` or blank keeps the default."""
+        parsers = {"learning_rate": float, "iterations": int, "seed": int, "loss": str.strip}
+        parsed = {}
+        for field, text in values.items():
+            if text is None or not text.strip():
+                continue
+            try:
+                parsed[field] = parsers[field](text)
+            except ValueError:
+                raise InputError(
+                    "invalid_hyperparameters", f"{field.replace('_', ' ')}: {text!r} is not valid"
+                ) from None
+        return cls(**parsed)
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return asdict(self)
+
+
+def env_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The deployment's ``LINREG_*`` overrides, as text; ``from_strings`` validates them."""
+    return {field: env[name] for field, name in ENV_NAMES.items() if env.get(name, "").strip()}
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise InputError("invalid_hyperparameters", message)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,115 @@
+"""What a run tells its user: closed-form baseline, report.json, params.json, loss plot.
+
+Knows nothing of S3; everything here returns plain values or bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import platform
+from dataclasses import dataclass
+
+import numpy as np
+
+from linreg import __version__
+from linreg.config import Hyperparameters
+from linreg.dataset import FEATURES, TARGET, Split
+from linreg.model import Training
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Ordinary least squares on the same split: the optimum gradient descent aims at."""
+
+    train_mse: float
+    test_mse: float
+
+
+def baseline(split: Split) -> Baseline:
+    from sklearn.linear_model import LinearRegression
+
+    fit = LinearRegression().fit(split.X_train, split.y_train)
+    return Baseline(
+        train_mse=_mse(fit.predict(split.X_train), split.y_train),
+        test_mse=_mse(fit.predict(split.X_test), split.y_test),
+    )
+
+
+def params(training: Training, hyperparameters: Hyperparameters, versions: dict) -> dict:
+    """params.json: everything needed to apply the model without this code."""
+    return {
+        "target": TARGET,
+        "features": list(FEATURES),
+        "weights": _weights(training),
+        "bias": training.bias,
+        "hyperparameters": hyperparameters.as_dict(),
+        "versions": {**versions, "linreg": __version__, "python": platform.python_version()},
+    }
+
+
+def report(
+    *,
+    status: str,
+    hyperparameters: Hyperparameters,
+    split: Split,
+    training: Training,
+    train_mse: float | None,
+    test_mse: float | None,
+    baseline: Baseline,
+    ignored_columns: tuple[str, ...],
+    timings: dict[str, float],
+    source: dict | None,
+    run_id: str | None,
+) -> dict:
+    """report.json. MSEs and params are ``None`` for a diverged run: they mean nothing."""
+    diverged = status == "diverged"
+    return {
+        "status": status,
+        "run_id": run_id,
+        "test_mse": test_mse,
+        "train_mse": train_mse,
+        "baseline_test_mse": baseline.test_mse,
+        "baseline_train_mse": baseline.train_mse,
+        "iterations_run": len(training.loss_history),
+        # JSON has no NaN or infinity: a diverged run's last loss may be either.
+        "loss_history": [
+            value if math.isfinite(value) else None for value in training.loss_history
+        ],
+        "hyperparameters": hyperparameters.as_dict(),
+        "rows": {
+            "total": len(split.train_index) + len(split.test_index),
+            "train": len(split.train_index),
+            "test": len(split.test_index),
+        },
+        "params": None if diverged else {"weights": _weights(training), "bias": training.bias},
+        "ignored_columns": list(ignored_columns),
+        "input": source,
+        "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
+    }
+
+
+def loss_plot(loss_history: list[float], *, loss: str) -> bytes:
+    """The tutorial's loss curve as PNG bytes. Needs no display."""
+    # Figure (not pyplot) draws with the Agg canvas and keeps no global state between runs.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4), dpi=100)
+    axes = figure.add_subplot()
+    axes.plot(range(1, len(loss_history) + 1), loss_history)
+    axes.set_title(f"Training - {loss} loss")
+    axes.set_xlabel("iteration")
+    axes.set_ylabel(f"{loss} squared error")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _weights(training: Training) -> dict[str, float]:
+    return {name: float(weight) for name, weight in zip(FEATURES, training.weights, strict=True)}
+
+
+def _mse(predicted: np.ndarray, actual: np.ndarray) -> float:
+    return float(np.mean((np.reshape(predicted, (-1, 1)) - actual) ** 2))
