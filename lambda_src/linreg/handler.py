@@ -141,7 +141,10 @@ def _fail(
         "report": report,
     }
     storage.record_failure(s3, outcome["bucket"], key, record)
-    logger.warning("run failed", extra={**outcome, **error.as_dict(), "failure_key": key})
+    logger.warning(
+        "run failed",
+        extra={**outcome, "code": error.code, "error": error.message, "failure_key": key},
+    )
     return {**outcome, "status": status, "run_id": run_id, "failure_key": key, **error.as_dict()}
 
 

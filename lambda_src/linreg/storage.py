@@ -84,9 +84,12 @@ def read_input(s3, bucket: str, key: str, *, version_id: str | None = None) -> I
     options = {"VersionId": version_id} if version_id else {}
     try:
         response = s3.get_object(Bucket=bucket, Key=key, **options)
-    except s3.exceptions.NoSuchKey:
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] not in ("NoSuchKey", "NoSuchVersion"):
+            raise
+        what = f"s3://{bucket}/{key}" + (f" version {version_id}" if version_id else "")
         raise InputError(
-            "input_missing", f"s3://{bucket}/{key} no longer exists (deleted after upload?)"
+            "input_missing", f"{what} no longer exists (deleted after upload?)"
         ) from None
     return InputObject(
         bucket=bucket,

@@ -1,0 +1,193 @@
+"""The whole path: upload → S3 notification → handler → outputs in S3 (moto, no network)."""
+
+import json
+
+import boto3
+import pytest
+from conftest import BUCKET, DATA, keys
+
+from linreg import handler, pipeline
+from linreg.config import Hyperparameters
+
+
+@pytest.fixture
+def notifications(s3):
+    """S3 → SQS notifications on incoming/*.csv: moto delivers the event S3 would send."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    rules = [{"Name": "prefix", "Value": "incoming/"}, {"Name": "suffix", "Value": ".csv"}]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": rules}},
+                }
+            ]
+        },
+    )
+
+    def events() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        bodies = [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+        return [body for body in bodies if "Records" in body]  # drop s3:TestEvent
+
+    return events
+
+
+def upload_and_handle(s3, notifications, key: str, body: bytes, env=None) -> dict:
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    (event,) = notifications()
+    (outcome,) = handler.handle_event(event, s3=s3, env=env or {})
+    return outcome
+
+
+def read_json(s3, key: str) -> dict:
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_uploaded_csv_publishes_a_complete_model_run(s3, notifications, iris_bytes):
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", iris_bytes)
+
+    prefix = f"models/iris/{outcome['run_id']}/"
+    assert outcome["status"] == "succeeded"
+    assert keys(s3, "models/") == sorted(
+        [prefix + name for name in ("loss.png", "params.json", "params.nd", "report.json")]
+        + ["models/iris/latest.json"]
+    )
+    report = read_json(s3, prefix + "report.json")
+    assert report["test_mse"] == pipeline.run(iris_bytes, Hyperparameters()).report["test_mse"]
+    assert report["input"]["key"] == "incoming/iris.csv"
+    assert report["input"]["etag"] == s3.head_object(Bucket=BUCKET, Key="incoming/iris.csv")[
+        "ETag"
+    ].strip('"')
+    params = read_json(s3, prefix + "params.json")
+    assert len(params["weights"]) == 5 and isinstance(params["bias"], float)
+    png = s3.get_object(Bucket=BUCKET, Key=prefix + "loss.png")["Body"].read()
+    assert png.startswith(b"\x89PNG")
+    assert read_json(s3, "models/iris/latest.json")["run_id"] == outcome["run_id"]
+
+
+def test_key_with_spaces_and_accents_is_decoded(s3, notifications, iris_bytes):
+    outcome = upload_and_handle(s3, notifications, "incoming/field trials/été 1.csv", iris_bytes)
+    assert outcome["status"] == "succeeded"
+    assert outcome["prefix"].startswith("models/field trials/été 1/")
+
+
+def test_bad_csv_leaves_a_failure_record_and_no_model(s3, notifications):
+    bad = (DATA / "bad" / "non_numeric.csv").read_bytes()
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", bad)
+
+    assert outcome["status"] == "failed" and outcome["code"] == "non_numeric"
+    assert keys(s3, "models/") == []
+    record = read_json(s3, f"failures/iris/{outcome['run_id']}.json")
+    assert record["error"]["code"] == "non_numeric"
+    assert "line 5" in record["error"]["message"]
+    assert s3.get_object(Bucket=BUCKET, Key="incoming/iris.csv")["Body"].read() == bad
+
+
+def test_diverged_run_is_recorded_as_failure_not_published(s3, notifications, iris_bytes):
+    env = {"LINREG_LOSS": "sum", "LINREG_LEARNING_RATE": "1.0"}
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", iris_bytes, env)
+
+    assert outcome["status"] == "diverged"
+    assert keys(s3, "models/") == []
+    record = read_json(s3, outcome["failure_key"])
+    assert record["report"]["status"] == "diverged"
+    assert record["settings"] == {"learning_rate": "1.0", "loss": "sum"}
+
+
+def test_invalid_hyperparameters_in_the_environment_are_recorded(s3, notifications, iris_bytes):
+    env = {"LINREG_ITERATIONS": "0"}
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", iris_bytes, env)
+    assert outcome["code"] == "invalid_hyperparameters"
+    assert keys(s3, "failures/") == [outcome["failure_key"]]
+
+
+def test_hyperparameters_from_the_environment_are_used_and_reported(s3, notifications, iris_bytes):
+    env = {"LINREG_ITERATIONS": "7", "LINREG_SEED": "3"}
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", iris_bytes, env)
+    report = read_json(s3, outcome["prefix"] + "report.json")
+    assert len(report["loss_history"]) == 7
+    assert report["hyperparameters"]["seed"] == 3
+
+
+def test_keys_outside_incoming_csv_are_skipped_and_nothing_is_written(s3, iris_bytes):
+    event = json.loads((DATA.parents[1] / "events" / "s3-put.json").read_text())
+    before = keys(s3)
+    for key in ("models/iris.csv", "incoming/iris.txt", "incoming/.csv"):
+        event["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+        event["Records"][0]["s3"]["object"]["key"] = key
+        (outcome,) = handler.handle_event(event, s3=s3, env={})
+        assert outcome["status"] == "skipped"
+    assert keys(s3) == before
+
+
+def test_s3_test_event_is_ignored(s3):
+    event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}
+    assert handler.handle_event(event, s3=s3, env={}) == []
+
+
+def test_object_deleted_before_reading_is_recorded_as_input_missing(s3, notifications, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (event,) = notifications()
+    s3.delete_object(Bucket=BUCKET, Key="incoming/iris.csv")
+    (outcome,) = handler.handle_event(event, s3=s3, env={})
+    assert outcome["code"] == "input_missing"
+    assert keys(s3, "failures/") == [outcome["failure_key"]]
+
+
+def test_s3_errors_raise_so_lambda_retries(s3, notifications, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (event,) = notifications()
+    event["Records"][0]["s3"]["bucket"]["name"] = "no-such-bucket"
+    with pytest.raises(s3.exceptions.NoSuchBucket):
+        handler.handle_event(event, s3=s3, env={})
+
+
+def test_same_upload_delivered_twice_gives_one_run(s3, notifications, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (event,) = notifications()
+    first = handler.handle_event(event, s3=s3, env={})
+    second = handler.handle_event(event, s3=s3, env={})
+    assert first[0]["run_id"] == second[0]["run_id"]
+    assert len(keys(s3, "models/iris/")) == 5
+
+
+def test_latest_does_not_move_back_to_an_older_upload(s3, notifications, iris_bytes):
+    future = {"run_id": "newer", "input": {"last_modified": "2999-01-01T00:00:00+00:00"}}
+    s3.put_object(Bucket=BUCKET, Key="models/iris/latest.json", Body=json.dumps(future))
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", iris_bytes)
+    assert outcome["latest_moved"] is False
+    assert read_json(s3, "models/iris/latest.json")["run_id"] == "newer"
+
+
+def test_lambda_handler_reads_layout_and_settings_from_the_environment(
+    s3, notifications, iris_bytes, monkeypatch
+):
+    monkeypatch.setenv("MODELS_PREFIX", "trained/")
+    monkeypatch.setenv("LINREG_ITERATIONS", "3")
+    handler._client.cache_clear()  # a client cached outside this moto context
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (event,) = notifications()
+    (outcome,) = handler.lambda_handler(event, None)["outcomes"]
+    assert outcome["prefix"].startswith("trained/iris/")
+    assert len(read_json(s3, outcome["prefix"] + "report.json")["loss_history"]) == 3
+
+
+def test_event_naming_a_version_that_is_gone_is_recorded_as_input_missing(
+    s3, notifications, iris_bytes
+):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)["VersionId"]
+    (event,) = notifications()
+    event["Records"][0]["s3"]["object"]["versionId"] = version
+    s3.delete_object(Bucket=BUCKET, Key="incoming/iris.csv", VersionId=version)
+    (outcome,) = handler.handle_event(event, s3=s3, env={})
+    assert outcome["code"] == "input_missing"
+    assert version in outcome["message"]
