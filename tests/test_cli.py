@@ -1,12 +1,12 @@
-"""The command line as people use it: ``linreg train`` in-process, ``linreg invoke`` as a process."""
+"""The command line as people use it: `train` in-process, `invoke` as a real process."""
 
 import json
 import subprocess
 import sys
 
 import pytest
-from conftest import DATA, IRIS_CSV, ROOT
 
+from conftest import DATA, IRIS_CSV, ROOT
 from linreg.cli import main
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))

@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, IRIS_CSV
 from sklearn.model_selection import train_test_split
 
+from conftest import DATA, IRIS_CSV
 from linreg.dataset import FEATURES, features, load_table, split
 from linreg.errors import InputError
 

@@ -4,8 +4,8 @@ import json
 
 import boto3
 import pytest
-from conftest import BUCKET, DATA, keys
 
+from conftest import BUCKET, DATA, keys
 from linreg import handler, pipeline
 from linreg.config import Hyperparameters
 
