@@ -8,6 +8,7 @@ import pytest
 
 from conftest import DATA, IRIS_CSV, ROOT
 from linreg.cli import main
+from test_dataset import BAD_FILES
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 
@@ -52,13 +53,16 @@ def test_verbose_prints_every_iteration(tmp_path, capsys):
     assert len(lines) == 4
 
 
-def test_bad_csv_exits_2_with_one_error_line_and_writes_nothing(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("name", "code"), [(f[0], f[1]) for f in BAD_FILES] + [("too_few_rows.csv", "too_few_rows")]
+)
+def test_bad_csv_exits_2_with_one_error_line_and_writes_nothing(tmp_path, capsys, name, code):
     out = tmp_path / "out"
-    code = main(["train", str(DATA / "bad" / "unknown_species.csv"), "--out", str(out)])
+    exit_code = main(["train", str(DATA / "bad" / name), "--out", str(out)])
     err = capsys.readouterr().err
-    assert code == 2
+    assert exit_code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
-    assert "[unknown_species]" in err
+    assert f"[{code}]" in err
     assert not out.exists()
 
 

@@ -8,6 +8,7 @@ import pytest
 from conftest import BUCKET, DATA, keys
 from linreg import handler, pipeline
 from linreg.config import Hyperparameters
+from test_dataset import BAD_FILES
 
 
 @pytest.fixture
@@ -79,16 +80,24 @@ def test_key_with_spaces_and_accents_is_decoded(s3, notifications, iris_bytes):
     assert outcome["prefix"].startswith("models/field trials/été 1/")
 
 
-def test_bad_csv_leaves_a_failure_record_and_no_model(s3, notifications):
-    bad = (DATA / "bad" / "non_numeric.csv").read_bytes()
+@pytest.mark.parametrize(("name", "code", "words"), BAD_FILES, ids=[f[0] for f in BAD_FILES])
+def test_bad_csv_leaves_a_failure_record_and_no_model(s3, notifications, name, code, words):
+    bad = (DATA / "bad" / name).read_bytes()
     outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", bad)
 
-    assert outcome["status"] == "failed" and outcome["code"] == "non_numeric"
+    assert outcome["status"] == "failed" and outcome["code"] == code
     assert keys(s3, "models/") == []
     record = read_json(s3, f"failures/iris/{outcome['run_id']}.json")
-    assert record["error"]["code"] == "non_numeric"
-    assert "line 5" in record["error"]["message"]
+    assert record["error"]["code"] == code
+    assert words in record["error"]["message"]
     assert s3.get_object(Bucket=BUCKET, Key="incoming/iris.csv")["Body"].read() == bad
+
+
+def test_too_few_rows_leaves_a_failure_record(s3, notifications):
+    bad = (DATA / "bad" / "too_few_rows.csv").read_bytes()
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", bad)
+    assert outcome["code"] == "too_few_rows"
+    assert keys(s3, "models/") == []
 
 
 def test_diverged_run_is_recorded_as_failure_not_published(s3, notifications, iris_bytes):
