@@ -200,3 +200,15 @@ def test_event_naming_a_version_that_is_gone_is_recorded_as_input_missing(
     (outcome,) = handler.handle_event(event, s3=s3, env={})
     assert outcome["code"] == "input_missing"
     assert version in outcome["message"]
+
+
+def test_the_version_named_in_the_event_is_the_one_trained(s3, notifications, iris_bytes):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (event,) = notifications()
+    first = s3.list_object_versions(Bucket=BUCKET, Prefix="incoming/")["Versions"][0]["VersionId"]
+    event["Records"][0]["s3"]["object"]["versionId"] = first
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=b"overwritten, not a csv")
+    (outcome,) = handler.handle_event(event, s3=s3, env={})
+    assert outcome["status"] == "succeeded"
+    assert read_json(s3, outcome["prefix"] + "report.json")["input"]["version_id"] == first

@@ -29,6 +29,12 @@ class Layout:
     models: str = "models/"
     failures: str = "failures/"
 
+    def __post_init__(self) -> None:
+        # Output under the upload prefix would trigger the function on its own output.
+        for output in (self.models, self.failures):
+            if output.startswith(self.incoming) or self.incoming.startswith(output):
+                raise ValueError(f"prefix {output!r} overlaps the upload prefix {self.incoming!r}")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Layout:
         names = {
