@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from conftest import DATA, IRIS_CSV, ROOT
+from conftest import IRIS_CSV, ROOT
+from corpus import CORPUS_DIR, FAILING
 from linreg.cli import main
-from test_dataset import BAD_FILES
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 
@@ -53,12 +53,12 @@ def test_verbose_prints_every_iteration(tmp_path, capsys):
     assert len(lines) == 4
 
 
-@pytest.mark.parametrize(
-    ("name", "code"), [(f[0], f[1]) for f in BAD_FILES] + [("too_few_rows.csv", "too_few_rows")]
-)
-def test_bad_csv_exits_2_with_one_error_line_and_writes_nothing(tmp_path, capsys, name, code):
+@pytest.mark.parametrize(("name", "code", "words"), FAILING, ids=[c[0] for c in FAILING])
+def test_bad_csv_exits_2_with_one_error_line_and_writes_nothing(
+    tmp_path, capsys, name, code, words
+):
     out = tmp_path / "out"
-    exit_code = main(["train", str(DATA / "bad" / name), "--out", str(out)])
+    exit_code = main(["train", str(CORPUS_DIR / name), "--out", str(out)])
     err = capsys.readouterr().err
     assert exit_code == 2
     assert err.startswith("error: ") and err.count("\n") == 1

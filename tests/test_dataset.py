@@ -1,9 +1,12 @@
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
-from conftest import DATA, IRIS_CSV
+from conftest import IRIS_CSV
+from corpus import CORPUS_DIR, FAILING
 from linreg.dataset import FEATURES, features, load_table, split
 from linreg.errors import InputError
 
@@ -42,20 +45,20 @@ def test_split_takes_the_rows_sklearn_takes_from_the_tutorials_frame(iris_bytes)
 
 
 def test_column_order_does_not_matter(iris_bytes):
-    reordered = features(load_table((DATA / "reordered_columns.csv").read_bytes()))
+    reordered = features(load_table((CORPUS_DIR / "reordered_columns.csv").read_bytes()))
     original = features(load_table(iris_bytes))
     for got, want in zip(reordered, original, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
 def test_extra_columns_are_ignored_and_listed(iris_bytes):
-    table = load_table((DATA / "extra_columns.csv").read_bytes())
+    table = load_table((CORPUS_DIR / "extra_columns.csv").read_bytes())
     assert table.ignored_columns == ("id", "note")
     np.testing.assert_array_equal(features(table)[0], features(load_table(iris_bytes))[0])
 
 
 def test_uci_species_names_and_crlf_are_accepted(iris_bytes):
-    table = load_table((DATA / "uci_species_names.csv").read_bytes())
+    table = load_table((CORPUS_DIR / "uci_species_names.csv").read_bytes())
     np.testing.assert_array_equal(features(table)[0], features(load_table(iris_bytes))[0])
 
 
@@ -70,31 +73,42 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_true(iris_bytes):
         load_table(text.encode())
 
 
-# Each bad file, the code it must raise and words the message must contain.
-BAD_FILES = [
-    ("empty.csv", "empty_file", "empty"),
-    ("header_only.csv", "no_data", "no data rows"),
-    ("missing_column.csv", "missing_columns", "petal_width"),
-    ("duplicate_column.csv", "duplicate_columns", "petal_width"),
-    ("non_numeric.csv", "non_numeric", "column petal_width, line 5: 'wide'"),
-    ("blank_cell.csv", "missing_value", "column sepal_width, line 4"),
-    ("unknown_species.csv", "unknown_species", "line 4: 'rosa'"),
-    ("ragged_row.csv", "malformed_csv", "line 3"),
-    ("semicolon_delimited.csv", "missing_columns", "delimiter"),
-    ("latin1.csv", "bad_encoding", "UTF-8"),
-]
+PARSE_ERRORS = [case for case in FAILING if case[1] != "too_few_rows"]
 
 
-@pytest.mark.parametrize(("name", "code", "words"), BAD_FILES, ids=[f[0] for f in BAD_FILES])
+@pytest.mark.parametrize(("name", "code", "words"), PARSE_ERRORS, ids=[c[0] for c in PARSE_ERRORS])
 def test_bad_file_raises_its_code_and_says_where(name, code, words):
     with pytest.raises(InputError) as caught:
-        load_table((DATA / "bad" / name).read_bytes())
+        load_table((CORPUS_DIR / name).read_bytes())
     assert caught.value.code == code
     assert words in caught.value.message
 
 
+def test_gzip_compressed_csv_is_read(iris_bytes):
+    assert load_table(gzip.compress(iris_bytes)).rows == 150
+
+
+def test_gzip_that_uncompresses_past_the_limit_is_refused(iris_bytes):
+    with pytest.raises(InputError) as caught:
+        load_table(gzip.compress(iris_bytes), max_bytes=1000)
+    assert caught.value.code == "too_large"
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[:200], lambda b: b[:10] + b"x" * 50])
+def test_damaged_gzip_is_refused(iris_bytes, damage):
+    with pytest.raises(InputError) as caught:
+        load_table(damage(gzip.compress(iris_bytes)))
+    assert caught.value.code == "bad_gzip"
+
+
+def test_a_single_species_is_accepted_with_a_warning():
+    table = load_table((CORPUS_DIR / "one_species.csv").read_bytes())
+    assert table.rows == 50
+    assert "only setosa present" in table.warnings[0]
+
+
 def test_too_few_rows_to_split_is_an_input_error():
-    X, y = features(load_table((DATA / "bad" / "too_few_rows.csv").read_bytes()))
+    X, y = features(load_table((CORPUS_DIR / "too_few_rows.csv").read_bytes()))
     with pytest.raises(InputError) as caught:
         split(X, y, test_size=0.3, seed=1)
     assert caught.value.code == "too_few_rows"

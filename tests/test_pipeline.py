@@ -6,9 +6,9 @@ import boto3
 import pytest
 
 from conftest import BUCKET, DATA, keys
+from corpus import CORPUS, CORPUS_DIR
 from linreg import handler, pipeline
 from linreg.config import Hyperparameters
-from test_dataset import BAD_FILES
 
 
 @pytest.fixture
@@ -80,24 +80,35 @@ def test_key_with_spaces_and_accents_is_decoded(s3, notifications, iris_bytes):
     assert outcome["prefix"].startswith("models/field trials/été 1/")
 
 
-@pytest.mark.parametrize(("name", "code", "words"), BAD_FILES, ids=[f[0] for f in BAD_FILES])
-def test_bad_csv_leaves_a_failure_record_and_no_model(s3, notifications, name, code, words):
-    bad = (DATA / "bad" / name).read_bytes()
-    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", bad)
+@pytest.mark.parametrize(("name", "expected", "words"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_corpus_file_gives_its_outcome_and_leaves_the_input_alone(
+    s3, notifications, name, expected, words
+):
+    data = (CORPUS_DIR / name).read_bytes()
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", data)
 
-    assert outcome["status"] == "failed" and outcome["code"] == code
+    assert s3.get_object(Bucket=BUCKET, Key="incoming/iris.csv")["Body"].read() == data
+    if expected == "succeeded":
+        assert outcome["status"] == "succeeded"
+        assert keys(s3, "failures/") == []
+        return
+    assert outcome.get("code") == expected
     assert keys(s3, "models/") == []
-    record = read_json(s3, f"failures/iris/{outcome['run_id']}.json")
-    assert record["error"]["code"] == code
+    record = read_json(s3, outcome["failure_key"])
+    assert record["error"]["code"] == expected
     assert words in record["error"]["message"]
-    assert s3.get_object(Bucket=BUCKET, Key="incoming/iris.csv")["Body"].read() == bad
 
 
-def test_too_few_rows_leaves_a_failure_record(s3, notifications):
-    bad = (DATA / "bad" / "too_few_rows.csv").read_bytes()
-    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", bad)
-    assert outcome["code"] == "too_few_rows"
-    assert keys(s3, "models/") == []
+def test_extra_columns_are_listed_in_the_report(s3, notifications):
+    data = (CORPUS_DIR / "extra_columns.csv").read_bytes()
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", data)
+    assert read_json(s3, outcome["prefix"] + "report.json")["ignored_columns"] == ["id", "note"]
+
+
+def test_a_single_species_run_carries_a_warning(s3, notifications):
+    data = (CORPUS_DIR / "one_species.csv").read_bytes()
+    outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", data)
+    assert "only setosa" in read_json(s3, outcome["prefix"] + "report.json")["warnings"][0]
 
 
 def test_diverged_run_is_recorded_as_failure_not_published(s3, notifications, iris_bytes):

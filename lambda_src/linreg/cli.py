@@ -109,6 +109,8 @@ def invoke_command(args: argparse.Namespace) -> int:
     if not records:
         raise InputError("no_records", f"{args.event} holds no S3 records")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if args.verbose else "ERROR")
+    # Metrics are CloudWatch log lines; on a terminal they would only bury the summary.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false" if args.verbose else "true")
     if args.endpoint_url:
         place = mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL_S3": args.endpoint_url})
     elif args.aws:

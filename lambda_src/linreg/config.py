@@ -19,6 +19,10 @@ ENV_NAMES = {
 }
 
 MAX_ITERATIONS = 1_000_000
+# Uploads larger than this (compressed or not) are refused before download: the whole
+# file is held in memory, several times over while it is parsed.
+DEFAULT_MAX_INPUT_BYTES = 64 * 2**20
+MAX_INPUT_BYTES_ENV = "LINREG_MAX_INPUT_BYTES"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +85,16 @@ class Hyperparameters:
 def env_settings(env: Mapping[str, str]) -> dict[str, str]:
     """The deployment's ``LINREG_*`` overrides, as text; ``from_strings`` validates them."""
     return {field: env[name] for field, name in ENV_NAMES.items() if env.get(name, "").strip()}
+
+
+def max_input_bytes(env: Mapping[str, str]) -> int:
+    """The deployment's upload size limit. A bad value is the operator's bug, not the user's."""
+    text = env.get(MAX_INPUT_BYTES_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_INPUT_BYTES
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{MAX_INPUT_BYTES_ENV} must be a positive whole number, got {text!r}")
+    return int(text)
 
 
 def _check(ok: bool, message: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,9 @@ SPECIES = ("setosa", "versicolor", "virginica")
 # The tutorial's features: three measurements and two 0/1 species indicators
 # (virginica is the baseline level, so it has no column).
 FEATURES = ("sepal_width", "petal_length", "petal_width", "i_setosa", "i_versicolor")
+# A wider file is not an iris export; refusing it early keeps memory bounded.
+MAX_COLUMNS = 100
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Table:
 
     frame: pd.DataFrame
     ignored_columns: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -49,8 +54,14 @@ class Split:
     test_index: np.ndarray
 
 
-def load_table(data: bytes) -> Table:
-    """Parse and validate an iris CSV. Column order does not matter; extra columns are ignored."""
+def load_table(data: bytes, *, max_bytes: int | None = None) -> Table:
+    """Parse and validate an iris CSV, plain or gzip-compressed.
+
+    Column order does not matter; extra columns are ignored. ``max_bytes`` bounds the
+    uncompressed size (a small .gz can hold a huge file).
+    """
+    if data.startswith(GZIP_MAGIC):
+        data = _gunzip(data, max_bytes)
     raw = _parse(_decode(data))
     header = [str(name).strip() for name in raw.iloc[0]]
     _check_header(header)
@@ -65,7 +76,11 @@ def load_table(data: bytes) -> Table:
         frame[column] = _numbers(body[column].str.strip(), column)
     frame[SPECIES_COLUMN] = _species(body[SPECIES_COLUMN].str.strip())
     ignored = tuple(name for name in header if name not in REQUIRED_COLUMNS)
-    return Table(frame=frame.reset_index(drop=True), ignored_columns=ignored)
+    return Table(
+        frame=frame.reset_index(drop=True),
+        ignored_columns=ignored,
+        warnings=_species_warnings(frame[SPECIES_COLUMN]),
+    )
 
 
 def features(table: Table) -> tuple[np.ndarray, np.ndarray]:
@@ -118,6 +133,35 @@ def _min_rows(test_size: float, n_features: int) -> int:
     return rows
 
 
+def _gunzip(data: bytes, max_bytes: int | None) -> bytes:
+    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # 16+: expect a gzip header
+    try:
+        limit = 0 if max_bytes is None else max_bytes + 1
+        text = inflate.decompress(data, limit)
+    except zlib.error as error:
+        raise InputError(
+            "bad_gzip", f"the file looks gzip-compressed but is damaged: {error}"
+        ) from None
+    if max_bytes is not None and len(text) > max_bytes:
+        raise InputError(
+            "too_large",
+            f"the file uncompresses to more than {max_bytes:,} bytes (LINREG_MAX_INPUT_BYTES)",
+        )
+    if not inflate.eof:
+        raise InputError("bad_gzip", "the gzip data is truncated")
+    return text
+
+
+def _species_warnings(species: pd.Series) -> tuple[str, ...]:
+    present = sorted(set(species))
+    if len(present) == len(SPECIES):
+        return ()
+    return (
+        f"only {', '.join(present)} present: the species indicator columns are constant, so "
+        "the model cannot tell species apart",
+    )
+
+
 def _decode(data: bytes) -> str:
     if not data.strip():
         raise InputError("empty_file", "the file is empty")
@@ -150,6 +194,10 @@ def _parse(text: str) -> pd.DataFrame:
 
 
 def _check_header(header: list[str]) -> None:
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            "too_many_columns", f"the file has {len(header)} columns; at most {MAX_COLUMNS} allowed"
+        )
     duplicates = sorted({name for name in header if header.count(name) > 1 and name})
     if duplicates:
         raise InputError("duplicate_columns", f"duplicate column(s): {', '.join(duplicates)}")

@@ -35,6 +35,15 @@ class S3Record:
         return datetime.fromisoformat(self.raw["eventTime"])
 
     @property
+    def size(self) -> int | None:
+        return self.raw["s3"]["object"].get("size")
+
+    @property
+    def sequencer(self) -> str | None:
+        """Orders events on the same key (hex; compare after zero-padding). Not always sent."""
+        return self.raw["s3"]["object"].get("sequencer")
+
+    @property
     def version_id(self) -> str | None:
         """Present only when the bucket is versioned."""
         return self.raw["s3"]["object"].get("versionId")

@@ -2,7 +2,8 @@
 
 A thin shell: the steps live in ``storage`` and ``pipeline``. Input problems are recorded
 under ``failures/`` and return normally (a retry would fail the same way); S3 and other
-unexpected errors raise, so Lambda retries the event.
+unexpected errors raise, so Lambda retries the event. Every record is safe to process
+twice, even concurrently: the run id is derived from the object version and settings.
 """
 
 from __future__ import annotations
@@ -12,53 +13,76 @@ import os
 from collections.abc import Mapping
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from linreg import pipeline, storage
-from linreg.config import Hyperparameters, env_settings
+from linreg.config import Hyperparameters, env_settings, max_input_bytes
 from linreg.errors import InputError
 from linreg.event import S3Record, s3_records
-from linreg.storage import Layout
+from linreg.storage import InputObject, Layout
 
 logger = Logger(service="linreg")
+metrics = Metrics(namespace="Linreg", service="linreg")
 
 
 def lambda_handler(event: dict, context: object) -> dict:
     logger.append_keys(request_id=getattr(context, "aws_request_id", None))
-    return {"outcomes": handle_event(event, s3=s3_client(), env=os.environ)}
+    outcomes = handle_event(event, s3=s3_client(), env=os.environ)
+    publish_metrics(outcomes)
+    return {"outcomes": outcomes}
 
 
 def handle_event(event: dict, *, s3, env: Mapping[str, str]) -> list[dict]:
     """One outcome per S3 record, in order."""
     layout = Layout.from_env(env)
     settings = env_settings(env)
-    return [
-        handle_record(record, s3=s3, layout=layout, settings=settings)
-        for record in s3_records(event)
-    ]
+    max_bytes = max_input_bytes(env)
+    outcomes = []
+    for record in s3_records(event):
+        logger.append_keys(bucket=record.bucket, input_key=record.key)
+        outcomes.append(
+            handle_record(record, s3=s3, layout=layout, settings=settings, max_bytes=max_bytes)
+        )
+    logger.remove_keys(["bucket", "input_key"])
+    return outcomes
 
 
-def handle_record(record: S3Record, *, s3, layout: Layout, settings: dict[str, str]) -> dict:
-    """Train on one uploaded object; returns what happened, for logs and the CLI."""
+def handle_record(
+    record: S3Record, *, s3, layout: Layout, settings: dict[str, str], max_bytes: int
+) -> dict:
+    """Train on one uploaded object; returns what happened, for logs, metrics and the CLI."""
     outcome = {"bucket": record.bucket, "key": record.key}
     name = layout.model_name(record.key)
     if name is None:
-        # Only incoming/*.csv is ours; anything else means a misconfigured trigger.
-        logger.warning("skipping key outside the upload prefix", extra=outcome)
+        # Only incoming/*.csv(.gz) is ours; anything else means a misconfigured trigger.
+        logger.warning("skipping key outside the upload prefix")
         return {**outcome, "status": "skipped", "reason": f"not {layout.incoming}*.csv"}
 
     try:
-        upload = storage.read_input(s3, record.bucket, record.key, version_id=record.version_id)
+        upload = storage.describe_input(
+            s3,
+            record.bucket,
+            record.key,
+            version_id=record.version_id,
+            sequencer=record.sequencer,
+            max_bytes=max_bytes,
+        )
     except InputError as error:
-        # Gone before we read it: the event's own ETag and time identify the attempt.
+        # Not readable: the event's own ETag and time identify the attempt.
         run_id = storage.run_id(
             etag=record.etag or "",
             version_id=record.version_id,
             last_modified=record.event_time,
             settings=settings,
         )
-        source = {**outcome, "etag": record.etag, "version_id": record.version_id}
-        return _fail(
+        source = {
+            **outcome,
+            "etag": record.etag,
+            "version_id": record.version_id,
+            "size": record.size,
+        }
+        return fail(
             s3,
             layout.failure_key(name, run_id),
             outcome,
@@ -74,53 +98,99 @@ def handle_record(record: S3Record, *, s3, layout: Layout, settings: dict[str, s
         last_modified=upload.last_modified,
         settings=settings,
     )
-    logger.info("training", extra={**outcome, "run_id": run_id})
+    outcome["run_id"] = run_id
+    logger.append_keys(run_id=run_id)
+    try:
+        return train_and_publish(s3, layout, name, upload, outcome, settings, max_bytes)
+    finally:
+        logger.remove_keys(["run_id"])
+
+
+def train_and_publish(
+    s3,
+    layout: Layout,
+    name: str,
+    upload: InputObject,
+    outcome: dict,
+    settings: dict[str, str],
+    max_bytes: int,
+) -> dict:
+    prefix = layout.run_prefix(name, outcome["run_id"])
+    failure_key = layout.failure_key(name, outcome["run_id"])
+    if storage.exists(s3, upload.bucket, prefix + "report.json"):
+        logger.info("run already published; duplicate delivery")
+        return {**outcome, "status": "succeeded", "prefix": prefix, "duplicate": True}
+    failure, _ = storage.read_json(s3, upload.bucket, failure_key)
+    if failure is not None:
+        logger.info("run already failed; duplicate delivery")
+        return {
+            **outcome,
+            "status": failure["status"],
+            "failure_key": failure_key,
+            **failure["error"],
+            "duplicate": True,
+        }
+
+    body = storage.read_body(s3, upload)
+    if body is None:
+        # Overwritten between HEAD and GET: the newer version has its own event.
+        logger.info("upload replaced before it was read; its own event will train it")
+        return {**outcome, "status": "skipped", "reason": "replaced by a newer upload"}
     try:
         hyperparameters = Hyperparameters.from_strings(settings)
-        result = pipeline.run(upload.body, hyperparameters, source=upload.source(), run_id=run_id)
+        result = pipeline.run(
+            body,
+            hyperparameters,
+            source=upload.source(),
+            run_id=outcome["run_id"],
+            max_bytes=max_bytes,
+        )
     except InputError as error:
-        return _fail(
+        return fail(
             s3,
-            layout.failure_key(name, run_id),
+            failure_key,
             outcome,
-            run_id,
+            outcome["run_id"],
             error,
             source=upload.source(),
             settings=settings,
         )
     if result.status != pipeline.SUCCEEDED:
-        return _fail(
+        return fail(
             s3,
-            layout.failure_key(name, run_id),
+            failure_key,
             outcome,
-            run_id,
+            outcome["run_id"],
             InputError(**result.report["error"]),
             source=upload.source(),
             settings=settings,
             report=result.report,
         )
 
-    prefix = layout.run_prefix(name, run_id)
-    storage.publish_run(s3, record.bucket, prefix, result.files)
-    pointer = {
-        "run_id": run_id,
-        "prefix": prefix,
-        "test_mse": result.report["test_mse"],
-        "input": upload.source(),
-    }
-    moved = storage.update_latest(s3, record.bucket, layout.latest_key(name), pointer)
-    logger.info("published", extra={**outcome, "prefix": prefix, "latest_moved": moved})
-    return {
+    report = result.report
+    summary = {
         **outcome,
         "status": result.status,
-        "run_id": run_id,
         "prefix": prefix,
-        "test_mse": result.report["test_mse"],
-        "latest_moved": moved,
+        "test_mse": report["test_mse"],
+        "rows": report["rows"]["total"],
+        "train_seconds": report["timings"]["train_seconds"],
     }
+    if not storage.publish_run(s3, upload.bucket, prefix, result.files):
+        logger.info("another delivery published this run first")
+        return {**summary, "duplicate": True}
+    pointer = {
+        "run_id": outcome["run_id"],
+        "prefix": prefix,
+        "test_mse": report["test_mse"],
+        "input": upload.source(),
+    }
+    moved = storage.update_latest(s3, upload.bucket, layout.latest_key(name), pointer)
+    logger.info("published", extra={"prefix": prefix, "latest_moved": moved})
+    return {**summary, "latest_moved": moved}
 
 
-def _fail(
+def fail(
     s3,
     key: str,
     outcome: dict,
@@ -131,6 +201,7 @@ def _fail(
     settings: dict,
     report: dict | None = None,
 ) -> dict:
+    """Record a run that cannot succeed; a redelivery finds the record and stops there."""
     status = pipeline.DIVERGED if error.code == "diverged" else pipeline.FAILED
     record = {
         "status": status,
@@ -140,12 +211,29 @@ def _fail(
         "settings": settings,
         "report": report,
     }
-    storage.record_failure(s3, outcome["bucket"], key, record)
+    first = storage.record_failure(s3, outcome["bucket"], key, record)
     logger.warning(
-        "run failed",
-        extra={**outcome, "code": error.code, "error": error.message, "failure_key": key},
+        "run failed", extra={"code": error.code, "error": error.message, "failure_key": key}
     )
-    return {**outcome, "status": status, "run_id": run_id, "failure_key": key, **error.as_dict()}
+    result = {**outcome, "status": status, "run_id": run_id, "failure_key": key, **error.as_dict()}
+    return result if first else {**result, "duplicate": True}
+
+
+def publish_metrics(outcomes: list[dict]) -> None:
+    """CloudWatch embedded-format metrics: one log line, no API call, no extra latency."""
+    counts = {"succeeded": "RunsSucceeded", "failed": "RunsFailed", "diverged": "RunsDiverged"}
+    for outcome in outcomes:
+        if outcome["status"] not in counts or outcome.get("duplicate"):
+            continue
+        metrics.add_metric(name=counts[outcome["status"]], unit=MetricUnit.Count, value=1)
+        if outcome["status"] == "succeeded":
+            metrics.add_metric(name="RowsTrained", unit=MetricUnit.Count, value=outcome["rows"])
+            metrics.add_metric(name="TestMSE", unit=MetricUnit.NoUnit, value=outcome["test_mse"])
+            metrics.add_metric(
+                name="TrainingSeconds", unit=MetricUnit.Seconds, value=outcome["train_seconds"]
+            )
+    if metrics.metric_set:
+        metrics.flush_metrics()
 
 
 def s3_client():

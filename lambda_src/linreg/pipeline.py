@@ -33,6 +33,7 @@ def run(
     *,
     source: dict | None = None,
     run_id: str | None = None,
+    max_bytes: int | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
 ) -> Run:
     """Train on an iris CSV. Raises ``InputError`` for anything wrong with the data.
@@ -41,7 +42,7 @@ def run(
     run has report.json alone, so it can never be mistaken for a model.
     """
     started = time.perf_counter()
-    table = dataset.load_table(data)
+    table = dataset.load_table(data, max_bytes=max_bytes)
     X, y = dataset.features(table)
     split = dataset.split(
         X, y, test_size=hyperparameters.test_size, seed=hyperparameters.split_seed
@@ -68,6 +69,7 @@ def run(
         test_mse=model.mse(split.X_test, split.y_test, training) if evaluate else None,
         baseline=report.baseline(split),
         ignored_columns=table.ignored_columns,
+        warnings=table.warnings,
         timings={"parse_seconds": parsed - started, "train_seconds": trained - parsed},
         source=source,
         run_id=run_id,

@@ -58,6 +58,7 @@ def report(
     test_mse: float | None,
     baseline: Baseline,
     ignored_columns: tuple[str, ...],
+    warnings: tuple[str, ...],
     timings: dict[str, float],
     source: dict | None,
     run_id: str | None,
@@ -84,6 +85,7 @@ def report(
         },
         "params": None if diverged else {"weights": _weights(training), "bias": training.bias},
         "ignored_columns": list(ignored_columns),
+        "warnings": list(warnings),
         "input": source,
         "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
     }

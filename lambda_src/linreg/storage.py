@@ -1,10 +1,14 @@
 """The bucket's key layout, reading the uploaded CSV and publishing a run's files.
 
 Layout (prefixes configurable, see ``Layout``):
-    incoming/<name>.csv                      uploads; the function never writes here
+    incoming/<name>.csv[.gz]                 uploads; the function never writes here
     models/<name>/<run_id>/report.json ...   one folder per succeeded run
     models/<name>/latest.json                points at the newest succeeded run
     failures/<name>/<run_id>.json            one record per failed or diverged run
+
+S3 delivers events at least once, sometimes concurrently. Every write here is safe to
+repeat: a run's files are deterministic, and the two that decide an outcome (report.json,
+a failure record) are written with ``IfNoneMatch="*"`` so exactly one delivery wins.
 """
 
 from __future__ import annotations
@@ -15,10 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
 
+UPLOAD_SUFFIXES = (".csv.gz", ".csv")
 CONTENT_TYPES = {".json": "application/json", ".png": "image/png"}
+# How often update_latest re-reads latest.json after losing a race to another run.
+LATEST_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,10 +55,12 @@ class Layout:
 
     def model_name(self, key: str) -> str | None:
         """``incoming/a/b.csv`` → ``a/b``; ``None`` for a key this job must not train on."""
-        if not key.startswith(self.incoming) or not key.endswith(".csv"):
+        if not key.startswith(self.incoming):
             return None
-        name = key[len(self.incoming) : -len(".csv")]
-        return name or None
+        for suffix in UPLOAD_SUFFIXES:
+            if key.endswith(suffix):
+                return key[len(self.incoming) : -len(suffix)] or None
+        return None
 
     def run_prefix(self, name: str, run_id: str) -> str:
         return f"{self.models}{name}/{run_id}/"
@@ -63,48 +74,83 @@ class Layout:
 
 @dataclass(frozen=True)
 class InputObject:
-    """The uploaded CSV and the facts that identify this version of it."""
+    """One version of an uploaded object, as S3 describes it (the body is read separately)."""
 
     bucket: str
     key: str
-    body: bytes
     etag: str
     version_id: str | None
     last_modified: datetime
+    size: int
+    sequencer: str | None = None
 
     def source(self) -> dict:
-        """How reports name their input."""
+        """How reports and latest.json name their input."""
         return {
             "bucket": self.bucket,
             "key": self.key,
             "etag": self.etag,
             "version_id": self.version_id,
             "last_modified": self.last_modified.isoformat(),
-            "size": len(self.body),
+            "sequencer": self.sequencer,
+            "size": self.size,
         }
 
 
-def read_input(s3, bucket: str, key: str, *, version_id: str | None = None) -> InputObject:
-    """Download one object. A missing object is the user's (``input_missing``); other
-    S3 errors propagate so that Lambda retries them."""
+def describe_input(
+    s3, bucket: str, key: str, *, version_id: str | None, sequencer: str | None, max_bytes: int
+) -> InputObject:
+    """HEAD the upload: identity and size, before anything is downloaded.
+
+    Raises ``InputError`` for what a retry cannot fix: the object (version) is gone,
+    access to it is denied, or it is larger than ``max_bytes``.
+    """
     options = {"VersionId": version_id} if version_id else {}
+    what = f"s3://{bucket}/{key}" + (f" version {version_id}" if version_id else "")
     try:
-        response = s3.get_object(Bucket=bucket, Key=key, **options)
-    except s3.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] not in ("NoSuchKey", "NoSuchVersion"):
-            raise
-        what = f"s3://{bucket}/{key}" + (f" version {version_id}" if version_id else "")
+        head = s3.head_object(Bucket=bucket, Key=key, **options)
+    except ClientError as error:
+        code = error_code(error)
+        if code in ("404", "NoSuchKey", "NoSuchVersion"):
+            raise InputError(
+                "input_missing", f"{what} no longer exists (deleted after upload?)"
+            ) from None
+        if code in ("403", "AccessDenied"):
+            raise InputError(
+                "input_unreadable",
+                f"{what} cannot be read by the function (access denied; is it encrypted "
+                "with a KMS key the function may not use?)",
+            ) from None
+        raise
+    if head["ContentLength"] > max_bytes:
         raise InputError(
-            "input_missing", f"{what} no longer exists (deleted after upload?)"
-        ) from None
+            "too_large",
+            f"{what} is {head['ContentLength']:,} bytes; the limit is {max_bytes:,} "
+            "(LINREG_MAX_INPUT_BYTES)",
+        )
     return InputObject(
         bucket=bucket,
         key=key,
-        body=response["Body"].read(),
-        etag=response["ETag"].strip('"'),
-        version_id=response.get("VersionId"),
-        last_modified=response["LastModified"],
+        etag=head["ETag"].strip('"'),
+        version_id=head.get("VersionId") or version_id,
+        last_modified=head["LastModified"],
+        size=head["ContentLength"],
+        sequencer=sequencer,
     )
+
+
+def read_body(s3, upload: InputObject) -> bytes | None:
+    """The bytes of exactly the version described, or ``None`` if it was replaced since."""
+    options = {"VersionId": upload.version_id} if upload.version_id else {}
+    try:
+        response = s3.get_object(
+            Bucket=upload.bucket, Key=upload.key, IfMatch=f'"{upload.etag}"', **options
+        )
+    except ClientError as error:
+        if error_code(error) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+            return None
+        raise
+    return response["Body"].read()
 
 
 def run_id(*, etag: str, version_id: str | None, last_modified: datetime, settings: dict) -> str:
@@ -118,41 +164,90 @@ def run_id(*, etag: str, version_id: str | None, last_modified: datetime, settin
     return f"{last_modified.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}"
 
 
-def publish_run(s3, bucket: str, prefix: str, files: Mapping[str, bytes]) -> list[str]:
-    """Write a run's files; report.json goes last so a report means the run is complete."""
-    order = sorted(files, key=lambda name: name == "report.json")
-    keys = []
-    for name in order:
-        keys.append(put(s3, bucket, prefix + name, files[name]))
-    return keys
+def exists(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error_code(error) in ("404", "NoSuchKey"):
+            return False
+        raise
+    return True
+
+
+def publish_run(s3, bucket: str, prefix: str, files: Mapping[str, bytes]) -> bool:
+    """Write a run's files, report.json last and only if absent: a report means the run is
+    complete. Returns ``False`` when another delivery of the same run got there first."""
+    for name, content in files.items():
+        if name != "report.json":
+            put(s3, bucket, prefix + name, content)
+    return put_if_absent(s3, bucket, prefix + "report.json", files["report.json"])
+
+
+def record_failure(s3, bucket: str, key: str, record: dict) -> bool:
+    """Write a failure record unless this run already has one."""
+    return put_if_absent(s3, bucket, key, to_json(record))
 
 
 def update_latest(s3, bucket: str, key: str, pointer: dict) -> bool:
     """Point latest.json at a run unless it already points at a newer upload.
-    Returns whether it moved."""
-    current = read_json(s3, bucket, key)
-    if (
-        current is not None
-        and current["input"]["last_modified"] > pointer["input"]["last_modified"]
-    ):
-        return False
-    put(s3, bucket, key, to_json(pointer))
+
+    Compare-and-swap on the object's ETag, so two runs finishing together cannot both
+    read the old pointer and the older one overwrite the newer. Returns whether it moved.
+    """
+    for _ in range(LATEST_ATTEMPTS):
+        current, etag = read_json(s3, bucket, key)
+        if current is not None and not is_newer(pointer["input"], current["input"]):
+            return False
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            put(s3, bucket, key, to_json(pointer), **condition)
+            return True
+        except ClientError as error:
+            if error_code(error) not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise
+    raise RuntimeError(f"s3://{bucket}/{key} kept changing; giving up so Lambda retries")
+
+
+def is_newer(candidate: dict, current: dict) -> bool:
+    """Upload order: object time first (S3 gives whole seconds), then, for two events on
+    the same key, S3's event sequencer. With neither to tell them apart, the later-processed
+    run wins."""
+    if candidate["last_modified"] != current["last_modified"]:
+        return candidate["last_modified"] > current["last_modified"]
+    same_key = candidate["key"] == current.get("key")
+    if same_key and candidate.get("sequencer") and current.get("sequencer"):
+        width = max(len(candidate["sequencer"]), len(current["sequencer"]))
+        # S3 documents sequencers as hex strings to compare after left-padding with zeros.
+        return candidate["sequencer"].zfill(width) >= current["sequencer"].zfill(width)
     return True
 
 
-def record_failure(s3, bucket: str, key: str, record: dict) -> str:
-    return put(s3, bucket, key, to_json(record))
-
-
-def read_json(s3, bucket: str, key: str) -> dict | None:
+def read_json(s3, bucket: str, key: str) -> tuple[dict | None, str | None]:
+    """An object's JSON and ETag, or ``(None, None)`` when it does not exist."""
     try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return None
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error_code(error) in ("NoSuchKey", "404"):
+            return None, None
+        raise
+    return json.loads(response["Body"].read()), response["ETag"]
 
 
-def put(s3, bucket: str, key: str, body: bytes) -> str:
+def put_if_absent(s3, bucket: str, key: str, body: bytes) -> bool:
+    try:
+        put(s3, bucket, key, body, IfNoneMatch="*")
+    except ClientError as error:
+        if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
+            return False
+        raise
+    return True
+
+
+def put(s3, bucket: str, key: str, body: bytes, **conditions: str) -> None:
     suffix = key[key.rfind(".") :]
     content_type = CONTENT_TYPES.get(suffix, "application/octet-stream")
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-    return key
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **conditions)
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
