@@ -1,11 +1,14 @@
 """The whole path: upload → S3 notification → handler → outputs in S3 (moto, no network)."""
 
+import gzip
 import json
+import sys
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
 
-from conftest import BUCKET, DATA, keys
+from conftest import BUCKET, ROOT, keys
 from corpus import CORPUS, CORPUS_DIR
 from linreg import handler, pipeline
 from linreg.config import Hyperparameters
@@ -138,7 +141,7 @@ def test_hyperparameters_from_the_environment_are_used_and_reported(s3, notifica
 
 
 def test_keys_outside_incoming_csv_are_skipped_and_nothing_is_written(s3, iris_bytes):
-    event = json.loads((DATA.parents[1] / "events" / "s3-put.json").read_text())
+    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
     before = keys(s3)
     for key in ("models/iris.csv", "incoming/iris.txt", "incoming/.csv"):
         event["Records"][0]["s3"]["bucket"]["name"] = BUCKET
@@ -223,3 +226,115 @@ def test_the_version_named_in_the_event_is_the_one_trained(s3, notifications, ir
     (outcome,) = handler.handle_event(event, s3=s3, env={})
     assert outcome["status"] == "succeeded"
     assert read_json(s3, outcome["prefix"] + "report.json")["input"]["version_id"] == first
+
+
+def event_for(key: str, **object_fields) -> dict:
+    """The sample S3 event, pointed at this test's bucket and ``key``."""
+    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
+    record = event["Records"][0]["s3"]
+    record["bucket"]["name"] = BUCKET
+    record["object"] = {**record["object"], "key": quote_plus(key), **object_fields}
+    return event
+
+
+def test_gzip_upload_is_trained_like_the_plain_file(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv.gz", Body=gzip.compress(iris_bytes))
+    (outcome,) = handler.handle_event(event_for("incoming/iris.csv.gz"), s3=s3, env={})
+    assert outcome["status"] == "succeeded"
+    assert outcome["prefix"].startswith("models/iris/")
+    assert outcome["test_mse"] == pipeline.run(iris_bytes, Hyperparameters()).report["test_mse"]
+
+
+def test_upload_over_the_size_limit_is_refused_before_download(s3, iris_bytes, monkeypatch):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    downloads = []
+    monkeypatch.setattr(s3, "get_object", lambda **kw: downloads.append(kw))
+    env = {"LINREG_MAX_INPUT_BYTES": "1000"}
+    (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
+    assert outcome["code"] == "too_large"
+    assert "1,000" in outcome["message"]
+    assert downloads == [] or all("failures/" in d["Key"] for d in downloads)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LINREG_LEARNING_RATE": "-0.1"},
+        {"LINREG_ITERATIONS": "0"},
+        {"LINREG_LOSS": "median"},
+        {"LINREG_SEED": "one"},
+    ],
+    ids=lambda env: "=".join(next(iter(env.items()))),
+)
+def test_invalid_hyperparameter_is_a_failure_record(s3, iris_bytes, env):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
+    assert outcome["code"] == "invalid_hyperparameters"
+    assert keys(s3, "models/") == []
+
+
+def test_failed_run_delivered_twice_keeps_one_record(s3):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=b"")
+    first, second = (
+        handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})[0] for _ in range(2)
+    )
+    assert second["duplicate"] and second["code"] == first["code"] == "empty_file"
+    assert keys(s3, "failures/") == [first["failure_key"]]
+
+
+def test_concurrent_duplicate_that_loses_the_publish_race_adds_nothing(s3, iris_bytes, monkeypatch):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (winner,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
+    latest_before = read_json(s3, "models/iris/latest.json")
+    # The loser checked before the winner finished, so it trains and tries to publish too.
+    monkeypatch.setattr(handler.storage, "exists", lambda *args: False)
+    (loser,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
+    assert loser["duplicate"] and loser["run_id"] == winner["run_id"]
+    assert len(keys(s3, "models/iris/")) == 5
+    assert read_json(s3, "models/iris/latest.json") == latest_before
+
+
+def test_newer_upload_adds_a_run_and_moves_latest_forward(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (first,) = handler.handle_event(event_for("incoming/iris.csv", sequencer="0A"), s3=s3, env={})
+    s3.put_object(
+        Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes + b"5.0,3.0,1.5,0.2,setosa\n"
+    )
+    (second,) = handler.handle_event(event_for("incoming/iris.csv", sequencer="0B"), s3=s3, env={})
+    assert first["run_id"] != second["run_id"] and second["latest_moved"]
+    assert read_json(s3, "models/iris/latest.json")["run_id"] == second["run_id"]
+
+
+def test_late_event_for_an_older_version_does_not_move_latest_back(s3, iris_bytes):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)["VersionId"]
+    new = s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes + b"\n")[
+        "VersionId"
+    ]
+    newer_event = event_for("incoming/iris.csv", versionId=new, sequencer="006B1C2D3E4F5A6B7C")
+    older_event = event_for("incoming/iris.csv", versionId=old, sequencer="006B1C2D3E4F5A6B70")
+    (newer,) = handler.handle_event(newer_event, s3=s3, env={})
+    (older,) = handler.handle_event(older_event, s3=s3, env={})
+    assert older["status"] == "succeeded" and older["latest_moved"] is False
+    assert read_json(s3, "models/iris/latest.json")["run_id"] == newer["run_id"]
+
+
+def test_lambda_handler_emits_metrics_and_logs_the_request_and_key(
+    s3, notifications, iris_bytes, capsys, monkeypatch
+):
+    handler._client.cache_clear()
+    # The log handler kept the stdout of import time; point it at this test's capture.
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", sys.stdout)
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (event,) = notifications()
+    context = type("Context", (), {"aws_request_id": "req-123"})()
+    handler.lambda_handler(event, context)
+    lines = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    emf = next(line for line in lines if "_aws" in line)
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Linreg"
+    assert emf["RowsTrained"] == [150] and emf["RunsSucceeded"] == [1]
+    logs = [line for line in lines if line.get("message") == "published"]
+    assert logs and logs[0]["request_id"] == "req-123"
+    assert logs[0]["input_key"] == "incoming/iris.csv"

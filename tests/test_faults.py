@@ -1,0 +1,115 @@
+"""S3 failing at each read and write of a run: transient errors raise (Lambda retries) and
+the retry completes the run; a permanent one on the input leaves a failure record. After
+any of them, latest.json never points at a run with missing files."""
+
+import json
+from collections import Counter
+
+import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError
+
+from conftest import BUCKET, ROOT, keys
+from linreg import handler
+
+ENV = {"LINREG_ITERATIONS": "5"}
+RUN_FILES = {"params.json", "params.nd", "loss.png", "report.json"}
+
+
+def client_error(code: str, status: int, operation: str) -> ClientError:
+    response = {
+        "Error": {"Code": code, "Message": code},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
+
+
+ERRORS = {
+    "throttled": lambda op: client_error("SlowDown", 503, op),
+    "internal_error": lambda op: client_error("InternalError", 500, op),
+    "access_denied": lambda op: client_error("AccessDenied", 403, op),
+    "connection_reset": lambda op: ConnectionClosedError(endpoint_url="https://s3.example"),
+}
+
+# Every S3 call a fresh successful run makes, in order: which operation, which call of it.
+CALLS = [
+    ("head_object", 1),  # describe the upload
+    ("head_object", 2),  # is this run already published?
+    ("get_object", 1),  # has this run already failed?
+    ("get_object", 2),  # the upload's bytes
+    ("put_object", 1),  # params.json
+    ("put_object", 2),  # params.nd
+    ("put_object", 3),  # loss.png
+    ("put_object", 4),  # report.json, conditional
+    ("get_object", 3),  # current latest.json
+    ("put_object", 5),  # latest.json, compare-and-swap
+]
+
+
+class FaultyS3:
+    """A real (moto) client that counts its calls and makes the ``nth`` call of
+    ``operation`` raise ``error`` instead."""
+
+    def __init__(self, client, operation: str | None = None, nth: int = 0, error=None) -> None:
+        self._client, self._operation, self._nth, self._error = client, operation, nth, error
+        self.calls = Counter()
+
+    def __getattr__(self, name: str):
+        method = getattr(self._client, name)
+        if not name.endswith("_object"):
+            return method
+
+        def call(**kwargs):
+            self.calls[name] += 1
+            if name == self._operation and self.calls[name] == self._nth:
+                raise self._error
+            return method(**kwargs)
+
+        return call
+
+
+def upload_event(s3, iris_bytes) -> dict:
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
+    event["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+    return event
+
+
+def assert_latest_points_at_complete_runs(s3) -> None:
+    for key in keys(s3, "models/"):
+        if key.endswith("latest.json"):
+            pointer = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+            files = {k.rsplit("/", 1)[1] for k in keys(s3, pointer["prefix"])}
+            assert files == RUN_FILES
+
+
+def test_the_call_list_is_every_call_of_a_real_run(s3, iris_bytes):
+    spy = FaultyS3(s3)
+    handler.handle_event(upload_event(s3, iris_bytes), s3=spy, env=ENV)
+    assert spy.calls == Counter(operation for operation, _ in CALLS)
+
+
+@pytest.mark.parametrize("kind", ERRORS)
+@pytest.mark.parametrize(("operation", "nth"), CALLS, ids=[f"{op}#{n}" for op, n in CALLS])
+def test_failure_at_any_call_raises_or_records_and_the_retry_completes(
+    s3, iris_bytes, operation, nth, kind
+):
+    event = upload_event(s3, iris_bytes)
+    faulty = FaultyS3(s3, operation, nth, ERRORS[kind](operation))
+
+    if (operation, nth, kind) == ("head_object", 1, "access_denied"):
+        # The function may not read this upload: retrying cannot help, so record it.
+        (outcome,) = handler.handle_event(event, s3=faulty, env=ENV)
+        assert outcome["code"] == "input_unreadable"
+        assert keys(s3, "failures/") == [outcome["failure_key"]]
+        assert keys(s3, "models/") == []
+        return
+
+    with pytest.raises((ClientError, ConnectionClosedError)):
+        handler.handle_event(event, s3=faulty, env=ENV)
+    assert_latest_points_at_complete_runs(s3)
+
+    (retry,) = handler.handle_event(event, s3=s3, env=ENV)
+    assert retry["status"] == "succeeded"
+    assert {k.rsplit("/", 1)[1] for k in keys(s3, retry["prefix"])} == RUN_FILES
+    assert keys(s3, "failures/") == []
+    assert_latest_points_at_complete_runs(s3)

@@ -1,0 +1,72 @@
+"""Arbitrary CSV-ish bytes into the loader: only documented error codes ever come out."""
+
+import re
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from linreg.dataset import REQUIRED_COLUMNS, features, load_table, split
+from linreg.errors import InputError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def documented_codes() -> set[str]:
+    """The codes in the README's error table: what users are promised."""
+    section = README.read_text().split("### Error codes", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
+
+
+CODES = documented_codes()
+
+cell = st.one_of(
+    st.sampled_from(
+        [
+            "5.1",
+            "3",
+            "-0.2",
+            "1e309",
+            "nan",
+            "",
+            " ",
+            "setosa",
+            "Iris-virginica",
+            "virginica",
+            '"1,2"',
+            '"',
+            "versicolor",
+            "x",
+        ]
+    ),
+    st.text(max_size=6),
+)
+row = st.lists(cell, min_size=0, max_size=7).map(",".join)
+header = st.lists(st.sampled_from([*REQUIRED_COLUMNS, "extra", "", "iris"]), max_size=7).map(
+    ",".join
+)
+csv_text = st.builds(
+    lambda head, rows, newline: newline.join([head, *rows]),
+    header,
+    st.lists(row, max_size=15),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+)
+csv_bytes = st.one_of(
+    csv_text.map(lambda text: text.encode("utf-8", "surrogatepass")),
+    st.binary(max_size=200),
+    csv_text.map(lambda text: b"\xef\xbb\xbf" + text.encode("utf-8", "surrogatepass")),
+)
+
+
+def test_the_documented_codes_were_found():
+    assert {"empty_file", "malformed_csv", "non_numeric", "bad_gzip"} <= CODES
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(csv_bytes)
+def test_loader_raises_only_documented_codes(data):
+    try:
+        X, y = features(load_table(data, max_bytes=10_000))
+        split(X, y, test_size=0.3, seed=1)
+    except InputError as error:
+        assert error.code in CODES, error.code
