@@ -10,6 +10,7 @@ def test_defaults_are_the_tutorials():
         "iterations": 100,
         "seed": 0,
         "loss": "mean",
+        "engine": "statistics",
         "test_size": 0.3,
         "split_seed": 1,
     }
@@ -25,6 +26,7 @@ def test_defaults_are_the_tutorials():
         {"iterations": 2.5},
         {"seed": -1},
         {"loss": "median"},
+        {"engine": "fast"},
         {"test_size": 1.0},
     ],
     ids=lambda options: f"{next(iter(options))}={next(iter(options.values()))}",

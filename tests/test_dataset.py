@@ -1,4 +1,6 @@
 import gzip
+import io
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -7,8 +9,30 @@ from sklearn.model_selection import train_test_split
 
 from conftest import IRIS_CSV
 from corpus import CORPUS_DIR, FAILING
-from linreg.dataset import FEATURES, features, load_table, split
+from linreg.dataset import FEATURES, hashed_test_rows, load, load_bytes
 from linreg.errors import InputError
+from linreg.stats import Stats
+
+
+def all_rows(data) -> tuple[np.ndarray, np.ndarray]:
+    """Features and target of every row, in file order, from an exact split."""
+    rows = data.rows
+    order = np.argsort(np.concatenate([rows.train_index, rows.test_index]))
+    X = np.concatenate([rows.X_train, rows.X_test])[order]
+    y = np.concatenate([rows.y_train, rows.y_test])[order]
+    return X, y
+
+
+def iris_like(rows: int, seed: int = 0) -> bytes:
+    """A synthetic iris-shaped CSV (the benchmark's generator, small)."""
+    rng = np.random.default_rng(seed)
+    species = np.array(["setosa", "versicolor", "virginica"])[rng.integers(0, 3, rows)]
+    numbers = np.round(rng.normal(3, 1, size=(rows, 4)), 1)
+    frame = pd.DataFrame(
+        numbers, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    )
+    frame["iris"] = species
+    return frame.to_csv(index=False, float_format="%.1f").encode()
 
 
 def test_shipped_iris_is_scikit_learns_copy():
@@ -21,7 +45,7 @@ def test_shipped_iris_is_scikit_learns_copy():
 
 
 def test_features_are_the_tutorials_with_indicator_columns(iris_bytes):
-    X, y = features(load_table(iris_bytes))
+    X, y = all_rows(load_bytes(iris_bytes))
     frame = pd.read_csv(IRIS_CSV)
     np.testing.assert_array_equal(X[:, 0], frame["sepal_width"])
     np.testing.assert_array_equal(X[:, 3], frame["iris"] == "setosa")
@@ -31,46 +55,61 @@ def test_features_are_the_tutorials_with_indicator_columns(iris_bytes):
 
 
 def test_target_is_a_column_so_residuals_cannot_broadcast(iris_bytes):
-    _, y = features(load_table(iris_bytes))
-    assert y.shape == (150, 1)
+    rows = load_bytes(iris_bytes).rows
+    assert rows.y_train.shape == (105, 1)
 
 
 def test_split_takes_the_rows_sklearn_takes_from_the_tutorials_frame(iris_bytes):
-    X, y = features(load_table(iris_bytes))
-    parts = split(X, y, test_size=0.3, seed=1)
+    data = load_bytes(iris_bytes)
     frame_train, frame_test = train_test_split(pd.read_csv(IRIS_CSV), test_size=0.3, random_state=1)
-    np.testing.assert_array_equal(parts.train_index, frame_train.index)
-    np.testing.assert_array_equal(parts.test_index, frame_test.index)
-    assert (len(parts.X_train), len(parts.X_test)) == (105, 45)
+    assert data.split == "exact"
+    np.testing.assert_array_equal(data.rows.train_index, frame_train.index)
+    np.testing.assert_array_equal(data.rows.test_index, frame_test.index)
+    assert (data.train.n, data.test.n) == (105, 45)
+
+
+def test_statistics_are_those_of_the_split_rows(iris_bytes):
+    data = load_bytes(iris_bytes)
+    expected = Stats.of(data.rows.X_test, data.rows.y_test)
+    np.testing.assert_allclose(data.test.gram, expected.gram)
+    np.testing.assert_allclose(data.test.moment, expected.moment)
+    assert data.test.yy == pytest.approx(expected.yy)
 
 
 def test_column_order_does_not_matter(iris_bytes):
-    reordered = features(load_table((CORPUS_DIR / "reordered_columns.csv").read_bytes()))
-    original = features(load_table(iris_bytes))
-    for got, want in zip(reordered, original, strict=True):
+    reordered = all_rows(load_bytes((CORPUS_DIR / "reordered_columns.csv").read_bytes()))
+    for got, want in zip(reordered, all_rows(load_bytes(iris_bytes)), strict=True):
         np.testing.assert_array_equal(got, want)
 
 
-def test_extra_columns_are_ignored_and_listed(iris_bytes):
-    table = load_table((CORPUS_DIR / "extra_columns.csv").read_bytes())
-    assert table.ignored_columns == ("id", "note")
-    np.testing.assert_array_equal(features(table)[0], features(load_table(iris_bytes))[0])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "extra_columns.csv",
+        "uci_species_names.csv",
+        "quoted_fields.csv",
+        "trailing_whitespace.csv",
+        "blank_lines.csv",
+        "byte_order_mark.csv",
+        "crlf_line_endings.csv",
+    ],
+)
+def test_export_variants_give_the_same_rows(iris_bytes, name):
+    got = all_rows(load_bytes((CORPUS_DIR / name).read_bytes()))
+    for got_part, want_part in zip(got, all_rows(load_bytes(iris_bytes)), strict=True):
+        np.testing.assert_array_equal(got_part, want_part)
 
 
-def test_uci_species_names_and_crlf_are_accepted(iris_bytes):
-    table = load_table((CORPUS_DIR / "uci_species_names.csv").read_bytes())
-    np.testing.assert_array_equal(features(table)[0], features(load_table(iris_bytes))[0])
-
-
-def test_byte_order_mark_is_ignored(iris_bytes):
-    assert load_table(b"\xef\xbb\xbf" + iris_bytes).rows == 150
+def test_extra_columns_are_listed(iris_bytes):
+    data = load_bytes((CORPUS_DIR / "extra_columns.csv").read_bytes())
+    assert data.ignored_columns == ("id", "note")
 
 
 def test_blank_lines_are_skipped_and_line_numbers_stay_true(iris_bytes):
     lines = iris_bytes.decode().splitlines()
     text = "\n".join([lines[0], lines[1], "", lines[2], "4.7,3.2,1.3,oops,setosa"]) + "\n\n"
     with pytest.raises(InputError, match="line 5"):
-        load_table(text.encode())
+        load_bytes(text.encode())
 
 
 PARSE_ERRORS = [case for case in FAILING if case[1] != "too_few_rows"]
@@ -79,37 +118,93 @@ PARSE_ERRORS = [case for case in FAILING if case[1] != "too_few_rows"]
 @pytest.mark.parametrize(("name", "code", "words"), PARSE_ERRORS, ids=[c[0] for c in PARSE_ERRORS])
 def test_bad_file_raises_its_code_and_says_where(name, code, words):
     with pytest.raises(InputError) as caught:
-        load_table((CORPUS_DIR / name).read_bytes())
+        load_bytes((CORPUS_DIR / name).read_bytes())
     assert caught.value.code == code
     assert words in caught.value.message
 
 
+def test_too_few_rows_to_split_is_an_input_error():
+    with pytest.raises(InputError) as caught:
+        load_bytes((CORPUS_DIR / "too_few_rows.csv").read_bytes())
+    assert caught.value.code == "too_few_rows"
+    assert "8 data rows" in caught.value.message
+
+
 def test_gzip_compressed_csv_is_read(iris_bytes):
-    assert load_table(gzip.compress(iris_bytes)).rows == 150
+    assert load_bytes(gzip.compress(iris_bytes)).total_rows == 150
 
 
 def test_gzip_that_uncompresses_past_the_limit_is_refused(iris_bytes):
     with pytest.raises(InputError) as caught:
-        load_table(gzip.compress(iris_bytes), max_bytes=1000)
+        load_bytes(gzip.compress(iris_bytes), max_bytes=1000)
     assert caught.value.code == "too_large"
 
 
 @pytest.mark.parametrize("damage", [lambda b: b[:200], lambda b: b[:10] + b"x" * 50])
 def test_damaged_gzip_is_refused(iris_bytes, damage):
     with pytest.raises(InputError) as caught:
-        load_table(damage(gzip.compress(iris_bytes)))
+        load_bytes(damage(gzip.compress(iris_bytes)))
     assert caught.value.code == "bad_gzip"
 
 
 def test_a_single_species_is_accepted_with_a_warning():
-    table = load_table((CORPUS_DIR / "one_species.csv").read_bytes())
-    assert table.rows == 50
-    assert "only setosa present" in table.warnings[0]
+    data = load_bytes((CORPUS_DIR / "one_species.csv").read_bytes())
+    assert data.total_rows == 50
+    assert "only setosa present" in data.warnings[0]
 
 
-def test_too_few_rows_to_split_is_an_input_error():
-    X, y = features(load_table((CORPUS_DIR / "too_few_rows.csv").read_bytes()))
+def test_a_line_without_end_is_refused_before_it_fills_memory():
     with pytest.raises(InputError) as caught:
-        split(X, y, test_size=0.3, seed=1)
-    assert caught.value.code == "too_few_rows"
-    assert "8 data rows" in caught.value.message
+        load_bytes(b"sepal_length," + b"x" * (2 << 20))
+    assert caught.value.code == "malformed_csv"
+
+
+# --- streaming -------------------------------------------------------------------------
+
+
+def test_block_size_does_not_change_the_result():
+    data = iris_like(3000)
+    whole = load_bytes(data, exact_max_rows=500)
+    for block_bytes in (64, 1000, 7777):
+        blocks = load_bytes(data, exact_max_rows=500, block_bytes=block_bytes)
+        np.testing.assert_allclose(blocks.train.gram, whole.train.gram)
+        assert (blocks.train.n, blocks.test.n) == (whole.train.n, whole.test.n)
+
+
+def test_large_inputs_use_the_seeded_per_row_split():
+    data = iris_like(20_000)
+    streamed = load_bytes(data, exact_max_rows=1000, block_bytes=4096)
+    exact = load_bytes(data)
+    test = hashed_test_rows(np.arange(20_000), seed=1, test_size=0.3)
+    X, y = all_rows(exact)
+    expected = Stats.of(X[test], y[test])
+    assert streamed.split == "hashed" and streamed.rows is None
+    assert streamed.test.n == expected.n
+    np.testing.assert_allclose(streamed.test.gram, expected.gram)
+    np.testing.assert_allclose(streamed.test.moment, expected.moment)
+
+
+def test_hashed_split_holds_the_test_fraction_and_follows_the_seed():
+    rows = np.arange(100_000)
+    test = hashed_test_rows(rows, seed=1, test_size=0.3)
+    assert test.mean() == pytest.approx(0.3, abs=0.01)
+    assert not np.array_equal(test, hashed_test_rows(rows, seed=2, test_size=0.3))
+
+
+def test_errors_in_later_blocks_name_the_files_line(iris_bytes):
+    data = iris_like(5000) + b"5.0,3.1,x,0.2,setosa\n"
+    with pytest.raises(InputError, match="column petal_length, line 5002"):
+        load_bytes(data, block_bytes=1024, exact_max_rows=100)
+
+
+def test_streaming_memory_is_bounded_by_the_block_not_the_file():
+    data = iris_like(200_000)  # about 5 MB
+    block_bytes = 64 << 10
+    tracemalloc.start()
+    try:
+        load(io.BytesIO(data), block_bytes=block_bytes, exact_max_rows=1000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The file's own bytes sit in the BytesIO, outside what load() allocates.
+    assert peak < len(data) / 4, f"peak {peak:,} bytes for a {len(data):,}-byte file"

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import BinaryIO
 from unittest import mock
 
-from linreg.config import LOSSES, Hyperparameters
+from linreg.config import ENGINES, LOSSES, Hyperparameters
 from linreg.errors import InputError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
@@ -45,6 +46,12 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--iterations", type=int, default=defaults.iterations)
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--loss", choices=LOSSES, default=defaults.loss)
+    train.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=defaults.engine,
+        help="statistics: any file size (default); tutorial: the tutorial's own loss over rows",
+    )
     train.add_argument("--verbose", action="store_true", help="print the loss every iteration")
     train.set_defaults(command=train_command)
 
@@ -80,10 +87,13 @@ def train_command(args: argparse.Namespace) -> int:
         iterations=args.iterations,
         seed=args.seed,
         loss=args.loss,
+        engine=args.engine,
     )
-    data = _read_file(args.csv)
     progress = _print_iteration if args.verbose else None
-    run = pipeline.run(data, hyperparameters, source={"path": str(args.csv)}, on_iteration=progress)
+    with _open_file(args.csv) as stream:
+        run = pipeline.run(
+            stream, hyperparameters, source={"path": str(args.csv)}, on_iteration=progress
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     # Never leave an older run's model beside this run's report.
     for name in MODEL_FILES:
@@ -215,8 +225,13 @@ def _exists(s3, bucket: str, key: str) -> bool:
 
 
 def _read_file(path: Path) -> bytes:
+    with _open_file(path) as file:
+        return file.read()
+
+
+def _open_file(path: Path) -> BinaryIO:
     try:
-        return path.read_bytes()
+        return path.open("rb")
     except OSError as error:
         raise InputError("unreadable_file", f"cannot read {path}: {error.strerror}") from None
 

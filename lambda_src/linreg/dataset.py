@@ -1,20 +1,31 @@
-"""CSV bytes → validated iris table → features, target and the train/test split.
+"""CSV stream → validated iris rows → features → train/test statistics.
 
-Every problem a user can fix is raised as ``InputError`` with a stable code and a
-message naming the column and line. Knows nothing of S3 or MXNet.
+The file is read in blocks of whole lines, so memory is bounded by the block size, not by
+the file. Small inputs keep their rows and are split exactly as the tutorial splits them
+(scikit-learn's ``train_test_split``); larger ones switch to a seeded per-row assignment
+with the same test fraction and keep only sufficient statistics (``linreg.stats``).
+
+Every problem a user can fix is raised as ``InputError`` with a stable code and a message
+naming the column and line. Knows nothing of S3 or MXNet.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import io
 import math
+import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from linreg.errors import InputError
+from linreg.stats import Stats
 
 TARGET = "sepal_length"
 NUMERIC_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
@@ -27,24 +38,17 @@ FEATURES = ("sepal_width", "petal_length", "petal_width", "i_setosa", "i_versico
 # A wider file is not an iris export; refusing it early keeps memory bounded.
 MAX_COLUMNS = 100
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-@dataclass(frozen=True)
-class Table:
-    """The validated data: numeric columns as float64, species as canonical names."""
-
-    frame: pd.DataFrame
-    ignored_columns: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def rows(self) -> int:
-        return len(self.frame)
+BLOCK_BYTES = 8 << 20
+# A line this long is not a CSV row; stop before it fills memory.
+MAX_LINE_BYTES = 1 << 20
+# Up to this many rows the rows are kept (~50 MB) for the tutorial's exact split.
+EXACT_SPLIT_MAX_ROWS = 1_000_000
+EXACT, HASHED = "exact", "hashed"
 
 
 @dataclass(frozen=True)
 class Split:
-    """Features and target, cut into train and test parts. ``y`` is (n, 1), never (n,)."""
+    """Rows cut into train and test parts. ``y`` is (n, 1), never (n,)."""
 
     X_train: np.ndarray
     X_test: np.ndarray
@@ -54,49 +58,53 @@ class Split:
     test_index: np.ndarray
 
 
-def load_table(data: bytes, *, max_bytes: int | None = None) -> Table:
-    """Parse and validate an iris CSV, plain or gzip-compressed.
+@dataclass(frozen=True)
+class Dataset:
+    """What training needs from a file: statistics of each part, and how they were cut."""
+
+    train: Stats
+    test: Stats
+    split: str  # EXACT or HASHED
+    rows: Split | None  # the rows themselves, kept for an exact split only
+    ignored_columns: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def total_rows(self) -> int:
+        return self.train.n + self.test.n
+
+
+def load_bytes(data: bytes, **options) -> Dataset:
+    return load(io.BytesIO(data), **options)
+
+
+def load(
+    stream: BinaryIO,
+    *,
+    test_size: float = 0.3,
+    split_seed: int = 1,
+    max_bytes: int | None = None,
+    block_bytes: int = BLOCK_BYTES,
+    exact_max_rows: int = EXACT_SPLIT_MAX_ROWS,
+) -> Dataset:
+    """Read an iris CSV (plain or gzip) from ``stream`` in one pass.
 
     Column order does not matter; extra columns are ignored. ``max_bytes`` bounds the
     uncompressed size (a small .gz can hold a huge file).
     """
-    if data.startswith(GZIP_MAGIC):
-        data = _gunzip(data, max_bytes)
-    raw = _parse(_decode(data))
-    header = [str(name).strip() for name in raw.iloc[0]]
+    header, blocks = _split_header(_line_blocks(_plain(stream, max_bytes), block_bytes))
     _check_header(header)
-    body = raw.iloc[1:]
-    body.columns = header
-    # Blank lines are kept by the parser so that row labels stay line numbers; drop them now.
-    body = body[(body != "").any(axis=1)]
-    if body.empty:
-        raise InputError("no_data", "the file has a header but no data rows")
-    frame = pd.DataFrame(index=body.index)
-    for column in NUMERIC_COLUMNS:
-        frame[column] = _numbers(body[column].str.strip(), column)
-    frame[SPECIES_COLUMN] = _species(body[SPECIES_COLUMN].str.strip())
+    columns = _Columns.of(header)
     ignored = tuple(name for name in header if name not in REQUIRED_COLUMNS)
-    return Table(
-        frame=frame.reset_index(drop=True),
-        ignored_columns=ignored,
-        warnings=_species_warnings(frame[SPECIES_COLUMN]),
-    )
-
-
-def features(table: Table) -> tuple[np.ndarray, np.ndarray]:
-    """The tutorial's design matrix (n, 5) and target (n, 1), both float64."""
-    frame = table.frame
-    X = np.column_stack(
-        [
-            frame["sepal_width"],
-            frame["petal_length"],
-            frame["petal_width"],
-            frame[SPECIES_COLUMN] == "setosa",
-            frame[SPECIES_COLUMN] == "versicolor",
-        ]
-    ).astype(np.float64)
-    y = frame[TARGET].to_numpy(dtype=np.float64).reshape(-1, 1)
-    return X, y
+    parts = _Accumulator(test_size=test_size, seed=split_seed, exact_max_rows=exact_max_rows)
+    species_seen: set[int] = set()
+    for block, first_line in blocks:
+        X, y, species = _parse_block(block, first_line, columns)
+        species_seen.update(np.unique(species).tolist())
+        parts.add(X, y)
+    if parts.rows == 0:
+        raise InputError("no_data", "the file has a header but no data rows")
+    return parts.finish(ignored_columns=ignored, warnings=_species_warnings(species_seen))
 
 
 def split(X: np.ndarray, y: np.ndarray, *, test_size: float, seed: int) -> Split:
@@ -104,9 +112,8 @@ def split(X: np.ndarray, y: np.ndarray, *, test_size: float, seed: int) -> Split
     from sklearn.model_selection import train_test_split
 
     rows = len(X)
-    test_rows = math.ceil(test_size * rows)
     needed = _min_rows(test_size, X.shape[1])
-    if rows < needed or test_rows < 1:
+    if rows < needed:
         raise InputError(
             "too_few_rows",
             f"{rows} data rows is too few: with a {test_size:g} test fraction and "
@@ -125,72 +132,121 @@ def split(X: np.ndarray, y: np.ndarray, *, test_size: float, seed: int) -> Split
     )
 
 
-def _min_rows(test_size: float, n_features: int) -> int:
-    """Fewest rows giving one test row and a train set with a row per parameter."""
-    rows = 2
-    while rows - math.ceil(test_size * rows) < n_features + 1:
-        rows += 1
-    return rows
+def hashed_test_rows(rows: np.ndarray, *, seed: int, test_size: float) -> np.ndarray:
+    """Which rows (by 0-based position in the file) are test rows, for large inputs.
+
+    A splitmix64 hash of (position, seed) is uniform on [0, 1): the assignment is seeded,
+    needs no row count in advance, and does not depend on how the file was cut into blocks.
+    """
+    offset = np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64)  # Python ints: no overflow warning
+    x = rows.astype(np.uint64) + offset
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)) < np.uint64(int(test_size * 2**53))
 
 
-def _gunzip(data: bytes, max_bytes: int | None) -> bytes:
-    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # 16+: expect a gzip header
-    try:
-        limit = 0 if max_bytes is None else max_bytes + 1
-        text = inflate.decompress(data, limit)
-    except zlib.error as error:
-        raise InputError(
-            "bad_gzip", f"the file looks gzip-compressed but is damaged: {error}"
-        ) from None
-    if max_bytes is not None and len(text) > max_bytes:
-        raise InputError(
-            "too_large",
-            f"the file uncompresses to more than {max_bytes:,} bytes (LINREG_MAX_INPUT_BYTES)",
+class _Accumulator:
+    """Keeps rows while they are few enough for the exact split, statistics after that."""
+
+    def __init__(self, *, test_size: float, seed: int, exact_max_rows: int) -> None:
+        self.test_size, self.seed, self.exact_max_rows = test_size, seed, exact_max_rows
+        self.kept: list[tuple[np.ndarray, np.ndarray]] | None = []
+        self.rows = 0
+        self.train = self.test = Stats.zero(len(FEATURES))
+
+    def add(self, X: np.ndarray, y: np.ndarray) -> None:
+        if self.kept is not None and self.rows + len(X) > self.exact_max_rows:
+            # Too many to keep: fold the kept rows into statistics and stream from here on.
+            kept, self.kept, self.rows = self.kept, None, 0
+            for kept_X, kept_y in kept:
+                self._count(kept_X, kept_y)
+        if self.kept is not None:
+            self.kept.append((X, y))
+            self.rows += len(X)
+        else:
+            self._count(X, y)
+
+    def _count(self, X: np.ndarray, y: np.ndarray) -> None:
+        positions = np.arange(self.rows, self.rows + len(X))
+        test = hashed_test_rows(positions, seed=self.seed, test_size=self.test_size)
+        self.train += Stats.of(X[~test], y[~test])
+        self.test += Stats.of(X[test], y[test])
+        self.rows += len(X)
+
+    def finish(self, **notes: tuple[str, ...]) -> Dataset:
+        if self.kept is None:
+            return Dataset(train=self.train, test=self.test, split=HASHED, rows=None, **notes)
+        X = np.concatenate([X for X, _ in self.kept])
+        y = np.concatenate([y for _, y in self.kept])
+        parts = split(X, y, test_size=self.test_size, seed=self.seed)
+        return Dataset(
+            train=Stats.of(parts.X_train, parts.y_train),
+            test=Stats.of(parts.X_test, parts.y_test),
+            split=EXACT,
+            rows=parts,
+            **notes,
         )
-    if not inflate.eof:
-        raise InputError("bad_gzip", "the gzip data is truncated")
-    return text
 
 
-def _species_warnings(species: pd.Series) -> tuple[str, ...]:
-    present = sorted(set(species))
-    if len(present) == len(SPECIES):
-        return ()
-    return (
-        f"only {', '.join(present)} present: the species indicator columns are constant, so "
-        "the model cannot tell species apart",
-    )
+# --- reading: bytes → whole-line blocks → header → validated arrays ----------------------
 
 
-def _decode(data: bytes) -> str:
-    if not data.strip():
+def _plain(stream: BinaryIO, max_bytes: int | None) -> BinaryIO:
+    """The uncompressed bytes of ``stream``, however it arrived, at most ``max_bytes``."""
+    head = stream.read(2)
+    stream = _Joined(head, stream)
+    if head == GZIP_MAGIC:
+        stream = _Gunzipped(stream)
+    return _Limited(stream, max_bytes) if max_bytes is not None else stream
+
+
+def _line_blocks(stream: BinaryIO, block_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """Blocks of whole lines, each with the file line number (from 1) it starts at."""
+    carry, line = b"", 1
+    while True:
+        chunk = stream.read(block_bytes)
+        data = carry + chunk
+        if not chunk:
+            if data:
+                yield data, line
+            return
+        cut = max(data.rfind(b"\n"), -1 if b"\n" in data else data.rfind(b"\r"))
+        if cut < 0:
+            if len(data) > MAX_LINE_BYTES:
+                raise InputError(
+                    "malformed_csv", f"line {line} is longer than {MAX_LINE_BYTES:,} bytes"
+                )
+            carry = data
+            continue
+        block, carry = data[: cut + 1], data[cut + 1 :]
+        yield block, line
+        line += _count_lines(block)
+
+
+def _count_lines(block: bytes) -> int:
+    return block.count(b"\n") or block.count(b"\r")
+
+
+def _split_header(
+    blocks: Iterator[tuple[bytes, int]],
+) -> tuple[list[str], Iterator[tuple[bytes, int]]]:
+    """The header line's column names, and the blocks of data lines after it."""
+    first = next(blocks, None)
+    # Spreadsheet exports often start with a UTF-8 byte-order mark.
+    block = b"" if first is None else first[0].removeprefix(b"\xef\xbb\xbf")
+    if not block.strip():
         raise InputError("empty_file", "the file is empty")
-    try:
-        # utf-8-sig drops the byte-order mark that spreadsheet exports put first.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(
-            "bad_encoding",
-            f"the file is not UTF-8 text (bad byte at offset {error.start}); "
-            "export it as UTF-8 CSV",
-        ) from None
+    end = block.find(b"\n") if b"\n" in block else block.find(b"\r")
+    end = len(block) if end < 0 else end + 1
+    header = [name.strip() for name in next(csv.reader([_text(block[:end], 1)]), [])]
 
+    def data_blocks() -> Iterator[tuple[bytes, int]]:
+        if block[end:]:
+            yield block[end:], 2
+        yield from blocks
 
-def _parse(text: str) -> pd.DataFrame:
-    try:
-        # Everything as text, blanks kept as "": conversion below can then say which
-        # cell is wrong. header=None keeps duplicate names visible (pandas would rename them).
-        return pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            index_col=False,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        detail = str(error).replace("Error tokenizing data. C error: ", "").strip()
-        raise InputError("malformed_csv", f"the file is not valid CSV: {detail}") from None
+    return header, data_blocks()
 
 
 def _check_header(header: list[str]) -> None:
@@ -213,41 +269,222 @@ def _check_header(header: list[str]) -> None:
         )
 
 
-def _numbers(cells: pd.Series, column: str) -> pd.Series:
+@dataclass(frozen=True)
+class _Columns:
+    """Where the required columns sit in each row, and how many fields a row has."""
+
+    width: int
+    positions: dict[str, int]
+
+    @classmethod
+    def of(cls, header: list[str]) -> _Columns:
+        return cls(
+            width=len(header), positions={name: header.index(name) for name in REQUIRED_COLUMNS}
+        )
+
+
+def _parse_block(
+    block: bytes, first_line: int, columns: _Columns
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features X (m, 5), target y (m, 1) and species codes of one block's rows.
+
+    A fast typed parse handles clean blocks; anything doubtful goes through the careful
+    text parse, which finds the exact cell to report.
+    """
+    try:
+        fast = _fast_parse(block, columns)
+    except pd.errors.ParserError as error:
+        raise _malformed(error, first_line) from None
+    except UnicodeDecodeError:
+        raise _not_utf8(first_line) from None
+    except (ValueError, TypeError):
+        fast = None
+    numbers, species = fast if fast is not None else _careful_parse(block, first_line, columns)
+    X = np.column_stack([numbers[:, 1:], species == 0, species == 1]).astype(np.float64)
+    return X, numbers[:, :1].copy(), species
+
+
+def _read(block: bytes, columns: _Columns, **options) -> pd.DataFrame:
+    positions = [columns.positions[name] for name in REQUIRED_COLUMNS]
+    # No usecols: it would silently accept rows with more fields than the header.
+    frame = pd.read_csv(
+        io.BytesIO(block),
+        header=None,
+        names=range(columns.width),
+        skip_blank_lines=False,  # so that row labels stay line numbers
+        index_col=False,
+        encoding="utf-8",
+        **options,
+    )
+    return frame[positions].set_axis(REQUIRED_COLUMNS, axis=1)
+
+
+def _fast_parse(block: bytes, columns: _Columns) -> tuple[np.ndarray, np.ndarray] | None:
+    """Numbers as float64, species as a category: as fast as pandas reads a CSV. ``None``
+    when the block has anything to report (blank, non-finite or unknown values)."""
+    dtypes = {columns.positions[name]: np.float64 for name in NUMERIC_COLUMNS}
+    dtypes[columns.positions[SPECIES_COLUMN]] = "category"
+    frame = _read(block, columns, dtype=dtypes)
+    species = _species_codes(frame[SPECIES_COLUMN])
+    numbers = frame[list(NUMERIC_COLUMNS)].to_numpy()
+    blank_line = np.isnan(numbers).all(axis=1) & (species == -2)
+    numbers, species = numbers[~blank_line], species[~blank_line]
+    if not np.isfinite(numbers).all() or (species < 0).any():
+        return None
+    return numbers, species
+
+
+def _species_codes(column: pd.Series) -> np.ndarray:
+    """0, 1, 2 for setosa, versicolor, virginica; -1 for other text; -2 for blank."""
+    names = column.cat.categories.astype(str).str.strip().str.lower().str.removeprefix("iris-")
+    lookup = np.array([SPECIES.index(n) if n in SPECIES else -1 for n in names] + [-2])
+    codes = column.cat.codes.to_numpy()
+    # cat.codes is -1 for a missing cell: index the trailing "blank" entry.
+    return lookup[np.where(codes < 0, len(names), codes)]
+
+
+def _careful_parse(
+    block: bytes, first_line: int, columns: _Columns
+) -> tuple[np.ndarray, np.ndarray]:
+    """Everything as text, blanks kept as "": the first bad cell is reported by name and line."""
+    try:
+        frame = _read(block, columns, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as error:
+        raise _malformed(error, first_line) from None
+    except UnicodeDecodeError:
+        raise _not_utf8(first_line) from None
+    frame = frame.fillna("")  # rows with fewer fields than the header
+    frame.index = frame.index + first_line
+    frame = frame[(frame != "").any(axis=1)]
+    numbers = np.column_stack(
+        [_numbers(frame[name].str.strip(), name) for name in NUMERIC_COLUMNS]
+    ).reshape(-1, len(NUMERIC_COLUMNS))
+    return numbers, _species(frame[SPECIES_COLUMN].str.strip())
+
+
+def _numbers(cells: pd.Series, column: str) -> np.ndarray:
     _check_no_blanks(cells, column)
     values = pd.to_numeric(cells, errors="coerce")
     bad = values.isna() | ~np.isfinite(values)
     if bad.any():
-        line = _line(cells.index[bad.argmax()])
         raise InputError(
             "non_numeric",
-            f"column {column}, line {line}: {cells[bad].iloc[0]!r} is not a finite number",
+            f"column {column}, line {cells.index[bad.argmax()]}: {cells[bad].iloc[0]!r} "
+            "is not a finite number",
         )
-    return values.astype(np.float64)
+    return values.to_numpy(dtype=np.float64)
 
 
-def _species(cells: pd.Series) -> pd.Series:
+def _species(cells: pd.Series) -> np.ndarray:
     _check_no_blanks(cells, SPECIES_COLUMN)
     # Accept the UCI spelling ("Iris-setosa") and any letter case.
     names = cells.str.lower().str.removeprefix("iris-")
     unknown = ~names.isin(SPECIES)
     if unknown.any():
-        line = _line(cells.index[unknown.argmax()])
         raise InputError(
             "unknown_species",
-            f"column {SPECIES_COLUMN}, line {line}: {cells[unknown].iloc[0]!r} is not one of "
-            f"{', '.join(SPECIES)}",
+            f"column {SPECIES_COLUMN}, line {cells.index[unknown.argmax()]}: "
+            f"{cells[unknown].iloc[0]!r} is not one of {', '.join(SPECIES)}",
         )
-    return names
+    return names.map(SPECIES.index).to_numpy(dtype=np.int64)
 
 
 def _check_no_blanks(cells: pd.Series, column: str) -> None:
     blank = cells == ""
     if blank.any():
-        line = _line(cells.index[blank.argmax()])
-        raise InputError("missing_value", f"column {column}, line {line}: the value is blank")
+        raise InputError(
+            "missing_value",
+            f"column {column}, line {cells.index[blank.argmax()]}: the value is blank",
+        )
 
 
-def _line(label: int) -> int:
-    # Row labels count from 0 at the header line; editors count lines from 1.
-    return int(label) + 1
+def _malformed(error: pd.errors.ParserError, first_line: int) -> InputError:
+    # pandas counts lines from 1 within the block it was given; say the file's line.
+    detail = str(error).replace("Error tokenizing data. C error: ", "").strip()
+    detail = re.sub(r"line (\d+)", lambda m: f"line {int(m.group(1)) + first_line - 1}", detail)
+    return InputError("malformed_csv", f"the file is not valid CSV: {detail}")
+
+
+def _not_utf8(first_line: int) -> InputError:
+    return InputError(
+        "bad_encoding",
+        f"the file is not UTF-8 text (at or after line {first_line}); export it as UTF-8 CSV",
+    )
+
+
+def _text(line: bytes, number: int) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_utf8(number) from None
+
+
+def _min_rows(test_size: float, n_features: int) -> int:
+    """Fewest rows giving one test row and a train set with a row per parameter."""
+    rows = 2
+    while rows - math.ceil(test_size * rows) < n_features + 1:
+        rows += 1
+    return rows
+
+
+def _species_warnings(seen: set[int]) -> tuple[str, ...]:
+    if len(seen) == len(SPECIES):
+        return ()
+    present = ", ".join(SPECIES[code] for code in sorted(seen))
+    return (
+        f"only {present} present: the species indicator columns are constant, so "
+        "the model cannot tell species apart",
+    )
+
+
+# --- streams -----------------------------------------------------------------------------
+
+
+class _Joined:
+    """``head`` (already read) followed by the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self.head, self.stream = head, stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.stream.read(size)
+        if size < 0:
+            data, self.head = self.head + self.stream.read(), b""
+            return data
+        data, self.head = self.head[:size], self.head[size:]
+        return data + (self.stream.read(size - len(data)) if len(data) < size else b"")
+
+
+class _Gunzipped:
+    """Decompresses on the fly; damage in the gzip data is the user's to fix."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.file = gzip.GzipFile(fileobj=stream, mode="rb")
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.file.read(size)
+        except EOFError:
+            raise InputError("bad_gzip", "the gzip data is truncated") from None
+        except (OSError, zlib.error) as error:
+            raise InputError(
+                "bad_gzip", f"the file looks gzip-compressed but is damaged: {error}"
+            ) from None
+
+
+class _Limited:
+    """Refuses to deliver more than ``limit`` bytes: a small .gz can unpack to a huge file."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self.stream, self.limit, self.delivered = stream, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.delivered += len(data)
+        if self.delivered > self.limit:
+            raise InputError(
+                "too_large",
+                f"the file uncompresses to more than {self.limit:,} bytes (LINREG_MAX_INPUT_BYTES)",
+            )
+        return data

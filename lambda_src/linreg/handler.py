@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Mapping
+from contextlib import closing
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -131,20 +133,21 @@ def train_and_publish(
             "duplicate": True,
         }
 
-    body = storage.read_body(s3, upload)
-    if body is None:
-        # Overwritten between HEAD and GET: the newer version has its own event.
-        logger.info("upload replaced before it was read; its own event will train it")
-        return {**outcome, "status": "skipped", "reason": "replaced by a newer upload"}
     try:
         hyperparameters = Hyperparameters.from_strings(settings)
-        result = pipeline.run(
-            body,
-            hyperparameters,
-            source=upload.source(),
-            run_id=outcome["run_id"],
-            max_bytes=max_bytes,
-        )
+        body = storage.open_body(s3, upload)
+        if body is None:
+            # Overwritten between HEAD and GET: the newer version has its own event.
+            logger.info("upload replaced before it was read; its own event will train it")
+            return {**outcome, "status": "skipped", "reason": "replaced by a newer upload"}
+        with closing(body):
+            result = pipeline.run(
+                body,
+                hyperparameters,
+                source=upload.source(),
+                run_id=outcome["run_id"],
+                max_bytes=max_bytes,
+            )
     except InputError as error:
         return fail(
             s3,
@@ -174,9 +177,11 @@ def train_and_publish(
         "prefix": prefix,
         "test_mse": report["test_mse"],
         "rows": report["rows"]["total"],
-        "train_seconds": report["timings"]["train_seconds"],
     }
-    if not storage.publish_run(s3, upload.bucket, prefix, result.files):
+    started = time.perf_counter()
+    published = storage.publish_run(s3, upload.bucket, prefix, result.files)
+    summary["timings"] = {**report["timings"], "write_seconds": time.perf_counter() - started}
+    if not published:
         logger.info("another delivery published this run first")
         return {**summary, "duplicate": True}
     pointer = {
@@ -230,7 +235,9 @@ def publish_metrics(outcomes: list[dict]) -> None:
             metrics.add_metric(name="RowsTrained", unit=MetricUnit.Count, value=outcome["rows"])
             metrics.add_metric(name="TestMSE", unit=MetricUnit.NoUnit, value=outcome["test_mse"])
             metrics.add_metric(
-                name="TrainingSeconds", unit=MetricUnit.Seconds, value=outcome["train_seconds"]
+                name="TrainingSeconds",
+                unit=MetricUnit.Seconds,
+                value=outcome["timings"]["train_seconds"],
             )
     if metrics.metric_set:
         metrics.flush_metrics()

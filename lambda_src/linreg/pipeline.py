@@ -1,16 +1,19 @@
-"""One training run, start to finish: CSV bytes → dataset → model → report files.
+"""One training run, start to finish: CSV stream → dataset → model → report files.
 
 The Lambda handler and the CLI both call ``run``; neither knows the steps inside.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from linreg import dataset, model, report
 from linreg.config import Hyperparameters
+from linreg.errors import InputError
 from linreg.jsonfile import to_json
 
 SUCCEEDED = "succeeded"
@@ -28,7 +31,7 @@ class Run:
 
 
 def run(
-    data: bytes,
+    data: bytes | BinaryIO,
     hyperparameters: Hyperparameters,
     *,
     source: dict | None = None,
@@ -36,25 +39,27 @@ def run(
     max_bytes: int | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
 ) -> Run:
-    """Train on an iris CSV. Raises ``InputError`` for anything wrong with the data.
+    """Train on an iris CSV (bytes, or a stream read once in blocks). Raises ``InputError``
+    for anything wrong with the data or settings.
 
     A succeeded run has params.json, params.nd, report.json and loss.png; a diverged
     run has report.json alone, so it can never be mistaken for a model.
     """
     started = time.perf_counter()
-    table = dataset.load_table(data, max_bytes=max_bytes)
-    X, y = dataset.features(table)
-    split = dataset.split(
-        X, y, test_size=hyperparameters.test_size, seed=hyperparameters.split_seed
+    stream = _TimedReader(io.BytesIO(data) if isinstance(data, bytes) else data)
+    table = dataset.load(
+        stream,
+        test_size=hyperparameters.test_size,
+        split_seed=hyperparameters.split_seed,
+        max_bytes=max_bytes,
     )
     parsed = time.perf_counter()
     training = model.train(
-        split.X_train,
-        split.y_train,
+        _loss(table, hyperparameters),
+        n_features=len(dataset.FEATURES),
         learning_rate=hyperparameters.learning_rate,
         iterations=hyperparameters.iterations,
         seed=hyperparameters.seed,
-        loss=hyperparameters.loss,
         on_iteration=on_iteration,
     )
     trained = time.perf_counter()
@@ -63,14 +68,16 @@ def run(
     summary = report.report(
         status=status,
         hyperparameters=hyperparameters,
-        split=split,
+        data=table,
         training=training,
-        train_mse=model.mse(split.X_train, split.y_train, training) if evaluate else None,
-        test_mse=model.mse(split.X_test, split.y_test, training) if evaluate else None,
-        baseline=report.baseline(split),
-        ignored_columns=table.ignored_columns,
-        warnings=table.warnings,
-        timings={"parse_seconds": parsed - started, "train_seconds": trained - parsed},
+        train_mse=table.train.mse(training.theta) if evaluate else None,
+        test_mse=table.test.mse(training.theta) if evaluate else None,
+        baseline=report.baseline(table.train, table.test),
+        timings={
+            "read_seconds": stream.seconds,
+            "parse_seconds": parsed - started - stream.seconds,
+            "train_seconds": trained - parsed,
+        },
         source=source,
         run_id=run_id,
     )
@@ -85,6 +92,32 @@ def run(
         files["params.nd"] = model.params_nd(training)
         files["loss.png"] = report.loss_plot(training.loss_history, loss=hyperparameters.loss)
     return Run(status=status, report=summary, files=files)
+
+
+def _loss(table: dataset.Dataset, hyperparameters: Hyperparameters) -> model.LossFunction:
+    if hyperparameters.engine == "statistics":
+        return model.statistics_loss(table.train, hyperparameters.loss)
+    if table.rows is None:
+        raise InputError(
+            "invalid_hyperparameters",
+            f"the tutorial engine needs the rows in memory, kept only up to "
+            f"{dataset.EXACT_SPLIT_MAX_ROWS:,} rows; this file has {table.total_rows:,}",
+        )
+    return model.tutorial_loss(table.rows.X_train, table.rows.y_train, hyperparameters.loss)
+
+
+class _TimedReader:
+    """Counts the seconds spent waiting for bytes (the download, for an S3 stream)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.seconds = stream, 0.0
+
+    def read(self, size: int = -1) -> bytes:
+        started = time.perf_counter()
+        try:
+            return self.stream.read(size)
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 def divergence_message(loss_history: list[float]) -> str:

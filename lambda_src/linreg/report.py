@@ -10,12 +10,11 @@ import math
 import platform
 from dataclasses import dataclass
 
-import numpy as np
-
 from linreg import __version__
 from linreg.config import Hyperparameters
-from linreg.dataset import FEATURES, TARGET, Split
+from linreg.dataset import FEATURES, TARGET, Dataset
 from linreg.model import Training
+from linreg.stats import Stats, least_squares
 
 
 @dataclass(frozen=True)
@@ -26,14 +25,10 @@ class Baseline:
     test_mse: float
 
 
-def baseline(split: Split) -> Baseline:
-    from sklearn.linear_model import LinearRegression
-
-    fit = LinearRegression().fit(split.X_train, split.y_train)
-    return Baseline(
-        train_mse=_mse(fit.predict(split.X_train), split.y_train),
-        test_mse=_mse(fit.predict(split.X_test), split.y_test),
-    )
+def baseline(train: Stats, test: Stats) -> Baseline:
+    """The least-squares fit on the training part, scored on both parts."""
+    theta = least_squares(train)
+    return Baseline(train_mse=train.mse(theta), test_mse=test.mse(theta))
 
 
 def params(training: Training, hyperparameters: Hyperparameters, versions: dict) -> dict:
@@ -52,13 +47,11 @@ def report(
     *,
     status: str,
     hyperparameters: Hyperparameters,
-    split: Split,
+    data: Dataset,
     training: Training,
     train_mse: float | None,
     test_mse: float | None,
     baseline: Baseline,
-    ignored_columns: tuple[str, ...],
-    warnings: tuple[str, ...],
     timings: dict[str, float],
     source: dict | None,
     run_id: str | None,
@@ -78,14 +71,11 @@ def report(
             value if math.isfinite(value) else None for value in training.loss_history
         ],
         "hyperparameters": hyperparameters.as_dict(),
-        "rows": {
-            "total": len(split.train_index) + len(split.test_index),
-            "train": len(split.train_index),
-            "test": len(split.test_index),
-        },
+        "rows": {"total": data.total_rows, "train": data.train.n, "test": data.test.n},
+        "split": data.split,
         "params": None if diverged else {"weights": _weights(training), "bias": training.bias},
-        "ignored_columns": list(ignored_columns),
-        "warnings": list(warnings),
+        "ignored_columns": list(data.ignored_columns),
+        "warnings": list(data.warnings),
         "input": source,
         "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
     }
@@ -111,7 +101,3 @@ def loss_plot(loss_history: list[float], *, loss: str) -> bytes:
 
 def _weights(training: Training) -> dict[str, float]:
     return {name: float(weight) for name, weight in zip(FEATURES, training.weights, strict=True)}
-
-
-def _mse(predicted: np.ndarray, actual: np.ndarray) -> float:
-    return float(np.mean((np.reshape(predicted, (-1, 1)) - actual) ** 2))

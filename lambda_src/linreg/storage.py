@@ -139,8 +139,9 @@ def describe_input(
     )
 
 
-def read_body(s3, upload: InputObject) -> bytes | None:
-    """The bytes of exactly the version described, or ``None`` if it was replaced since."""
+def open_body(s3, upload: InputObject):
+    """A stream of exactly the version described (read it once, in blocks), or ``None``
+    if the object was replaced since it was described."""
     options = {"VersionId": upload.version_id} if upload.version_id else {}
     try:
         response = s3.get_object(
@@ -150,7 +151,7 @@ def read_body(s3, upload: InputObject) -> bytes | None:
         if error_code(error) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
             return None
         raise
-    return response["Body"].read()
+    return response["Body"]
 
 
 def run_id(*, etag: str, version_id: str | None, last_modified: datetime, settings: dict) -> str:
