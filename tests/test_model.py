@@ -23,20 +23,20 @@ def tutorial(data, reduction="mean"):
     return model.tutorial_loss(data.rows.X_train, data.rows.y_train, reduction)
 
 
-def test_autograd_gradient_equals_the_analytic_one(iris):
+@pytest.mark.parametrize("engine", ["tutorial", "statistics"])
+def test_autograd_gradient_equals_the_analytic_one(iris, engine):
     from mxnet import autograd
 
     X, y = iris.rows.X_train, iris.rows.y_train
-    w, b = model.init_params(X.shape[1], seed=3)
+    loss_of = tutorial(iris) if engine == "tutorial" else model.statistics_loss(iris.train, "mean")
+    theta = model.init_params(X.shape[1], seed=3)
     with autograd.record():
-        loss = tutorial(iris)(w, b)
+        loss = loss_of(theta)
     loss.backward()
     # d/dθ mean((Aθ - y)²) = 2/n · Aᵀ(Aθ - y), with A = [X, 1] and θ = [w; b].
     A = np.hstack([X, np.ones((len(X), 1))])
-    theta = np.vstack([w.asnumpy(), b.asnumpy().reshape(1, 1)])
-    analytic = 2 / len(X) * A.T @ (A @ theta - y)
-    np.testing.assert_allclose(w.grad.asnumpy(), analytic[:-1], rtol=1e-10)
-    np.testing.assert_allclose(b.grad.asnumpy(), analytic[-1], rtol=1e-10)
+    analytic = 2 / len(X) * A.T @ (A @ theta.asnumpy() - y)
+    np.testing.assert_allclose(theta.grad.asnumpy(), analytic, rtol=1e-9)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -68,15 +68,15 @@ def test_init_draws_the_tutorials_float32_values():
     from mxnet import nd
 
     mx.random.seed(5)
-    expected = nd.random.normal(shape=[5, 1]).asnumpy()
-    w, _ = model.init_params(5, seed=5)
-    np.testing.assert_array_equal(w.asnumpy(), expected.astype(np.float64))
+    w = nd.random.normal(shape=[5, 1]).asnumpy()
+    b = nd.random.normal(shape=1).asnumpy()
+    theta = model.init_params(5, seed=5).asnumpy()
+    np.testing.assert_array_equal(theta, np.vstack([w, b.reshape(1, 1)]).astype(np.float64))
 
 
 def test_different_seeds_start_from_different_parameters():
-    w0, _ = model.init_params(5, seed=0)
-    w1, _ = model.init_params(5, seed=1)
-    assert not np.array_equal(w0.asnumpy(), w1.asnumpy())
+    first, second = model.init_params(5, seed=0), model.init_params(5, seed=1)
+    assert not np.array_equal(first.asnumpy(), second.asnumpy())
 
 
 def test_tutorial_settings_reduce_the_loss(iris):

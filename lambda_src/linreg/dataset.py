@@ -48,14 +48,29 @@ EXACT, HASHED = "exact", "hashed"
 
 @dataclass(frozen=True)
 class Split:
-    """Rows cut into train and test parts. ``y`` is (n, 1), never (n,)."""
+    """All rows and how they are cut. ``y`` is (n, 1), never (n,). The parts are made on
+    demand: only the tutorial engine needs them as arrays."""
 
-    X_train: np.ndarray
-    X_test: np.ndarray
-    y_train: np.ndarray
-    y_test: np.ndarray
+    X: np.ndarray
+    y: np.ndarray
     train_index: np.ndarray
     test_index: np.ndarray
+
+    @property
+    def X_train(self) -> np.ndarray:
+        return self.X[self.train_index]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return self.y[self.train_index]
+
+    @property
+    def X_test(self) -> np.ndarray:
+        return self.X[self.test_index]
+
+    @property
+    def y_test(self) -> np.ndarray:
+        return self.y[self.test_index]
 
 
 @dataclass(frozen=True)
@@ -100,7 +115,7 @@ def load(
     species_seen: set[int] = set()
     for block, first_line in blocks:
         X, y, species = _parse_block(block, first_line, columns)
-        species_seen.update(np.unique(species).tolist())
+        species_seen.update(np.flatnonzero(np.bincount(species, minlength=len(SPECIES))))
         parts.add(X, y)
     if parts.rows == 0:
         raise InputError("no_data", "the file has a header but no data rows")
@@ -122,14 +137,7 @@ def split(X: np.ndarray, y: np.ndarray, *, test_size: float, seed: int) -> Split
     train_index, test_index = train_test_split(
         np.arange(rows), test_size=test_size, random_state=seed
     )
-    return Split(
-        X_train=X[train_index],
-        X_test=X[test_index],
-        y_train=y[train_index],
-        y_test=y[test_index],
-        train_index=train_index,
-        test_index=test_index,
-    )
+    return Split(X=X, y=y, train_index=train_index, test_index=test_index)
 
 
 def hashed_test_rows(rows: np.ndarray, *, seed: int, test_size: float) -> np.ndarray:
@@ -170,8 +178,10 @@ class _Accumulator:
     def _count(self, X: np.ndarray, y: np.ndarray) -> None:
         positions = np.arange(self.rows, self.rows + len(X))
         test = hashed_test_rows(positions, seed=self.seed, test_size=self.test_size)
-        self.train += Stats.of(X[~test], y[~test])
-        self.test += Stats.of(X[test], y[test])
+        # Train = all − test: one copy of the smaller part instead of two copies.
+        test_stats = Stats.of(X[test], y[test])
+        self.train += Stats.of(X, y) - test_stats
+        self.test += test_stats
         self.rows += len(X)
 
     def finish(self, **notes: tuple[str, ...]) -> Dataset:
@@ -180,9 +190,10 @@ class _Accumulator:
         X = np.concatenate([X for X, _ in self.kept])
         y = np.concatenate([y for _, y in self.kept])
         parts = split(X, y, test_size=self.test_size, seed=self.seed)
+        test = Stats.of(parts.X_test, parts.y_test)
         return Dataset(
-            train=Stats.of(parts.X_train, parts.y_train),
-            test=Stats.of(parts.X_test, parts.y_test),
+            train=Stats.of(X, y) - test,
+            test=test,
             split=EXACT,
             rows=parts,
             **notes,
@@ -237,9 +248,13 @@ def _split_header(
     block = b"" if first is None else first[0].removeprefix(b"\xef\xbb\xbf")
     if not block.strip():
         raise InputError("empty_file", "the file is empty")
-    end = block.find(b"\n") if b"\n" in block else block.find(b"\r")
-    end = len(block) if end < 0 else end + 1
-    header = [name.strip() for name in next(csv.reader([_text(block[:end], 1)]), [])]
+    line_end = re.search(rb"\r\n|\r|\n", block)
+    end = line_end.end() if line_end else len(block)
+    try:
+        fields = next(csv.reader([_text(block[:end], 1).rstrip("\r\n")]), [])
+    except csv.Error as error:
+        raise InputError("malformed_csv", f"the header line is not valid CSV: {error}") from None
+    header = [name.strip() for name in fields]
 
     def data_blocks() -> Iterator[tuple[bytes, int]]:
         if block[end:]:
@@ -286,10 +301,11 @@ class _Columns:
 def _parse_block(
     block: bytes, first_line: int, columns: _Columns
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features X (m, 5), target y (m, 1) and species codes of one block's rows.
+    """Features X (m, 5), target y (m, 1) and species codes (m,) of one block's rows.
 
-    A fast typed parse handles clean blocks; anything doubtful goes through the careful
-    text parse, which finds the exact cell to report.
+    A fast typed parse handles clean blocks; anything doubtful (a blank line, a blank,
+    non-numeric or non-finite cell, an unknown species) goes through the careful text
+    parse, which skips blank lines and names the exact cell to fix.
     """
     try:
         fast = _fast_parse(block, columns)
@@ -299,15 +315,26 @@ def _parse_block(
         raise _not_utf8(first_line) from None
     except (ValueError, TypeError):
         fast = None
-    numbers, species = fast if fast is not None else _careful_parse(block, first_line, columns)
-    X = np.column_stack([numbers[:, 1:], species == 0, species == 1]).astype(np.float64)
-    return X, numbers[:, :1].copy(), species
+    if fast is not None:
+        return fast
+    numbers, species = _careful_parse(block, first_line, columns)
+    return _features(numbers, species), numbers[:, :1].copy(), species
+
+
+def _features(numbers: np.ndarray, species: np.ndarray) -> np.ndarray:
+    """The tutorial's design matrix from [sepal_length, sepal_width, petal_length,
+    petal_width] and species codes."""
+    X = np.empty((len(numbers), len(FEATURES)))
+    X[:, :3] = numbers[:, 1:]
+    X[:, 3] = species == 0
+    X[:, 4] = species == 1
+    return X
 
 
 def _read(block: bytes, columns: _Columns, **options) -> pd.DataFrame:
-    positions = [columns.positions[name] for name in REQUIRED_COLUMNS]
+    """One block as a frame whose columns are numbered by position in the header."""
     # No usecols: it would silently accept rows with more fields than the header.
-    frame = pd.read_csv(
+    return pd.read_csv(
         io.BytesIO(block),
         header=None,
         names=range(columns.width),
@@ -316,31 +343,37 @@ def _read(block: bytes, columns: _Columns, **options) -> pd.DataFrame:
         encoding="utf-8",
         **options,
     )
-    return frame[positions].set_axis(REQUIRED_COLUMNS, axis=1)
 
 
-def _fast_parse(block: bytes, columns: _Columns) -> tuple[np.ndarray, np.ndarray] | None:
-    """Numbers as float64, species as a category: as fast as pandas reads a CSV. ``None``
-    when the block has anything to report (blank, non-finite or unknown values)."""
-    dtypes = {columns.positions[name]: np.float64 for name in NUMERIC_COLUMNS}
-    dtypes[columns.positions[SPECIES_COLUMN]] = "category"
+def _fast_parse(
+    block: bytes, columns: _Columns
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Numbers as float64, species as a category, straight into X and y: about as fast as
+    pandas reads a CSV. ``None`` when the block needs the careful parse."""
+    position = columns.positions
+    dtypes = {position[name]: np.float64 for name in NUMERIC_COLUMNS}
+    dtypes[position[SPECIES_COLUMN]] = "category"
     frame = _read(block, columns, dtype=dtypes)
-    species = _species_codes(frame[SPECIES_COLUMN])
-    numbers = frame[list(NUMERIC_COLUMNS)].to_numpy()
-    blank_line = np.isnan(numbers).all(axis=1) & (species == -2)
-    numbers, species = numbers[~blank_line], species[~blank_line]
-    if not np.isfinite(numbers).all() or (species < 0).any():
+    species = _species_codes(frame[position[SPECIES_COLUMN]])
+    X = np.empty((len(frame), len(FEATURES)))
+    for index, name in enumerate(FEATURES[:3]):
+        X[:, index] = frame[position[name]].to_numpy()
+    X[:, 3] = species == 0
+    X[:, 4] = species == 1
+    y = frame[position[TARGET]].to_numpy().reshape(-1, 1)
+    # NaN (a blank cell or line) and infinities fail isfinite; species codes < 0 are
+    # blanks or unknown names.
+    if not (np.isfinite(X[:, :3]).all() and np.isfinite(y).all()) or species.min() < 0:
         return None
-    return numbers, species
+    return X, y, species
 
 
 def _species_codes(column: pd.Series) -> np.ndarray:
-    """0, 1, 2 for setosa, versicolor, virginica; -1 for other text; -2 for blank."""
+    """0, 1, 2 for setosa, versicolor, virginica; -1 for other text or a blank."""
     names = column.cat.categories.astype(str).str.strip().str.lower().str.removeprefix("iris-")
-    lookup = np.array([SPECIES.index(n) if n in SPECIES else -1 for n in names] + [-2])
-    codes = column.cat.codes.to_numpy()
-    # cat.codes is -1 for a missing cell: index the trailing "blank" entry.
-    return lookup[np.where(codes < 0, len(names), codes)]
+    lookup = np.array([SPECIES.index(n) if n in SPECIES else -1 for n in names] + [-1])
+    # cat.codes is -1 for a blank cell, which indexes the lookup's last entry.
+    return lookup[column.cat.codes.to_numpy()]
 
 
 def _careful_parse(
@@ -353,7 +386,8 @@ def _careful_parse(
         raise _malformed(error, first_line) from None
     except UnicodeDecodeError:
         raise _not_utf8(first_line) from None
-    frame = frame.fillna("")  # rows with fewer fields than the header
+    frame = frame[[columns.positions[name] for name in REQUIRED_COLUMNS]]
+    frame = frame.set_axis(REQUIRED_COLUMNS, axis=1).fillna("")  # short rows give NaN
     frame.index = frame.index + first_line
     frame = frame[(frame != "").any(axis=1)]
     numbers = np.column_stack(

@@ -87,15 +87,17 @@ def loss_plot(loss_history: list[float], *, loss: str) -> bytes:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 4), dpi=100)
+    # Fixed margins: tight_layout would measure every label first, doubling the cost.
+    figure.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.12)
     axes = figure.add_subplot()
     axes.plot(range(1, len(loss_history) + 1), loss_history)
     axes.set_title(f"Training - {loss} loss")
     axes.set_xlabel("iteration")
     axes.set_ylabel(f"{loss} squared error")
     axes.grid(alpha=0.3)
-    figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    # Light compression: a third faster than the default for a few kB more.
+    figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 

@@ -24,9 +24,13 @@ class Stats:
 
     @classmethod
     def of(cls, X: np.ndarray, y: np.ndarray) -> Stats:
-        A = with_intercept(X)
+        # Blocks of AᵀA from X itself: no copy of X with a column of ones appended.
+        X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
-        return cls(gram=A.T @ A, moment=A.T @ y, yy=float((y.T @ y)[0, 0]), n=len(A))
+        sums = X.sum(axis=0).reshape(-1, 1)
+        gram = np.block([[X.T @ X, sums], [sums.T, np.array([[len(X)]])]])
+        moment = np.vstack([X.T @ y, [[y.sum()]]])
+        return cls(gram=gram, moment=moment, yy=float((y.T @ y)[0, 0]), n=len(X))
 
     @classmethod
     def zero(cls, n_features: int) -> Stats:
@@ -41,6 +45,14 @@ class Stats:
             n=self.n + other.n,
         )
 
+    def __sub__(self, other: Stats) -> Stats:
+        return Stats(
+            gram=self.gram - other.gram,
+            moment=self.moment - other.moment,
+            yy=self.yy - other.yy,
+            n=self.n - other.n,
+        )
+
     def sse(self, theta: np.ndarray) -> float:
         """Sum of squared errors of θ = [w; b] (shape (p+1, 1))."""
         theta = np.asarray(theta, dtype=np.float64).reshape(-1, 1)
@@ -50,11 +62,6 @@ class Stats:
 
     def mse(self, theta: np.ndarray) -> float:
         return self.sse(theta) / self.n
-
-
-def with_intercept(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    return np.hstack([X, np.ones((len(X), 1))])
 
 
 def least_squares(stats: Stats) -> np.ndarray:
