@@ -1,35 +1,50 @@
 """CDK entry point, run by `cdk synth` / `cdk deploy` through the "app" line of cdk.json.
 
-Settings come from the "linreg:*" context keys in cdk.json; override one for a single run
-with e.g. `cdk synth -c linreg:memoryMb=2048`.
+Settings come from the "linreg:*" context keys (see settings.py and the README); override
+one for a single run with e.g. `cdk synth -c linreg:memoryMb=2048`. cdk-nag's AWS Solutions
+checks run on every synthesis: an unsuppressed error stops it.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
 from linreg_stack import LinregStack
+from settings import Settings, SettingsError
 
 # Anchored to this file, so the app synthesizes the same way from any working directory.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC_DIR = REPO_ROOT / "lambda_src"
 
 
-def build_app() -> cdk.App:
-    app = cdk.App()
-    # Values given with -c on the command line arrive as strings, hence the int().
+def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
+    """The app with its one stack and the checks. Tests pass `context` and `outdir`;
+    under the CDK CLI both come from the CLI instead."""
+    app = cdk.App(context=context, outdir=outdir)
+    settings = Settings.from_context(app.node.get_all_context())
     LinregStack(
         app,
-        app.node.get_context("linreg:stackName"),
+        settings.stack_name,
+        settings=settings,
         lambda_src_dir=LAMBDA_SRC_DIR,
-        memory_mb=int(app.node.get_context("linreg:memoryMb")),
-        timeout=cdk.Duration.seconds(int(app.node.get_context("linreg:timeoutSeconds"))),
         description="linreg: train an MXNet linear regression on CSVs uploaded to S3",
     )
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app
 
 
+def main() -> None:
+    try:
+        app = build_app()
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
+    app.synth()
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    main()

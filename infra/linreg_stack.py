@@ -1,9 +1,14 @@
-"""The linreg stack: an S3 bucket whose `incoming/*.csv` uploads trigger a training Lambda.
+"""The linreg stack: an S3 bucket whose `incoming/*.csv[.gz]` uploads trigger a training Lambda.
 
-The function reads the CSV from `incoming/`, trains, and writes results under `models/`
-(or a report under `failures/`). It is never allowed to write to `incoming/`, so its own
-output can never trigger it again: the S3 -> Lambda -> S3 loop is ruled out by policy,
-not just by the notification filter.
+The function reads the CSV from the upload prefix, trains, and writes results under the
+models prefix (or a record under the failures prefix). It is never allowed to write to the
+upload prefix, so its own output can never trigger it again: the S3 -> Lambda -> S3 loop is
+ruled out by policy, not just by the notification filter, and Lambda's recursive-loop
+detection stops it as a last resort.
+
+Around that core: server access logs in a second bucket, a log group with a retention, an
+SQS queue that receives events the function failed on after its retries, CloudWatch alarms
+(optionally mailed through SNS), and the cdk-nag suppressions, each next to what it excuses.
 """
 
 from __future__ import annotations
@@ -12,21 +17,42 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_ecr_assets import Platform
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-INCOMING_PREFIX = "incoming/"
-MODELS_PREFIX = "models/"
-FAILURES_PREFIX = "failures/"
-UPLOAD_SUFFIX = ".csv"
+from settings import Settings
+
+# The uploads the library trains on (linreg.storage.UPLOAD_SUFFIXES); anything else under
+# the upload prefix would only be skipped, so it does not invoke the function at all.
+UPLOAD_SUFFIXES = (".csv", ".csv.gz")
+
+# The construct id aws-cdk-lib gives its bucket-notification helper function.
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+# Where the library's Powertools metrics land (embedded metric format in the logs).
+METRICS_NAMESPACE = "Linreg"
+SERVICE_NAME = "linreg"
 
 # Lambda allots CPU in proportion to memory: one full vCPU per 1769 MB, six at most.
 MB_PER_VCPU = 1769
 MAX_LAMBDA_VCPUS = 6
+
+# SQS's longest retention: an upload the function gave up on stays visible for two weeks.
+FAILURE_QUEUE_RETENTION = cdk.Duration.days(14)
+ASYNC_RETRY_ATTEMPTS = 2
 
 
 def omp_threads_for(memory_mb: int) -> int:
@@ -39,11 +65,11 @@ def omp_threads_for(memory_mb: int) -> int:
 
 
 class LinregStack(cdk.Stack):
-    """Bucket, training function, upload notification and the function's permissions.
+    """Buckets, training function, trigger, failure queue, logs, alarms and permissions.
 
-    Options: `lambda_src_dir` is the Docker build context (lambda_src/ of the repo);
-    `timeout` defaults to five minutes; `removal_policy` applies to the bucket.
-    Other keyword arguments go to `cdk.Stack` (env, description, ...).
+    `settings` holds every configurable value (see settings.py); `lambda_src_dir` is the
+    Docker build context (lambda_src/ of the repo). Other keyword arguments go to
+    `cdk.Stack` (env, description, ...).
     """
 
     def __init__(
@@ -51,42 +77,127 @@ class LinregStack(cdk.Stack):
         scope: Construct,
         construct_id: str,
         *,
+        settings: Settings,
         lambda_src_dir: Path,
-        memory_mb: int = 1024,
-        timeout: cdk.Duration | None = None,
-        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        # For the two buckets and the log group. Retained by default: deleting the stack
+        # must not delete anyone's data, models or logs. destroyOnDelete is for throwaway
+        # stacks. (The failure queue goes with the stack: the uploads it names stay.)
+        self.removal_policy = (
+            cdk.RemovalPolicy.DESTROY if settings.destroy_on_delete else cdk.RemovalPolicy.RETAIN
+        )
 
-        self.bucket = self._bucket(removal_policy)
-        self.function = self._function(
-            lambda_src_dir, memory_mb, timeout or cdk.Duration.minutes(5)
-        )
+        self.access_log_bucket = self._access_log_bucket()
+        self.bucket = self._bucket()
+        self.failure_queue = self._failure_queue()
+        self.log_group = self._log_group()
+        self.role = self._function_role()
+        self.function = self._function(lambda_src_dir)
         self._grant_least_privilege()
-        self.bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.LambdaDestination(self.function),
-            s3.NotificationKeyFilter(prefix=INCOMING_PREFIX, suffix=UPLOAD_SUFFIX),
-        )
+        self._trigger()
+        self.alarm_topic = self._alarm_topic() if settings.alarm_email else None
+        self.alarms = self._alarms()
         self._outputs()
 
-    def _bucket(self, removal_policy: cdk.RemovalPolicy) -> s3.Bucket:
-        # Retained by default: deleting the stack must not delete anyone's data or models.
-        # A bucket that is not retained still has to be emptied by hand before deletion.
+    # --- storage --------------------------------------------------------------------------
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        # S3 delivers access logs only to a bucket with S3-managed keys (not KMS). This
+        # bucket has no access logs of its own: logging it into itself would log every log
+        # delivery. cdk-nag (AwsSolutions-S1) accepts a bucket that is another bucket's
+        # log target, so it needs no suppression.
+        return s3.Bucket(
+            self,
+            "AccessLogBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=cdk.Duration.days(self.settings.access_log_expiration_days),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                )
+            ],
+            removal_policy=self.removal_policy,
+            auto_delete_objects=self.settings.destroy_on_delete,
+        )
+
+    def _bucket(self) -> s3.Bucket:
+        settings = self.settings
         return s3.Bucket(
             self,
             "Bucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             encryption=s3.BucketEncryption.S3_MANAGED,
+            # Versioning keeps overwritten uploads and models; the rule below keeps it
+            # from growing forever.
             versioned=True,
-            removal_policy=removal_policy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireOldVersions",
+                    noncurrent_version_expiration=cdk.Duration.days(
+                        settings.noncurrent_version_days
+                    ),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                    expired_object_delete_marker=True,
+                )
+            ],
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="data-bucket/",
+            removal_policy=self.removal_policy,
+            auto_delete_objects=settings.destroy_on_delete,
         )
 
-    def _function(
-        self, lambda_src_dir: Path, memory_mb: int, timeout: cdk.Duration
-    ) -> lambda_.DockerImageFunction:
+    def _failure_queue(self) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "FailureQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=FAILURE_QUEUE_RETENTION,
+        )
+        NagSuppressions.add_resource_suppressions(
+            queue,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SQS3",
+                    reason="This queue is itself the dead-letter destination: Lambda puts an "
+                    "event here after its async retries. Nothing consumes it automatically; "
+                    "a person reads it, so there is no receive count to exceed and a DLQ of "
+                    "its own would never receive anything.",
+                )
+            ],
+        )
+        return queue
+
+    def _log_group(self) -> logs.LogGroup:
+        log_group = logs.LogGroup(self, "FunctionLogs", removal_policy=self.removal_policy)
+        # CDK's RetentionDays enum only names the day counts; settings.py has already
+        # checked this number against the same list CloudWatch accepts.
+        log_group.node.default_child.retention_in_days = self.settings.log_retention_days
+        return log_group
+
+    # --- the function ---------------------------------------------------------------------
+
+    def _function_role(self) -> iam.Role:
+        # Our own role instead of Lambda's default one, which carries the managed
+        # AWSLambdaBasicExecutionRole: that policy may write to every log group.
+        role = iam.Role(
+            self,
+            "TrainFunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="linreg training function: its log group and its bucket prefixes",
+        )
+        self.log_group.grant_write(role)
+        return role
+
+    def _function(self, lambda_src_dir: Path) -> lambda_.DockerImageFunction:
+        settings = self.settings
         code = lambda_.DockerImageCode.from_image_asset(
             str(lambda_src_dir),
             file="Dockerfile",
@@ -97,45 +208,59 @@ class LinregStack(cdk.Stack):
             self,
             "TrainFunction",
             code=code,
+            role=self.role,
             architecture=lambda_.Architecture.X86_64,
-            memory_size=memory_mb,
-            timeout=timeout,
+            memory_size=settings.memory_mb,
+            timeout=cdk.Duration.seconds(settings.timeout_seconds),
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            # Backstop to the IAM rule above: Lambda stops an S3 -> Lambda -> S3 loop.
+            recursive_loop=lambda_.RecursiveLoop.TERMINATE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            # S3 invokes asynchronously: Lambda retries an event that raised, and hands
+            # it to the failure queue when the retries or the age limit run out.
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=cdk.Duration.seconds(settings.max_event_age_seconds),
+            on_failure=destinations.SqsDestination(self.failure_queue),
             environment={
-                "INCOMING_PREFIX": INCOMING_PREFIX,
-                "MODELS_PREFIX": MODELS_PREFIX,
-                "FAILURES_PREFIX": FAILURES_PREFIX,
-                "OMP_NUM_THREADS": str(omp_threads_for(memory_mb)),
-                "POWERTOOLS_SERVICE_NAME": "linreg",
+                "INCOMING_PREFIX": settings.incoming_prefix,
+                "MODELS_PREFIX": settings.models_prefix,
+                "FAILURES_PREFIX": settings.failures_prefix,
+                **settings.hyperparameter_environment(),
+                "OMP_NUM_THREADS": str(omp_threads_for(settings.memory_mb)),
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
 
     def _grant_least_privilege(self) -> None:
         # Written out action by action instead of bucket.grant_*: those grant wildcards
         # such as s3:GetObject* and s3:DeleteObject* on the whole bucket.
+        settings = self.settings
         bucket = self.bucket
+        # Besides the upload, the function reads its own outputs: latest.json before moving
+        # it, and a run's report or failure record to recognize a duplicate delivery.
+        read = [settings.incoming_prefix, settings.models_prefix, settings.failures_prefix]
+        write = [settings.models_prefix, settings.failures_prefix]
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                sid="ReadUploadsAndModels",
+                sid="ReadUploadsAndOutputs",
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[
-                    bucket.arn_for_objects(f"{INCOMING_PREFIX}*"),
-                    bucket.arn_for_objects(f"{MODELS_PREFIX}*"),
-                ],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in read],
             )
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="WriteModelsAndFailures",
                 actions=["s3:PutObject"],
-                resources=[
-                    bucket.arn_for_objects(f"{MODELS_PREFIX}*"),
-                    bucket.arn_for_objects(f"{FAILURES_PREFIX}*"),
-                ],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in write],
             )
         )
         # S3 answers a read of a missing key with 404 only to callers who may list the
         # bucket, 403 otherwise; the handler relies on 404 (first latest.json, deleted
-        # uploads). A GET carries no s3:prefix, so a prefix condition here would not count.
+        # uploads). It stays unconditional: a GET carries no s3:prefix, so a prefix
+        # condition here would never match and missing keys would read as 403 again.
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ListBucketFor404s",
@@ -143,13 +268,157 @@ class LinregStack(cdk.Stack):
                 resources=[bucket.bucket_arn],
             )
         )
+        bucket_id = self.resolve(self.bucket.node.default_child.logical_id)
+        NagSuppressions.add_resource_suppressions(
+            self.role.node.find_child("DefaultPolicy"),
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Object ARNs under one key prefix each: the function reads "
+                    "uploads and its own outputs and writes runs and failure records, whose "
+                    "keys it only learns from each event. No action wildcard, no other prefix.",
+                    applies_to=sorted(
+                        {f"Resource::<{bucket_id}.Arn>/{prefix}*" for prefix in read + write}
+                    ),
+                )
+            ],
+            apply_to_children=True,
+        )
+
+    def _trigger(self) -> None:
+        # One notification per suffix: an S3 filter holds one prefix and one suffix.
+        for suffix in UPLOAD_SUFFIXES:
+            self.bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.LambdaDestination(self.function),
+                s3.NotificationKeyFilter(prefix=self.settings.incoming_prefix, suffix=suffix),
+            )
+        self._suppress_cdk_helper_findings()
+
+    def _suppress_cdk_helper_findings(self) -> None:
+        # add_event_notification brings in aws-cdk-lib's own small function that writes the
+        # bucket's notification configuration during deployment. The path is CDK's fixed
+        # id for it; if a CDK upgrade renames it, synthesis fails here instead of silently.
+        NagSuppressions.add_resource_suppressions_by_path(
+            self,
+            f"{self.node.path}/{NOTIFICATIONS_HANDLER_ID}/Role/Resource",
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM4",
+                    reason="CDK's bucket-notification helper logs through the AWS managed "
+                    "AWSLambdaBasicExecutionRole; its role cannot be configured. Its only "
+                    "other permission is s3:PutBucketNotification on this stack's bucket.",
+                    applies_to=[
+                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                        "AWSLambdaBasicExecutionRole"
+                    ],
+                )
+            ],
+        )
+
+    # --- operations -----------------------------------------------------------------------
+
+    def _alarm_topic(self) -> sns.Topic:
+        # CloudWatch can publish to an encrypted topic only with a customer managed key
+        # whose policy lets it use the key; the AWS managed SNS key does not. SNS keeps no
+        # messages, so nothing needs the key once the stack is gone: it is always deleted.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="linreg alarm topic",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        key.grant(cloudwatch_principal, "kms:Decrypt", "kms:GenerateDataKey*")
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        # The topic policy that enforce_ssl creates replaces SNS's default one, so allow
+        # this account's alarms to publish explicitly.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsAlarms",
+                principals=[cloudwatch_principal],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        topic.add_subscription(subscriptions.EmailSubscription(self.settings.alarm_email))
+        return topic
+
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        five_minutes = cdk.Duration.minutes(5)
+        runs_failed = cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name="RunsFailed",
+            dimensions_map={"service": SERVICE_NAME},
+            statistic="Sum",
+            period=five_minutes,
+        )
+        return [
+            self._alarm(
+                "FunctionErrors",
+                self.function.metric_errors(period=five_minutes, statistic="Sum"),
+                "The training function raised (S3 or other unexpected errors; Lambda retries).",
+            ),
+            self._alarm(
+                "FunctionThrottles",
+                self.function.metric_throttles(period=five_minutes, statistic="Sum"),
+                "Uploads arrive faster than the function's concurrency allows.",
+            ),
+            self._alarm(
+                "FailureQueueNotEmpty",
+                self.failure_queue.metric_approximate_number_of_messages_visible(
+                    period=five_minutes, statistic="Maximum"
+                ),
+                "An upload was given up on after its retries: see the failure queue.",
+            ),
+            self._alarm(
+                "RunsFailed",
+                runs_failed,
+                "The function recorded a failed run (bad input) under the failures prefix.",
+            ),
+        ]
+
+    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, why: str) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            f"{construct_id}Alarm",
+            metric=metric,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            # No data means no invocations, which is not a problem.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=why,
+        )
+        if self.alarm_topic is not None:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        return alarm
 
     def _outputs(self) -> None:
-        cdk.CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
-        cdk.CfnOutput(self, "FunctionName", value=self.function.function_name)
-        cdk.CfnOutput(
-            self,
-            "UploadPrefix",
-            value=f"s3://{self.bucket.bucket_name}/{INCOMING_PREFIX}",
-            description=f"Upload {UPLOAD_SUFFIX} files here to start a training run.",
-        )
+        bucket_name = self.bucket.bucket_name
+        incoming = self.settings.incoming_prefix
+        outputs = {
+            "BucketName": (bucket_name, "The data bucket."),
+            "UploadPrefix": (
+                f"s3://{bucket_name}/{incoming}",
+                "Upload .csv or .csv.gz files here to start a training run.",
+            ),
+            "ModelsPrefix": (
+                f"s3://{bucket_name}/{self.settings.models_prefix}",
+                "Runs and latest.json appear here.",
+            ),
+            "ExampleUploadCommand": (
+                f"aws s3 cp data/iris.csv s3://{bucket_name}/{incoming}iris.csv",
+                "Trains on the sample data.",
+            ),
+            "FunctionName": (self.function.function_name, "The training function."),
+            "LogGroupName": (self.log_group.log_group_name, "The function's logs."),
+            "FailureQueueUrl": (
+                self.failure_queue.queue_url,
+                "Events the function failed on after its retries.",
+            ),
+        }
+        for name, (value, description) in outputs.items():
+            cdk.CfnOutput(self, name, value=value, description=description)

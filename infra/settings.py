@@ -1,0 +1,230 @@
+"""Deployment settings: the `linreg:*` CDK context keys, parsed and validated in one place.
+
+Every key has a default here (the README's table lists them). Override one for a single
+command with `cdk deploy -c linreg:memoryMb=3008`, or for good by adding it to the
+"context" of cdk.json. Values given with -c arrive as strings and values from cdk.json as
+JSON, so every parser accepts both. A bad value stops synthesis with a message that names
+the key; so does an unknown `linreg:*` key, because a misspelt key would otherwise be
+silently ignored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PREFIX = "linreg:"
+
+# The hyperparameter limits repeat linreg.config's, so that a bad default fails the deploy
+# instead of every run (tests/test_infra_settings.py checks that the two agree).
+MAX_ITERATIONS = 1_000_000
+MAX_SEED = 2**31 - 1
+LOSSES = ("mean", "sum")
+ENGINES = ("statistics", "tutorial")
+# S3's largest object: the library's own limit (LINREG_MAX_INPUT_BYTES) can only be lower.
+MAX_OBJECT_BYTES = 5 * 2**40
+
+# The only retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+# Deliberately loose: the address only has to look like one; SNS sends a confirmation.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class SettingsError(ValueError):
+    """A `linreg:*` context value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything about a deployment that may differ between two deployments."""
+
+    stack_name: str = "Linreg"
+    # Memory is not what the size is for: the handler streams its input, and peaks at
+    # ~300 MiB on iris and ~400 MiB on 10 million rows (bench/bench_handler.py). Lambda
+    # allots CPU by memory, and 2048 MB buys 1.16 vCPUs, which parsing uses in full.
+    memory_mb: int = 2048
+    timeout_seconds: int = 300
+    reserved_concurrency: int | None = None
+    incoming_prefix: str = "incoming/"
+    models_prefix: str = "models/"
+    failures_prefix: str = "failures/"
+    # None leaves the library's default (the tutorial's) in place.
+    learning_rate: float | None = None
+    iterations: int | None = None
+    seed: int | None = None
+    loss: str | None = None
+    engine: str | None = None
+    max_input_bytes: int | None = None
+    log_retention_days: int = 30
+    max_event_age_seconds: int = 6 * 3600
+    noncurrent_version_days: int = 90
+    access_log_expiration_days: int = 365
+    destroy_on_delete: bool = False
+    alarm_email: str | None = None
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Settings:
+        """Build the settings from the app's whole context (`app.node.get_all_context()`)."""
+        ours = {key: value for key, value in context.items() if key.startswith(PREFIX)}
+        unknown = sorted(set(ours) - set(CONTEXT_KEYS))
+        if unknown:
+            raise SettingsError(
+                f"unknown context key {', '.join(unknown)}; "
+                f"known keys: {', '.join(sorted(CONTEXT_KEYS))}"
+            )
+        values = {
+            CONTEXT_KEYS[key][0]: CONTEXT_KEYS[key][1](key, value) for key, value in ours.items()
+        }
+        settings = cls(**values)
+        settings._check_prefixes()
+        return settings
+
+    def hyperparameter_environment(self) -> dict[str, str]:
+        """The library's LINREG_* variables; an empty value means the library default."""
+        values = {
+            "LINREG_LEARNING_RATE": self.learning_rate,
+            "LINREG_ITERATIONS": self.iterations,
+            "LINREG_SEED": self.seed,
+            "LINREG_LOSS": self.loss,
+            "LINREG_ENGINE": self.engine,
+            "LINREG_MAX_INPUT_BYTES": self.max_input_bytes,
+        }
+        return {name: "" if value is None else str(value) for name, value in values.items()}
+
+    def _check_prefixes(self) -> None:
+        # Overlapping prefixes would let the function's own output trigger it again
+        # (output under incoming/) or mix failure records into the model folders.
+        named = {
+            "incomingPrefix": self.incoming_prefix,
+            "modelsPrefix": self.models_prefix,
+            "failuresPrefix": self.failures_prefix,
+        }
+        for (key_a, a), (key_b, b) in itertools.combinations(named.items(), 2):
+            if a.startswith(b) or b.startswith(a):
+                raise SettingsError(
+                    f"{PREFIX}{key_a} {a!r} and {PREFIX}{key_b} {b!r} overlap; "
+                    "the three prefixes must be disjoint"
+                )
+
+
+# --- parsers: (key, raw context value) -> typed value, or SettingsError ----------------------
+
+
+def _whole_number(key: str, raw: Any, low: int, high: int) -> int:
+    text = str(raw).strip()
+    if isinstance(raw, bool) or not re.fullmatch(r"[+-]?\d+", text) or not low <= int(text) <= high:
+        raise SettingsError(f"{key} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(text)
+
+
+def _is_unset(raw: Any) -> bool:
+    return raw is None or str(raw).strip() == ""
+
+
+def whole_number(low: int, high: int) -> Callable[[str, Any], int]:
+    return lambda key, raw: _whole_number(key, raw, low, high)
+
+
+def optional_whole_number(low: int, high: int) -> Callable[[str, Any], int | None]:
+    return lambda key, raw: None if _is_unset(raw) else _whole_number(key, raw, low, high)
+
+
+def positive_number(key: str, raw: Any) -> float | None:
+    if _is_unset(raw):
+        return None
+    try:
+        value = math.nan if isinstance(raw, bool) else float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise SettingsError(f"{key} must be a number greater than 0, got {raw!r}")
+    return value
+
+
+def choice(options: tuple[str, ...]) -> Callable[[str, Any], str | None]:
+    def parse(key: str, raw: Any) -> str | None:
+        if _is_unset(raw):
+            return None
+        if str(raw).strip() not in options:
+            raise SettingsError(f"{key} must be one of {', '.join(options)}, got {raw!r}")
+        return str(raw).strip()
+
+    return parse
+
+
+def log_retention(key: str, raw: Any) -> int:
+    days = _whole_number(key, raw, 1, LOG_RETENTION_DAYS[-1])
+    if days not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise SettingsError(f"{key} must be one of {allowed} (CloudWatch's choices), got {raw!r}")
+    return days
+
+
+def prefix(key: str, raw: Any) -> str:
+    text = str(raw)
+    # A * or ? would widen the IAM resources built from the prefix into wildcards.
+    if not text.endswith("/") or text.startswith("/") or text == "/" or re.search(r"[*?\s]", text):
+        raise SettingsError(
+            f"{key} must be a key prefix like 'incoming/': ending in '/', not starting with "
+            f"'/', without spaces, '*' or '?', got {raw!r}"
+        )
+    return text
+
+
+def boolean(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text not in ("true", "false"):
+        raise SettingsError(f"{key} must be true or false, got {raw!r}")
+    return text == "true"
+
+
+def email(key: str, raw: Any) -> str | None:
+    if _is_unset(raw):
+        return None
+    if not EMAIL.fullmatch(str(raw).strip()):
+        raise SettingsError(f"{key} must be an email address like you@example.com, got {raw!r}")
+    return str(raw).strip()
+
+
+def stack_name(key: str, raw: Any) -> str:
+    if not STACK_NAME.fullmatch(str(raw)):
+        raise SettingsError(
+            f"{key} must start with a letter and hold only letters, digits and '-' "
+            f"(at most 128), got {raw!r}"
+        )
+    return str(raw)
+
+
+# Context key -> (Settings field, parser). Limits are Lambda's, SQS's and S3's own.
+CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
+    f"{PREFIX}stackName": ("stack_name", stack_name),
+    f"{PREFIX}memoryMb": ("memory_mb", whole_number(128, 10240)),
+    f"{PREFIX}timeoutSeconds": ("timeout_seconds", whole_number(1, 900)),
+    f"{PREFIX}reservedConcurrency": ("reserved_concurrency", optional_whole_number(1, 10_000)),
+    f"{PREFIX}incomingPrefix": ("incoming_prefix", prefix),
+    f"{PREFIX}modelsPrefix": ("models_prefix", prefix),
+    f"{PREFIX}failuresPrefix": ("failures_prefix", prefix),
+    f"{PREFIX}learningRate": ("learning_rate", positive_number),
+    f"{PREFIX}iterations": ("iterations", optional_whole_number(1, MAX_ITERATIONS)),
+    f"{PREFIX}seed": ("seed", optional_whole_number(0, MAX_SEED)),
+    f"{PREFIX}loss": ("loss", choice(LOSSES)),
+    f"{PREFIX}engine": ("engine", choice(ENGINES)),
+    f"{PREFIX}maxInputBytes": ("max_input_bytes", optional_whole_number(1, MAX_OBJECT_BYTES)),
+    f"{PREFIX}logRetentionDays": ("log_retention_days", log_retention),
+    f"{PREFIX}maxEventAgeSeconds": ("max_event_age_seconds", whole_number(60, 6 * 3600)),
+    f"{PREFIX}noncurrentVersionDays": ("noncurrent_version_days", whole_number(1, 36500)),
+    f"{PREFIX}accessLogExpirationDays": ("access_log_expiration_days", whole_number(1, 36500)),
+    f"{PREFIX}destroyOnDelete": ("destroy_on_delete", boolean),
+    f"{PREFIX}alarmEmail": ("alarm_email", email),
+}
