@@ -64,6 +64,15 @@ def omp_threads_for(memory_mb: int) -> int:
     return max(1, min(MAX_LAMBDA_VCPUS, memory_mb // MB_PER_VCPU))
 
 
+# What every bucket here has: no public access, TLS only, encrypted at rest with S3-managed
+# keys (the only kind S3 can deliver access logs to).
+PRIVATE_BUCKET = {
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "enforce_ssl": True,
+    "encryption": s3.BucketEncryption.S3_MANAGED,
+}
+
+
 class LinregStack(cdk.Stack):
     """Buckets, training function, trigger, failure queue, logs, alarms and permissions.
 
@@ -112,9 +121,7 @@ class LinregStack(cdk.Stack):
         return s3.Bucket(
             self,
             "AccessLogBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            **PRIVATE_BUCKET,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireAccessLogs",
@@ -131,9 +138,7 @@ class LinregStack(cdk.Stack):
         return s3.Bucket(
             self,
             "Bucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            **PRIVATE_BUCKET,
             # Versioning keeps overwritten uploads and models; the rule below keeps it
             # from growing forever.
             versioned=True,
