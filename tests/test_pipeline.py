@@ -338,3 +338,40 @@ def test_lambda_handler_emits_metrics_and_logs_the_request_and_key(
     logs = [line for line in lines if line.get("message") == "published"]
     assert logs and logs[0]["request_id"] == "req-123"
     assert logs[0]["input_key"] == "incoming/iris.csv"
+
+
+def test_settings_given_with_the_upload_override_the_deployments(s3, iris_bytes):
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="incoming/iris.csv",
+        Body=iris_bytes,
+        Metadata={"iterations": "12", "seed": "4"},
+    )
+    env = {"LINREG_ITERATIONS": "7", "LINREG_LOSS": "mean"}
+    (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
+    report = read_json(s3, outcome["prefix"] + "report.json")
+    assert len(report["loss_history"]) == 12
+    assert report["hyperparameters"]["seed"] == 4
+
+
+def test_upload_settings_enter_the_run_id(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    (plain,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
+    s3.put_object(
+        Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes, Metadata={"preset": "converged"}
+    )
+    (converged,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
+    assert converged["run_id"].split("-")[1] != plain["run_id"].split("-")[1]
+    report = read_json(s3, converged["prefix"] + "report.json")
+    assert report["hyperparameters"]["preset"] == "converged"
+    assert report["stopped"] == "tolerance"
+
+
+def test_invalid_upload_setting_is_a_failure_record(s3, iris_bytes):
+    s3.put_object(
+        Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes, Metadata={"tolerance": "lots"}
+    )
+    (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
+    assert outcome["code"] == "invalid_hyperparameters"
+    assert "tolerance" in outcome["message"]
+    assert read_json(s3, outcome["failure_key"])["settings"] == {"tolerance": "lots"}

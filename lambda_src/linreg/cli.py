@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 from unittest import mock
 
-from linreg.config import ENGINES, LOSSES, Hyperparameters
+from linreg.config import ENGINES, LOSSES, PRESETS, SETTINGS, Hyperparameters
 from linreg.errors import InputError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
@@ -41,17 +41,20 @@ def parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train on a local CSV and write the outputs")
     train.add_argument("csv", type=Path, metavar="CSV")
     train.add_argument("--out", type=Path, required=True, metavar="DIR")
-    defaults = Hyperparameters()
-    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    train.add_argument("--iterations", type=int, default=defaults.iterations)
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--loss", choices=LOSSES, default=defaults.loss)
+    # Text, parsed by Hyperparameters.from_strings like the environment and upload metadata;
+    # an option left out keeps the preset's value.
+    train.add_argument("--preset", choices=PRESETS, help="tutorial (default) or converged")
+    train.add_argument("--learning-rate", metavar="F|auto")
+    train.add_argument("--iterations", metavar="N", help="with --tolerance: the most it may take")
+    train.add_argument("--tolerance", metavar="F", help="stop when the loss changes less")
+    train.add_argument("--seed", metavar="N")
+    train.add_argument("--loss", choices=LOSSES)
     train.add_argument(
         "--engine",
         choices=ENGINES,
-        default=defaults.engine,
         help="statistics: any file size (default); tutorial: the tutorial's own loss over rows",
     )
+    train.add_argument("--test-size", metavar="F", help="test fraction (default 0.3)")
     train.add_argument("--verbose", action="store_true", help="print the loss every iteration")
     train.set_defaults(command=train_command)
 
@@ -82,12 +85,8 @@ def parser() -> argparse.ArgumentParser:
 def train_command(args: argparse.Namespace) -> int:
     from linreg import pipeline
 
-    hyperparameters = Hyperparameters(
-        learning_rate=args.learning_rate,
-        iterations=args.iterations,
-        seed=args.seed,
-        loss=args.loss,
-        engine=args.engine,
+    hyperparameters = Hyperparameters.from_strings(
+        {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     )
     progress = _print_iteration if args.verbose else None
     with _open_file(args.csv) as stream:
@@ -104,9 +103,11 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"error: {run.report['error']['message']}", file=sys.stderr)
         return EXIT_DIVERGED
     report = run.report
+    why = "converged" if report["stopped"] == "tolerance" else "iteration limit"
     print(
         f"test MSE {report['test_mse']:.4f} (closed-form baseline "
-        f"{report['baseline_test_mse']:.4f}); outputs in {args.out}"
+        f"{report['baseline_test_mse']:.4f}) after {report['iterations_run']} iterations "
+        f"({why}); outputs in {args.out}"
     )
     return EXIT_OK
 

@@ -13,14 +13,35 @@ LOSSES = ("mean", "sum")
 # rows themselves, as the tutorial does (inputs up to the exact-split size only).
 ENGINES = ("statistics", "tutorial")
 
-# Environment variables a deployment uses to change the defaults (see README).
-ENV_NAMES = {
-    "learning_rate": "LINREG_LEARNING_RATE",
-    "iterations": "LINREG_ITERATIONS",
-    "seed": "LINREG_SEED",
-    "loss": "LINREG_LOSS",
-    "engine": "LINREG_ENGINE",
+# Named bundles of settings; anything set explicitly overrides its preset's value.
+PRESETS: dict[str, dict] = {
+    # The tutorial, exactly: raw features, lr 0.01, 100 iterations.
+    "tutorial": {},
+    # Standardized features, an automatic step (1.5/L for the loss's largest curvature L;
+    # 2/L is the stability limit), stop once the loss changes by under 1e-6 relative.
+    # On iris: within 0.2 % of the closed-form optimum in ~430 iterations, any init seed.
+    "converged": {
+        "standardize": True,
+        "learning_rate": None,
+        "iterations": 5000,
+        "tolerance": 1e-6,
+    },
 }
+
+# Every setting that may come as text (environment, upload metadata, CLI), with the
+# deployment's environment variable and the upload's metadata key (see README).
+SETTINGS = (
+    "preset",
+    "learning_rate",
+    "iterations",
+    "seed",
+    "loss",
+    "engine",
+    "tolerance",
+    "test_size",
+)
+ENV_NAMES = {name: f"LINREG_{name.upper()}" for name in SETTINGS}
+METADATA_NAMES = {name: name.replace("_", "-") for name in SETTINGS}
 
 MAX_ITERATIONS = 1_000_000
 # Uploads larger than this (compressed or uncompressed) are refused before download. The
@@ -32,10 +53,13 @@ MAX_INPUT_BYTES_ENV = "LINREG_MAX_INPUT_BYTES"
 
 @dataclass(frozen=True, kw_only=True)
 class Hyperparameters:
-    """Training settings; the defaults are the tutorial's."""
+    """Training settings; the defaults are the tutorial's (preset "tutorial")."""
 
-    learning_rate: float = 0.01
-    iterations: int = 100
+    preset: str = "tutorial"
+    learning_rate: float | None = 0.01  # None: automatic, from the data's curvature
+    iterations: int = 100  # with a tolerance, the most it may take
+    tolerance: float | None = None  # stop when the loss changes by less, relative
+    standardize: bool = False  # train on features scaled by training mean and deviation
     seed: int = 0
     loss: str = "mean"
     engine: str = "statistics"
@@ -44,15 +68,30 @@ class Hyperparameters:
 
     def __post_init__(self) -> None:
         _check(
-            _is_number(self.learning_rate)
-            and math.isfinite(self.learning_rate)
-            and self.learning_rate > 0,
+            self.preset in PRESETS,
+            f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}",
+        )
+        _check(
+            self.learning_rate is None
+            or (
+                _is_number(self.learning_rate)
+                and math.isfinite(self.learning_rate)
+                and self.learning_rate > 0
+            ),
             f"learning rate must be a positive number, got {self.learning_rate!r}",
         )
         _check(
             _is_int(self.iterations) and 1 <= self.iterations <= MAX_ITERATIONS,
             f"iterations must be a whole number from 1 to {MAX_ITERATIONS}, "
             f"got {self.iterations!r}",
+        )
+        _check(
+            self.tolerance is None or (_is_number(self.tolerance) and 0 < self.tolerance < 1),
+            f"tolerance must be a fraction between 0 and 1, got {self.tolerance!r}",
+        )
+        _check(
+            isinstance(self.standardize, bool),
+            f"standardize must be true or false, got {self.standardize!r}",
         )
         _check(
             _is_int(self.seed) and 0 <= self.seed < 2**31,
@@ -73,14 +112,24 @@ class Hyperparameters:
         )
 
     @classmethod
+    def for_preset(cls, preset: str = "tutorial", **overrides) -> Hyperparameters:
+        """A preset's settings, with ``overrides`` (explicit settings) taking precedence."""
+        _check(preset in PRESETS, f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        return cls(preset=preset, **{**PRESETS[preset], **overrides})
+
+    @classmethod
     def from_strings(cls, values: Mapping[str, str | None]) -> Hyperparameters:
-        """Parse text settings (environment, CLI); ``None`` or blank keeps the default."""
+        """Parse text settings (environment, metadata, CLI); ``None`` or blank leaves the
+        preset's value."""
         parsers = {
-            "learning_rate": float,
+            "preset": str.strip,
+            "learning_rate": _number_or_auto,
             "iterations": int,
             "seed": int,
             "loss": str.strip,
             "engine": str.strip,
+            "tolerance": float,
+            "test_size": float,
         }
         parsed = {}
         for field, text in values.items():
@@ -92,7 +141,7 @@ class Hyperparameters:
                 raise InputError(
                     "invalid_hyperparameters", f"{field.replace('_', ' ')}: {text!r} is not valid"
                 ) from None
-        return cls(**parsed)
+        return cls.for_preset(**parsed)
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -101,6 +150,19 @@ class Hyperparameters:
 def env_settings(env: Mapping[str, str]) -> dict[str, str]:
     """The deployment's ``LINREG_*`` overrides, as text; ``from_strings`` validates them."""
     return {field: env[name] for field, name in ENV_NAMES.items() if env.get(name, "").strip()}
+
+
+def metadata_settings(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Settings given with the upload (``aws s3 cp --metadata learning-rate=0.05``).
+    S3 lowercases metadata keys; other tools' keys are left alone."""
+    given = {key.lower(): value for key, value in metadata.items()}
+    return {
+        field: given[key] for field, key in METADATA_NAMES.items() if given.get(key, "").strip()
+    }
+
+
+def _number_or_auto(text: str) -> float | None:
+    return None if text.strip().lower() == "auto" else float(text)
 
 
 def max_input_bytes(env: Mapping[str, str]) -> int:

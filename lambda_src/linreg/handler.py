@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from linreg import pipeline, storage
-from linreg.config import Hyperparameters, env_settings, max_input_bytes
+from linreg.config import Hyperparameters, env_settings, max_input_bytes, metadata_settings
 from linreg.errors import InputError
 from linreg.event import S3Record, s3_records
 from linreg.storage import InputObject, Layout
@@ -94,6 +94,8 @@ def handle_record(
             settings=settings,
         )
 
+    # Settings given with the upload override the deployment's (README: precedence).
+    settings = {**settings, **metadata_settings(upload.metadata)}
     run_id = storage.run_id(
         etag=upload.etag,
         version_id=upload.version_id,

@@ -29,6 +29,7 @@ from mxnet import autograd, nd  # noqa: E402
 from linreg.stats import Stats  # noqa: E402
 
 DTYPE = "float64"
+RAN_ALL, CONVERGED, DIVERGED = "iterations", "tolerance", "diverged"
 # Gradient descent at a stable learning rate never raises the loss; a run whose loss grows
 # this far past its first value is exploding (the tutorial's sum-loss overflow) and stops.
 DIVERGENCE_FACTOR = 1e3
@@ -45,7 +46,11 @@ class Training:
     weights: np.ndarray
     bias: float
     loss_history: list[float]
-    diverged: bool
+    stopped: str  # "iterations" (ran them all), "tolerance" (converged) or "diverged"
+
+    @property
+    def diverged(self) -> bool:
+        return self.stopped == DIVERGED
 
     @property
     def theta(self) -> np.ndarray:
@@ -111,9 +116,11 @@ def train(
     learning_rate: float,
     iterations: int,
     seed: int,
+    tolerance: float | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
 ) -> Training:
-    """Full-batch gradient descent with autograd. Stops early when the loss diverges."""
+    """Full-batch gradient descent with autograd. Stops early when the loss diverges, or,
+    given a ``tolerance``, once an iteration changes the loss by less than that fraction."""
     theta = init_params(n_features, seed)
     history: list[float] = []
     for iteration in range(iterations):
@@ -124,9 +131,15 @@ def train(
         if on_iteration is not None:
             on_iteration(iteration, history[-1])
         if is_diverging(history):
-            return _training(theta, history, diverged=True)
+            return _training(theta, history, DIVERGED)
+        if tolerance is not None and _settled(history, tolerance):
+            return _training(theta, history, CONVERGED)
         sgd([theta], learning_rate)
-    return _training(theta, history, diverged=False)
+    return _training(theta, history, RAN_ALL)
+
+
+def _settled(history: list[float], tolerance: float) -> bool:
+    return len(history) > 1 and abs(history[-2] - history[-1]) <= tolerance * history[-1]
 
 
 def is_diverging(history: list[float]) -> bool:
@@ -149,6 +162,6 @@ def versions() -> dict[str, str]:
     return {"mxnet": mx.__version__, "numpy": np.__version__}
 
 
-def _training(theta: nd.NDArray, history: list[float], *, diverged: bool) -> Training:
+def _training(theta: nd.NDArray, history: list[float], stopped: str) -> Training:
     values = theta.asnumpy().reshape(-1)
-    return Training(values[:-1].copy(), float(values[-1]), history, diverged)
+    return Training(values[:-1].copy(), float(values[-1]), history, stopped)

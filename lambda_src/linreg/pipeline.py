@@ -8,13 +8,14 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from linreg import dataset, model, report
 from linreg.config import Hyperparameters
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
+from linreg.stats import Scaling, Stats, curvature
 
 SUCCEEDED = "succeeded"
 DIVERGED = "diverged"
@@ -54,14 +55,22 @@ def run(
         max_bytes=max_bytes,
     )
     parsed = time.perf_counter()
-    training = model.train(
-        _loss(table, hyperparameters),
+    scaling = Scaling.of(table.train) if hyperparameters.standardize else None
+    train_stats = scaling.stats(table.train) if scaling else table.train
+    if hyperparameters.learning_rate is None:
+        # Automatic: three quarters of the stability limit 2 / curvature.
+        rate = 1.5 / curvature(train_stats, hyperparameters.loss)
+        hyperparameters = replace(hyperparameters, learning_rate=rate)
+    fitted = model.train(
+        _loss(table, train_stats, scaling, hyperparameters),
         n_features=len(dataset.FEATURES),
         learning_rate=hyperparameters.learning_rate,
         iterations=hyperparameters.iterations,
         seed=hyperparameters.seed,
+        tolerance=hyperparameters.tolerance,
         on_iteration=on_iteration,
     )
+    training = _in_original_units(fitted, scaling)
     trained = time.perf_counter()
     status = DIVERGED if training.diverged else SUCCEEDED
     evaluate = status == SUCCEEDED
@@ -73,6 +82,7 @@ def run(
         train_mse=table.train.mse(training.theta) if evaluate else None,
         test_mse=table.test.mse(training.theta) if evaluate else None,
         baseline=report.baseline(table.train, table.test),
+        scaling=report.scaling(scaling, fitted) if scaling else None,
         timings={
             "read_seconds": stream.seconds,
             "parse_seconds": parsed - started - stream.seconds,
@@ -88,22 +98,40 @@ def run(
         }
     files = {"report.json": to_json(summary)}
     if evaluate:
-        files["params.json"] = to_json(report.params(training, hyperparameters, model.versions()))
+        files["params.json"] = to_json(
+            report.params(training, hyperparameters, model.versions(), summary["standardization"])
+        )
         files["params.nd"] = model.params_nd(training)
         files["loss.png"] = report.loss_plot(training.loss_history, loss=hyperparameters.loss)
     return Run(status=status, report=summary, files=files)
 
 
-def _loss(table: dataset.Dataset, hyperparameters: Hyperparameters) -> model.LossFunction:
+def _loss(
+    table: dataset.Dataset,
+    train_stats: Stats,
+    scaling: Scaling | None,
+    hyperparameters: Hyperparameters,
+) -> model.LossFunction:
     if hyperparameters.engine == "statistics":
-        return model.statistics_loss(table.train, hyperparameters.loss)
+        return model.statistics_loss(train_stats, hyperparameters.loss)
     if table.rows is None:
         raise InputError(
             "invalid_hyperparameters",
             f"the tutorial engine needs the rows in memory, kept only up to "
             f"{dataset.EXACT_SPLIT_MAX_ROWS:,} rows; this file has {table.total_rows:,}",
         )
-    return model.tutorial_loss(table.rows.X_train, table.rows.y_train, hyperparameters.loss)
+    X = table.rows.X_train
+    return model.tutorial_loss(
+        scaling.rows(X) if scaling else X, table.rows.y_train, hyperparameters.loss
+    )
+
+
+def _in_original_units(training: model.Training, scaling: Scaling | None) -> model.Training:
+    """Weights for raw features: what predictions and the report use."""
+    if scaling is None:
+        return training
+    theta = scaling.to_original(training.theta).reshape(-1)
+    return replace(training, weights=theta[:-1], bias=float(theta[-1]))
 
 
 class _TimedReader:

@@ -14,7 +14,7 @@ from linreg import __version__
 from linreg.config import Hyperparameters
 from linreg.dataset import FEATURES, TARGET, Dataset
 from linreg.model import Training
-from linreg.stats import Stats, least_squares
+from linreg.stats import Scaling, Stats, least_squares
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,18 @@ def baseline(train: Stats, test: Stats) -> Baseline:
     return Baseline(train_mse=train.mse(theta), test_mse=test.mse(theta))
 
 
-def params(training: Training, hyperparameters: Hyperparameters, versions: dict) -> dict:
-    """params.json: everything needed to apply the model without this code."""
+def params(
+    training: Training, hyperparameters: Hyperparameters, versions: dict, standardization: dict
+) -> dict:
+    """params.json: everything needed to apply the model without this code. ``weights`` and
+    ``bias`` apply to raw features; ``standardization`` (or null) records the scaling the
+    model was trained with and its weights in standardized units."""
     return {
         "target": TARGET,
         "features": list(FEATURES),
         "weights": _weights(training),
         "bias": training.bias,
+        "standardization": standardization,
         "hyperparameters": hyperparameters.as_dict(),
         "versions": {**versions, "linreg": __version__, "python": platform.python_version()},
     }
@@ -52,6 +57,7 @@ def report(
     train_mse: float | None,
     test_mse: float | None,
     baseline: Baseline,
+    scaling: dict | None,
     timings: dict[str, float],
     source: dict | None,
     run_id: str | None,
@@ -66,6 +72,7 @@ def report(
         "baseline_test_mse": baseline.test_mse,
         "baseline_train_mse": baseline.train_mse,
         "iterations_run": len(training.loss_history),
+        "stopped": training.stopped,
         # JSON has no NaN or infinity: a diverged run's last loss may be either.
         "loss_history": [
             value if math.isfinite(value) else None for value in training.loss_history
@@ -74,10 +81,21 @@ def report(
         "rows": {"total": data.total_rows, "train": data.train.n, "test": data.test.n},
         "split": data.split,
         "params": None if diverged else {"weights": _weights(training), "bias": training.bias},
+        "standardization": scaling,
         "ignored_columns": list(data.ignored_columns),
         "warnings": list(data.warnings),
         "input": source,
         "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
+    }
+
+
+def scaling(scaling: Scaling, fitted: Training) -> dict:
+    """The standardization and the weights as trained, in standardized units."""
+    return {
+        "mean": dict(zip(FEATURES, scaling.mean.tolist(), strict=True)),
+        "scale": dict(zip(FEATURES, scaling.scale.tolist(), strict=True)),
+        "weights": _weights(fitted),
+        "bias": fitted.bias,
     }
 
 

@@ -69,3 +69,49 @@ def least_squares(stats: Stats) -> np.ndarray:
     (e.g. a constant indicator column when only one species is present)."""
     theta, *_ = np.linalg.lstsq(stats.gram, stats.moment, rcond=None)
     return theta
+
+
+def curvature(stats: Stats, reduction: str) -> float:
+    """The largest eigenvalue of the loss's Hessian (2AᵀA, over n for the mean loss):
+    gradient descent is stable for learning rates below 2 / curvature."""
+    hessian = 2 * stats.gram / (stats.n if reduction == "mean" else 1)
+    return float(np.linalg.eigvalsh(hessian)[-1])
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Standardization z = (x − mean) / scale, fitted on training statistics.
+
+    Rows standardize as A' = A·M, so statistics transform exactly (G' = MᵀGM, c' = Mᵀc)
+    and parameters map back to original units as θ = M·θ'. A constant column (one
+    species only) keeps scale 1: it is centred to zero and carries no information.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def of(cls, stats: Stats) -> Scaling:
+        size = len(stats.gram) - 1
+        mean = stats.gram[:size, size] / stats.n
+        variance = np.diag(stats.gram)[:size] / stats.n - mean**2
+        scale = np.where(variance > 1e-12, np.sqrt(np.maximum(variance, 0.0)), 1.0)
+        return cls(mean=mean, scale=scale)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        size = len(self.mean)
+        M = np.eye(size + 1)
+        M[:size, :size] = np.diag(1 / self.scale)
+        M[size, :size] = -self.mean / self.scale
+        return M
+
+    def stats(self, stats: Stats) -> Stats:
+        M = self.matrix
+        return Stats(gram=M.T @ stats.gram @ M, moment=M.T @ stats.moment, yy=stats.yy, n=stats.n)
+
+    def rows(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) / self.scale
+
+    def to_original(self, theta: np.ndarray) -> np.ndarray:
+        return self.matrix @ np.asarray(theta).reshape(-1, 1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
@@ -83,6 +83,7 @@ class InputObject:
     last_modified: datetime
     size: int
     sequencer: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # the upload's x-amz-meta-*
 
     def source(self) -> dict:
         """How reports and latest.json name their input."""
@@ -136,6 +137,7 @@ def describe_input(
         last_modified=head["LastModified"],
         size=head["ContentLength"],
         sequencer=sequencer,
+        metadata=head.get("Metadata", {}),
     )
 
 

@@ -1,0 +1,280 @@
+"""report.html: one run's report.json (and loss.png) as a page a person can read.
+
+The page is a single self-contained file: inline CSS, the plot as a data: URI, no scripts,
+so it opens the same from S3, a mail attachment or a local folder with no network.
+It reads the report generically: fields added to report.json later still show up (as rows
+of the settings table) without a change here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Mapping
+from html import escape
+
+# Shown for a value that is missing or null, e.g. a diverged run's MSEs.
+MISSING = "—"
+
+# Top-level keys that have a section of their own; every other key goes to the settings table.
+_OWN_SECTION = frozenset(
+    {
+        "status",
+        "run_id",
+        "test_mse",
+        "train_mse",
+        "baseline_test_mse",
+        "baseline_train_mse",
+        "loss_history",
+        "hyperparameters",
+        "params",
+        "params_original_units",
+        "ignored_columns",
+        "warnings",
+        "input",
+        "timings",
+        "error",
+    }
+)
+
+# Badge colours by status; an unknown status gets the neutral one rather than a made-up class.
+_BADGE_CLASS = {"succeeded": "ok", "diverged": "bad", "failed": "bad"}
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+  color: #222; background: #fff; margin: 0; line-height: 1.45; }
+main { max-width: 860px; margin: 0 auto; padding: 24px 28px 40px; }
+h1 { font-size: 1.5rem; margin: 0 0 4px; display: flex; align-items: center; gap: 12px;
+  flex-wrap: wrap; word-break: break-all; }
+h2 { font-size: 1.1rem; margin: 24px 0 8px; padding-bottom: 4px; border-bottom: 1px solid #e3e3e3; }
+.sub { color: #666; margin: 0; font-size: 0.9rem; }
+.badge { font-size: 0.8rem; font-weight: 600; padding: 2px 10px; border-radius: 999px;
+  border: 1px solid; white-space: nowrap; }
+.badge.ok { color: #11632a; background: #e7f6ec; border-color: #9fd5b0; }
+.badge.bad { color: #9b1c1c; background: #fdecec; border-color: #f0a8a8; }
+.badge.other { color: #444; background: #f1f1f1; border-color: #ccc; }
+.error, .warning { border: 1px solid; padding: 10px 14px; border-radius: 6px;
+  margin-top: 16px; }
+.error { border-color: #f0a8a8; background: #fdecec; color: #7a1616; }
+.warning { border-color: #e6c96b; background: #fff8e0; color: #5c4300; }
+table { border-collapse: collapse; margin: 4px 0; font-size: 0.95rem; }
+th, td { border: 1px solid #ddd; padding: 4px 12px; text-align: left; vertical-align: top;
+  overflow-wrap: break-word; }
+thead th { background: #f6f6f6; white-space: nowrap; }
+tbody th { font-weight: normal; color: #444; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+/* Key/value tables read down one column: every value starts at the same edge. */
+table.kv td.num { text-align: left; }
+.columns { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; }
+.columns section { flex: 1 1 0; min-width: 260px; }
+img { max-width: 100%; height: auto; border: 1px solid #e3e3e3; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.9em;
+  word-break: break-all; }
+ul { margin: 4px 0; padding-left: 22px; }
+.none { color: #888; }
+"""
+
+
+def render(report: Mapping, loss_png: bytes | None) -> bytes:
+    """The report as a UTF-8 HTML page; ``loss_png`` is embedded when given."""
+    title = f"linreg run: {_input_name(report)}"
+    body = [
+        _header(report, title),
+        _error(report.get("error")),
+        _warnings(report.get("warnings")),
+        _metrics(report),
+        # The curve right after the metrics: together they say whether the run went well.
+        _loss(report.get("loss_history"), loss_png),
+        _columns(
+            _params(report.get("params"), report.get("params_original_units")),
+            _section("Settings", _table(_settings_rows(report))),
+        ),
+        # Full width: S3 keys and ETags are long, and wrapping them makes them hard to copy.
+        _section("Input", _table(_input_rows(report))),
+        _section("Timings", _table(_flat_rows(report.get("timings")))),
+    ]
+    page = (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        "<body>\n<main>\n"
+        + "\n".join(part for part in body if part)
+        + "\n</main>\n</body>\n</html>\n"
+    )
+    return page.encode("utf-8")
+
+
+def _input_name(report: Mapping) -> str:
+    source = report.get("input")
+    if not isinstance(source, Mapping):
+        return "local run"
+    return str(source.get("key") or source.get("path") or "local run")
+
+
+def _header(report: Mapping, title: str) -> str:
+    status = report.get("status")
+    badge_class = _BADGE_CLASS.get(str(status), "other")
+    run_id = report.get("run_id")
+    sub = f"run <code>{escape(str(run_id))}</code>" if run_id else "run id: none (local run)"
+    return (
+        f"<h1>{escape(title)} "
+        f'<span class="badge {badge_class}">{_text(status)}</span></h1>\n'
+        f'<p class="sub">{sub}</p>'
+    )
+
+
+def _error(error: object) -> str:
+    if not error:
+        return ""
+    if isinstance(error, Mapping):
+        code = error.get("code")
+        message = _text(error.get("message"))
+        suffix = f" <code>[{escape(str(code))}]</code>" if code else ""
+        return f'<div class="error"><strong>Error:</strong> {message}{suffix}</div>'
+    return f'<div class="error"><strong>Error:</strong> {_text(error)}</div>'
+
+
+def _metrics(report: Mapping) -> str:
+    rows = []
+    for label, key in (("test MSE", "test"), ("train MSE", "train")):
+        trained = report.get(f"{key}_mse")
+        best = report.get(f"baseline_{key}_mse")
+        gap = f'<td class="num">{escape(_gap(trained, best))}</td>'
+        rows.append(f"<tr><th>{label}</th>{_cell(trained)}{_cell(best)}{gap}</tr>")
+    head = (
+        "<thead><tr><th></th><th>trained</th><th>closed-form baseline</th>"
+        "<th>gap to baseline</th></tr></thead>"
+    )
+    return _section("Metrics", f"<table>{head}<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _gap(value: object, baseline: object) -> str:
+    """How much worse than the least-squares optimum, as ``value / baseline − 1``."""
+    if not _is_number(value) or not _is_number(baseline) or baseline == 0:
+        return MISSING
+    return f"{(value / baseline - 1) * 100:+.6g} %"
+
+
+def _params(params: object, original: object) -> str:
+    # A diverged run has no parameters: they would mean nothing, so there is no table.
+    if not isinstance(params, Mapping):
+        return ""
+    has_original = isinstance(original, Mapping)
+    original = original if has_original else {}
+    weights = params.get("weights") or {}
+    original_weights = original.get("weights") or {}
+    head = "<th>parameter</th><th>value</th>" + ("<th>original units</th>" if has_original else "")
+    rows = []
+    for name, value in [*weights.items(), ("bias", params.get("bias"))]:
+        other = original.get("bias") if name == "bias" else original_weights.get(name)
+        cells = _cell(value) + (_cell(other) if has_original else "")
+        label = "bias" if name == "bias" else f"weight <code>{escape(str(name))}</code>"
+        rows.append(f"<tr><th>{label}</th>{cells}</tr>")
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return _section("Parameters", table)
+
+
+def _loss(history: object, loss_png: bytes | None) -> str:
+    summary = _loss_summary(history)
+    parts = [f"<p>{escape(summary)}</p>"] if summary else []
+    if loss_png:
+        data = base64.b64encode(loss_png).decode("ascii")
+        alt = summary or "Training loss per iteration"
+        parts.append(f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">')
+    else:
+        parts.append('<p class="none">No loss plot for this run.</p>')
+    return _section("Loss", "\n".join(parts))
+
+
+def _loss_summary(history: object) -> str:
+    if not isinstance(history, list) or not history:
+        return ""
+    first, last = _format(history[0]), _format(history[-1])
+    return f"Training loss per iteration: {first} → {last} over {len(history)} iterations."
+
+
+def _settings_rows(report: Mapping) -> list[tuple[str, object]]:
+    """Hyperparameters, then every other top-level field without a section of its own.
+
+    Generic on purpose: split, rows, iterations_run, stopped, preset, and whatever is added
+    later are listed in the report's own order.
+    """
+    rows = list(_flat_rows(report.get("hyperparameters")))
+    for key, value in report.items():
+        if key not in _OWN_SECTION:
+            rows.extend(_flat_rows({key: value}))
+    return rows
+
+
+def _flat_rows(values: object, prefix: str = "") -> list[tuple[str, object]]:
+    """(label, value) pairs; a nested mapping becomes rows labelled ``outer inner``."""
+    if not isinstance(values, Mapping):
+        return []
+    rows: list[tuple[str, object]] = []
+    for key, value in values.items():
+        label = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows.extend(_flat_rows(value, prefix=f"{label} "))
+        else:
+            rows.append((label, value))
+    return rows
+
+
+def _warnings(warnings: object) -> str:
+    # Shown up top: a warning (e.g. one species only) changes how to read every number below.
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{_text(warning)}</li>" for warning in warnings)
+    return f'<div class="warning"><strong>Warnings</strong><ul>{items}</ul></div>'
+
+
+def _input_rows(report: Mapping) -> list[tuple[str, object]]:
+    ignored = report.get("ignored_columns") or []
+    ignored_text = ", ".join(str(column) for column in ignored) or "none"
+    return [*_flat_rows(report.get("input")), ("ignored columns", ignored_text)]
+
+
+def _columns(*sections: str) -> str:
+    """Sections side by side; they wrap under each other on a narrow window."""
+    inner = "\n".join(section for section in sections if section)
+    return f'<div class="columns">\n{inner}\n</div>'
+
+
+def _section(title: str, content: str) -> str:
+    return f"<section>\n<h2>{escape(title)}</h2>\n{content}\n</section>"
+
+
+def _table(rows: Iterable[tuple[str, object]]) -> str:
+    body = "".join(f"<tr><th>{escape(label)}</th>{_cell(value)}</tr>" for label, value in rows)
+    return (
+        f'<table class="kv"><tbody>{body}</tbody></table>' if body else '<p class="none">none</p>'
+    )
+
+
+def _cell(value: object) -> str:
+    """A table cell; numbers (and the missing-number dash) line up on the right."""
+    numeric = value is None or _is_number(value)
+    return f'<td class="num">{_text(value)}</td>' if numeric else f"<td>{_text(value)}</td>"
+
+
+def _text(value: object) -> str:
+    """A value formatted for a person, then HTML-escaped."""
+    return escape(_format(value))
+
+
+def _format(value: object) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str | int):
+        return str(value)
+    # Lists and other structures: compact JSON, so a later field still shows in full.
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
