@@ -79,6 +79,29 @@ def parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--verbose", action="store_true", help="show the handler's logs")
     invoke.set_defaults(command=invoke_command)
+
+    predict = commands.add_parser("predict", help="apply a trained model to a CSV")
+    predict.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a run folder, s3://BUCKET/models/NAME (latest run) or s3://BUCKET/models/NAME/RUN",
+    )
+    predict.add_argument("csv", type=Path, metavar="CSV")
+    predict.add_argument("--out", type=Path, required=True, metavar="PREDICTIONS.csv")
+    predict.set_defaults(command=predict_command)
+
+    runs = commands.add_parser("runs", help="list a model's runs, newest first")
+    runs.add_argument("model", metavar="s3://BUCKET/models/NAME")
+    runs.add_argument(
+        "--failures-prefix",
+        default="failures/",
+        metavar="PREFIX",
+        help="where the deployment keeps failure records (default failures/)",
+    )
+    runs.add_argument(
+        "--links", action="store_true", help="print a presigned link to each run's report"
+    )
+    runs.set_defaults(command=runs_command)
     return root
 
 
@@ -110,6 +133,51 @@ def train_command(args: argparse.Namespace) -> int:
         f"({why}); outputs in {args.out}"
     )
     return EXIT_OK
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from linreg.predict import predict
+    from linreg.published import load_params
+
+    s3 = _plain_s3_client() if args.model.startswith("s3://") else None
+    params = load_params(args.model, s3=s3)
+    predictions = predict(params, _read_file(args.csv))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(predictions)
+    rows = predictions.count(b"\n") - 1
+    print(f"{rows} predictions of {params['target']} in {args.out}")
+    return EXIT_OK
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    from linreg.published import link, list_runs
+
+    s3 = _plain_s3_client()
+    runs = list_runs(args.model, s3=s3, failures_prefix=args.failures_prefix)
+    print(f"{'run':<30} {'status':<10} {'test MSE':>9} {'baseline':>9} {'preset':<10} iterations")
+    for run in runs:
+        print(
+            f"{run['run_id']:<30} {run['status']:<10} {_number(run['test_mse']):>9} "
+            f"{_number(run['baseline_test_mse']):>9} {run['preset'] or '-':<10} "
+            f"{run['iterations'] or '-'}" + (f"  [{run['error']}]" if run["error"] else "")
+        )
+        if args.links:
+            print(f"  {link(s3, run['bucket'], run['key'])}")
+    if not runs:
+        print(f"no runs under {args.model}")
+    return EXIT_OK
+
+
+def _plain_s3_client():
+    import boto3
+    from botocore.config import Config
+
+    # SigV4 for presigned links: the older scheme is refused in newer regions.
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def invoke_command(args: argparse.Namespace) -> int:

@@ -122,6 +122,20 @@ def load(
     return parts.finish(ignored_columns=ignored, warnings=_species_warnings(species_seen))
 
 
+def predictors(frame: pd.DataFrame) -> np.ndarray:
+    """The design matrix of rows to predict on: a text frame (cells as read, index = line
+    numbers) that has the feature columns; the target column may be absent."""
+    needed = [*FEATURES[:3], SPECIES_COLUMN]
+    missing = [name for name in needed if name not in frame.columns]
+    if missing:
+        raise InputError("missing_columns", f"missing column(s): {', '.join(missing)}")
+    numbers = np.column_stack(
+        [_numbers(frame[name].str.strip(), name) for name in FEATURES[:3]]
+    ).reshape(-1, 3)
+    species = _species(frame[SPECIES_COLUMN].str.strip())
+    return np.column_stack([numbers, species == 0, species == 1]).astype(np.float64)
+
+
 def split(X: np.ndarray, y: np.ndarray, *, test_size: float, seed: int) -> Split:
     """scikit-learn's ``train_test_split`` on row positions, as the tutorial splits its frame."""
     from sklearn.model_selection import train_test_split

@@ -1,0 +1,111 @@
+"""Using published models: `linreg predict` and `linreg runs`."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from conftest import BUCKET, IRIS_CSV, ROOT
+from linreg import handler, pipeline
+from linreg.cli import main
+from linreg.config import Hyperparameters
+from linreg.dataset import FEATURES, load_bytes
+
+
+def predictions(path) -> np.ndarray:
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    return np.array([float(row["predicted_sepal_length"]) for row in rows])
+
+
+def test_predict_reproduces_the_training_codes_own_predictions(tmp_path, iris_bytes):
+    # Converged: trained on standardized features, so this also checks the saved scaling.
+    assert (
+        main(["train", str(IRIS_CSV), "--out", str(tmp_path / "run"), "--preset", "converged"]) == 0
+    )
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", str(tmp_path / "run"), str(IRIS_CSV), "--out", str(out)]) == 0
+
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    scaling = report["standardization"]
+    rows = load_bytes(iris_bytes).rows
+    X = rows.X  # every row, in file order
+    mean = np.array([scaling["mean"][name] for name in FEATURES])
+    scale = np.array([scaling["scale"][name] for name in FEATURES])
+    weights = np.array([scaling["weights"][name] for name in FEATURES])
+    expected = ((X - mean) / scale) @ weights + scaling["bias"]
+    np.testing.assert_allclose(predictions(out), expected, rtol=1e-10)
+
+
+def test_predict_needs_no_target_column(tmp_path):
+    main(["train", str(IRIS_CSV), "--out", str(tmp_path / "run")])
+    lines = IRIS_CSV.read_text().splitlines()
+    no_target = tmp_path / "new.csv"
+    no_target.write_text("\n".join(",".join(line.split(",")[1:]) for line in lines) + "\n")
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", str(tmp_path / "run"), str(no_target), "--out", str(out)]) == 0
+    assert len(predictions(out)) == 150
+
+
+def test_predict_on_a_bad_row_exits_2_and_names_the_line(tmp_path, capsys):
+    main(["train", str(IRIS_CSV), "--out", str(tmp_path / "run")])
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "sepal_width,petal_length,petal_width,iris\n3.0,1.4,0.2,setosa\n3.1,x,0.2,setosa\n"
+    )
+    assert main(["predict", str(tmp_path / "run"), str(bad), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "line 3" in capsys.readouterr().err
+
+
+def test_predict_on_a_folder_without_a_model_exits_2(tmp_path, capsys):
+    assert main(["predict", str(tmp_path), str(IRIS_CSV), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "[model_not_found]" in capsys.readouterr().err
+
+
+@pytest.fixture
+def published(s3, iris_bytes):
+    """Two succeeded runs (tutorial, then converged) and a failed one of model "iris"."""
+    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
+    event["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+    outcomes = []
+    for body, metadata in [(iris_bytes, {}), (iris_bytes, {"preset": "converged"}), (b"", {})]:
+        s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=body, Metadata=metadata)
+        outcomes += handler.handle_event(event, s3=s3, env={})
+    return outcomes
+
+
+def test_predict_from_s3_uses_the_latest_run(published, tmp_path, capsys):
+    out = tmp_path / "p.csv"
+    assert main(["predict", f"s3://{BUCKET}/models/iris", str(IRIS_CSV), "--out", str(out)]) == 0
+    latest = pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters.for_preset("converged"))
+    weights = np.array(list(latest.report["params"]["weights"].values()))
+    expected = load_bytes(IRIS_CSV.read_bytes()).rows.X @ weights + latest.report["params"]["bias"]
+    np.testing.assert_allclose(predictions(out), expected, rtol=1e-9)
+
+
+def test_predict_from_s3_can_name_one_run(published, tmp_path):
+    first = published[0]["prefix"].rstrip("/")
+    out = tmp_path / "p.csv"
+    assert main(["predict", f"s3://{BUCKET}/{first}", str(IRIS_CSV), "--out", str(out)]) == 0
+    tutorial = pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters()).report["params"]
+    assert predictions(out)[0] == pytest.approx(
+        np.array(list(tutorial["weights"].values())) @ load_bytes(IRIS_CSV.read_bytes()).rows.X[0]
+        + tutorial["bias"]
+    )
+
+
+def test_runs_lists_every_run_newest_first_with_status_and_preset(published, capsys):
+    assert main(["runs", f"s3://{BUCKET}/models/iris"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert len(lines) == 3
+    ids = [line.split()[0] for line in lines]
+    assert ids == sorted(ids, reverse=True)
+    assert any("converged" in line and "succeeded" in line for line in lines)
+    assert any("failed" in line and "[empty_file]" in line for line in lines)
+
+
+def test_runs_links_are_presigned_urls_to_each_report(published, capsys):
+    main(["runs", f"s3://{BUCKET}/models/iris", "--links"])
+    links = [line.strip() for line in capsys.readouterr().out.splitlines() if "://" in line]
+    assert len(links) == 3 and all("X-Amz-Signature=" in link for link in links)
