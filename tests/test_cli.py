@@ -27,6 +27,7 @@ def test_train_writes_the_model_files_and_prints_test_mse(tmp_path, capsys):
         "loss.png",
         "params.json",
         "params.nd",
+        "report.html",
         "report.json",
     ]
     assert f"test MSE {report['test_mse']:.4f}" in capsys.readouterr().out

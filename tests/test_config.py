@@ -6,6 +6,7 @@ from linreg.errors import InputError
 
 def test_defaults_are_the_tutorials():
     assert Hyperparameters().as_dict() == {
+        "dataset": "iris",
         "preset": "tutorial",
         "learning_rate": 0.01,
         "iterations": 100,

@@ -12,7 +12,7 @@ from conftest import BUCKET, ROOT, keys
 from linreg import handler
 
 ENV = {"LINREG_ITERATIONS": "5"}
-RUN_FILES = {"params.json", "params.nd", "loss.png", "report.json"}
+RUN_FILES = {"params.json", "params.nd", "loss.png", "report.html", "report.json"}
 
 
 def client_error(code: str, status: int, operation: str) -> ClientError:
@@ -39,9 +39,10 @@ CALLS = [
     ("put_object", 1),  # params.json
     ("put_object", 2),  # params.nd
     ("put_object", 3),  # loss.png
-    ("put_object", 4),  # report.json, conditional
+    ("put_object", 4),  # report.html
+    ("put_object", 5),  # report.json, conditional
     ("get_object", 3),  # current latest.json
-    ("put_object", 5),  # latest.json, compare-and-swap
+    ("put_object", 6),  # latest.json, compare-and-swap
 ]
 
 

@@ -61,7 +61,10 @@ def test_uploaded_csv_publishes_a_complete_model_run(s3, notifications, iris_byt
     prefix = f"models/iris/{outcome['run_id']}/"
     assert outcome["status"] == "succeeded"
     assert keys(s3, "models/") == sorted(
-        [prefix + name for name in ("loss.png", "params.json", "params.nd", "report.json")]
+        [
+            prefix + name
+            for name in ("loss.png", "params.json", "params.nd", "report.html", "report.json")
+        ]
         + ["models/iris/latest.json"]
     )
     report = read_json(s3, prefix + "report.json")
@@ -179,7 +182,7 @@ def test_same_upload_delivered_twice_gives_one_run(s3, notifications, iris_bytes
     first = handler.handle_event(event, s3=s3, env={})
     second = handler.handle_event(event, s3=s3, env={})
     assert first[0]["run_id"] == second[0]["run_id"]
-    assert len(keys(s3, "models/iris/")) == 5
+    assert len(keys(s3, "models/iris/")) == 6
 
 
 def test_latest_does_not_move_back_to_an_older_upload(s3, notifications, iris_bytes):
@@ -290,7 +293,7 @@ def test_concurrent_duplicate_that_loses_the_publish_race_adds_nothing(s3, iris_
     monkeypatch.setattr(handler.storage, "exists", lambda *args: False)
     (loser,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
     assert loser["duplicate"] and loser["run_id"] == winner["run_id"]
-    assert len(keys(s3, "models/iris/")) == 5
+    assert len(keys(s3, "models/iris/")) == 6
     assert read_json(s3, "models/iris/latest.json") == latest_before
 
 

@@ -27,8 +27,14 @@ def test_report_has_every_documented_field(tutorial_run):
         assert field in report
 
 
-def test_succeeded_run_has_four_files(tutorial_run):
-    assert set(tutorial_run.files) == {"report.json", "params.json", "params.nd", "loss.png"}
+def test_succeeded_run_has_five_files(tutorial_run):
+    assert set(tutorial_run.files) == {
+        "report.json",
+        "report.html",
+        "params.json",
+        "params.nd",
+        "loss.png",
+    }
     assert tutorial_run.files["loss.png"].startswith(b"\x89PNG\r\n\x1a\n")
 
 

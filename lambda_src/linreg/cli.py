@@ -18,11 +18,12 @@ from unittest import mock
 
 from linreg.config import ENGINES, LOSSES, PRESETS, SETTINGS, Hyperparameters
 from linreg.errors import InputError
+from linreg.spec import spec_from_file
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
 # The sample data, found from this file so the command works from any folder of a checkout.
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "data" / "iris.csv"
-MODEL_FILES = ("params.json", "params.nd", "loss.png")
+MODEL_FILES = ("params.json", "params.nd", "loss.png", "report.html")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +44,11 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, metavar="DIR")
     # Text, parsed by Hyperparameters.from_strings like the environment and upload metadata;
     # an option left out keeps the preset's value.
+    train.add_argument(
+        "--dataset",
+        metavar="NAME|SPEC.json",
+        help="what the CSV holds: iris (default), diabetes, or a JSON description",
+    )
     train.add_argument("--preset", choices=PRESETS, help="tutorial (default) or converged")
     train.add_argument("--learning-rate", metavar="F|auto")
     train.add_argument("--iterations", metavar="N", help="with --tolerance: the most it may take")
@@ -108,13 +114,20 @@ def parser() -> argparse.ArgumentParser:
 def train_command(args: argparse.Namespace) -> int:
     from linreg import pipeline
 
+    spec = spec_from_file(Path(args.dataset)) if (args.dataset or "").endswith(".json") else None
+    if spec is not None:
+        args.dataset = spec.name
     hyperparameters = Hyperparameters.from_strings(
         {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     )
     progress = _print_iteration if args.verbose else None
     with _open_file(args.csv) as stream:
         run = pipeline.run(
-            stream, hyperparameters, source={"path": str(args.csv)}, on_iteration=progress
+            stream,
+            hyperparameters,
+            source={"path": str(args.csv)},
+            spec=spec,
+            on_iteration=progress,
         )
     args.out.mkdir(parents=True, exist_ok=True)
     # Never leave an older run's model beside this run's report.
@@ -276,7 +289,10 @@ def _download(s3, outcome: dict, out: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(s3.get_object(Bucket=outcome["bucket"], Key=key)["Body"].read())
     if keys:
-        print(f"  saved to   {out / Path(keys[0]).parent}")
+        folder = out / Path(keys[0]).parent
+        print(f"  saved to   {folder}")
+        if (folder / "report.html").exists():
+            print(f"  report     {folder / 'report.html'}")
 
 
 def _buckets(s3) -> set[str]:

@@ -31,6 +31,7 @@ PRESETS: dict[str, dict] = {
 # Every setting that may come as text (environment, upload metadata, CLI), with the
 # deployment's environment variable and the upload's metadata key (see README).
 SETTINGS = (
+    "dataset",
     "preset",
     "learning_rate",
     "iterations",
@@ -55,6 +56,7 @@ MAX_INPUT_BYTES_ENV = "LINREG_MAX_INPUT_BYTES"
 class Hyperparameters:
     """Training settings; the defaults are the tutorial's (preset "tutorial")."""
 
+    dataset: str = "iris"  # a built-in dataset spec (linreg.spec), or a custom spec's name
     preset: str = "tutorial"
     learning_rate: float | None = 0.01  # None: automatic, from the data's curvature
     iterations: int = 100  # with a tolerance, the most it may take
@@ -122,6 +124,7 @@ class Hyperparameters:
         """Parse text settings (environment, metadata, CLI); ``None`` or blank leaves the
         preset's value."""
         parsers = {
+            "dataset": str.strip,
             "preset": str.strip,
             "learning_rate": _number_or_auto,
             "iterations": int,

@@ -25,17 +25,14 @@ import numpy as np
 import pandas as pd
 
 from linreg.errors import InputError
+from linreg.spec import IRIS, Spec
 from linreg.stats import Stats
 
-TARGET = "sepal_length"
-NUMERIC_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
-SPECIES_COLUMN = "iris"
-REQUIRED_COLUMNS = (*NUMERIC_COLUMNS, SPECIES_COLUMN)
-SPECIES = ("setosa", "versicolor", "virginica")
-# The tutorial's features: three measurements and two 0/1 species indicators
-# (virginica is the baseline level, so it has no column).
-FEATURES = ("sepal_width", "petal_length", "petal_width", "i_setosa", "i_versicolor")
-# A wider file is not an iris export; refusing it early keeps memory bounded.
+# The default dataset's names, for callers that only ever see iris.
+TARGET = IRIS.target
+FEATURES = IRIS.features
+REQUIRED_COLUMNS = IRIS.required
+# A wider file is not what a spec describes; refusing it early keeps memory bounded.
 MAX_COLUMNS = 100
 GZIP_MAGIC = b"\x1f\x8b"
 BLOCK_BYTES = 8 << 20
@@ -83,6 +80,7 @@ class Dataset:
     rows: Split | None  # the rows themselves, kept for an exact split only
     ignored_columns: tuple[str, ...]
     warnings: tuple[str, ...]
+    spec: Spec = IRIS
 
     @property
     def total_rows(self) -> int:
@@ -96,44 +94,52 @@ def load_bytes(data: bytes, **options) -> Dataset:
 def load(
     stream: BinaryIO,
     *,
+    spec: Spec = IRIS,
     test_size: float = 0.3,
     split_seed: int = 1,
     max_bytes: int | None = None,
     block_bytes: int = BLOCK_BYTES,
     exact_max_rows: int = EXACT_SPLIT_MAX_ROWS,
 ) -> Dataset:
-    """Read an iris CSV (plain or gzip) from ``stream`` in one pass.
+    """Read a CSV (plain or gzip) holding ``spec``'s columns from ``stream`` in one pass.
 
     Column order does not matter; extra columns are ignored. ``max_bytes`` bounds the
     uncompressed size (a small .gz can hold a huge file).
     """
     header, blocks = _split_header(_line_blocks(_plain(stream, max_bytes), block_bytes))
-    _check_header(header)
-    columns = _Columns.of(header)
-    ignored = tuple(name for name in header if name not in REQUIRED_COLUMNS)
-    parts = _Accumulator(test_size=test_size, seed=split_seed, exact_max_rows=exact_max_rows)
-    species_seen: set[int] = set()
+    _check_header(header, spec)
+    columns = _Columns.of(header, spec)
+    parts = _Accumulator(
+        test_size=test_size, seed=split_seed, exact_max_rows=exact_max_rows, spec=spec
+    )
+    levels_seen = [set() for _ in spec.categorical]
     for block, first_line in blocks:
-        X, y, species = _parse_block(block, first_line, columns)
-        species_seen.update(np.flatnonzero(np.bincount(species, minlength=len(SPECIES))))
+        X, y, codes = _parse_block(block, first_line, columns)
+        for seen, (_, levels), column_codes in zip(
+            levels_seen, spec.categorical, codes.T, strict=True
+        ):
+            seen.update(np.flatnonzero(np.bincount(column_codes, minlength=len(levels))))
         parts.add(X, y)
     if parts.rows == 0:
         raise InputError("no_data", "the file has a header but no data rows")
-    return parts.finish(ignored_columns=ignored, warnings=_species_warnings(species_seen))
+    return parts.finish(
+        ignored_columns=tuple(name for name in header if name not in spec.required),
+        warnings=_level_warnings(spec, levels_seen),
+    )
 
 
-def predictors(frame: pd.DataFrame) -> np.ndarray:
+def predictors(frame: pd.DataFrame, spec: Spec = IRIS) -> np.ndarray:
     """The design matrix of rows to predict on: a text frame (cells as read, index = line
     numbers) that has the feature columns; the target column may be absent."""
-    needed = [*FEATURES[:3], SPECIES_COLUMN]
+    needed = [name for name in spec.required if name != spec.target]
     missing = [name for name in needed if name not in frame.columns]
     if missing:
         raise InputError("missing_columns", f"missing column(s): {', '.join(missing)}")
     numbers = np.column_stack(
-        [_numbers(frame[name].str.strip(), name) for name in FEATURES[:3]]
-    ).reshape(-1, 3)
-    species = _species(frame[SPECIES_COLUMN].str.strip())
-    return np.column_stack([numbers, species == 0, species == 1]).astype(np.float64)
+        [_numbers(frame[name].str.strip(), name) for name in spec.numeric]
+    ).reshape(len(frame), len(spec.numeric))
+    codes = _all_levels(frame, spec)
+    return _design(numbers, codes, spec)
 
 
 def split(X: np.ndarray, y: np.ndarray, *, test_size: float, seed: int) -> Split:
@@ -171,11 +177,12 @@ def hashed_test_rows(rows: np.ndarray, *, seed: int, test_size: float) -> np.nda
 class _Accumulator:
     """Keeps rows while they are few enough for the exact split, statistics after that."""
 
-    def __init__(self, *, test_size: float, seed: int, exact_max_rows: int) -> None:
+    def __init__(self, *, test_size: float, seed: int, exact_max_rows: int, spec: Spec) -> None:
         self.test_size, self.seed, self.exact_max_rows = test_size, seed, exact_max_rows
+        self.spec = spec
         self.kept: list[tuple[np.ndarray, np.ndarray]] | None = []
         self.rows = 0
-        self.train = self.test = Stats.zero(len(FEATURES))
+        self.train = self.test = Stats.zero(len(spec.features))
 
     def add(self, X: np.ndarray, y: np.ndarray) -> None:
         if self.kept is not None and self.rows + len(X) > self.exact_max_rows:
@@ -200,7 +207,9 @@ class _Accumulator:
 
     def finish(self, **notes: tuple[str, ...]) -> Dataset:
         if self.kept is None:
-            return Dataset(train=self.train, test=self.test, split=HASHED, rows=None, **notes)
+            return Dataset(
+                train=self.train, test=self.test, split=HASHED, rows=None, spec=self.spec, **notes
+            )
         X = np.concatenate([X for X, _ in self.kept])
         y = np.concatenate([y for _, y in self.kept])
         parts = split(X, y, test_size=self.test_size, seed=self.seed)
@@ -210,6 +219,7 @@ class _Accumulator:
             test=test,
             split=EXACT,
             rows=parts,
+            spec=self.spec,
             **notes,
         )
 
@@ -278,7 +288,7 @@ def _split_header(
     return header, data_blocks()
 
 
-def _check_header(header: list[str]) -> None:
+def _check_header(header: list[str], spec: Spec) -> None:
     if len(header) > MAX_COLUMNS:
         raise InputError(
             "too_many_columns", f"the file has {len(header)} columns; at most {MAX_COLUMNS} allowed"
@@ -286,7 +296,7 @@ def _check_header(header: list[str]) -> None:
     duplicates = sorted({name for name in header if header.count(name) > 1 and name})
     if duplicates:
         raise InputError("duplicate_columns", f"duplicate column(s): {', '.join(duplicates)}")
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    missing = [name for name in spec.required if name not in header]
     if missing:
         hint = ""
         if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
@@ -294,31 +304,32 @@ def _check_header(header: list[str]) -> None:
         raise InputError(
             "missing_columns",
             f"missing column(s): {', '.join(missing)}; expected a header with "
-            f"{','.join(REQUIRED_COLUMNS)}{hint}",
+            f"{','.join(spec.required)}{hint}",
         )
 
 
 @dataclass(frozen=True)
 class _Columns:
-    """Where the required columns sit in each row, and how many fields a row has."""
+    """Where the spec's columns sit in each row, and how many fields a row has."""
 
     width: int
     positions: dict[str, int]
+    spec: Spec
 
     @classmethod
-    def of(cls, header: list[str]) -> _Columns:
-        return cls(
-            width=len(header), positions={name: header.index(name) for name in REQUIRED_COLUMNS}
-        )
+    def of(cls, header: list[str], spec: Spec) -> _Columns:
+        positions = {name: header.index(name) for name in spec.required}
+        return cls(width=len(header), positions=positions, spec=spec)
 
 
 def _parse_block(
     block: bytes, first_line: int, columns: _Columns
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features X (m, 5), target y (m, 1) and species codes (m,) of one block's rows.
+    """Features X (m, features), target y (m, 1) and level codes (m, categorical columns)
+    of one block's rows.
 
     A fast typed parse handles clean blocks; anything doubtful (a blank line, a blank,
-    non-numeric or non-finite cell, an unknown species) goes through the careful text
+    non-numeric or non-finite cell, an unknown level) goes through the careful text
     parse, which skips blank lines and names the exact cell to fix.
     """
     try:
@@ -331,17 +342,18 @@ def _parse_block(
         fast = None
     if fast is not None:
         return fast
-    numbers, species = _careful_parse(block, first_line, columns)
-    return _features(numbers, species), numbers[:, :1].copy(), species
+    return _careful_parse(block, first_line, columns)
 
 
-def _features(numbers: np.ndarray, species: np.ndarray) -> np.ndarray:
-    """The tutorial's design matrix from [sepal_length, sepal_width, petal_length,
-    petal_width] and species codes."""
-    X = np.empty((len(numbers), len(FEATURES)))
-    X[:, :3] = numbers[:, 1:]
-    X[:, 3] = species == 0
-    X[:, 4] = species == 1
+def _design(numbers: np.ndarray, codes: np.ndarray, spec: Spec) -> np.ndarray:
+    """The design matrix: numeric features, then a 0/1 column per non-baseline level."""
+    X = np.empty((len(numbers), len(spec.features)))
+    X[:, : len(spec.numeric)] = numbers
+    column = len(spec.numeric)
+    for index, (_, levels) in enumerate(spec.categorical):
+        for level in range(len(levels) - 1):
+            X[:, column] = codes[:, index] == level
+            column += 1
     return X
 
 
@@ -362,52 +374,74 @@ def _read(block: bytes, columns: _Columns, **options) -> pd.DataFrame:
 def _fast_parse(
     block: bytes, columns: _Columns
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Numbers as float64, species as a category, straight into X and y: about as fast as
+    """Numbers as float64, levels as categories, straight into X and y: about as fast as
     pandas reads a CSV. ``None`` when the block needs the careful parse."""
-    position = columns.positions
-    dtypes = {position[name]: np.float64 for name in NUMERIC_COLUMNS}
-    dtypes[position[SPECIES_COLUMN]] = "category"
+    spec, position = columns.spec, columns.positions
+    dtypes = {position[name]: np.float64 for name in (spec.target, *spec.numeric)}
+    dtypes.update({position[column]: "category" for column, _ in spec.categorical})
     frame = _read(block, columns, dtype=dtypes)
-    species = _species_codes(frame[position[SPECIES_COLUMN]])
-    X = np.empty((len(frame), len(FEATURES)))
-    for index, name in enumerate(FEATURES[:3]):
-        X[:, index] = frame[position[name]].to_numpy()
-    X[:, 3] = species == 0
-    X[:, 4] = species == 1
-    y = frame[position[TARGET]].to_numpy().reshape(-1, 1)
-    # NaN (a blank cell or line) and infinities fail isfinite; species codes < 0 are
-    # blanks or unknown names.
-    if not (np.isfinite(X[:, :3]).all() and np.isfinite(y).all()) or species.min() < 0:
+    codes = _columns(
+        [
+            _level_codes(frame[position[column]], levels, spec.level_prefix)
+            for column, levels in spec.categorical
+        ],
+        len(frame),
+    ).astype(np.int64)
+    numbers = _columns([frame[position[name]].to_numpy() for name in spec.numeric], len(frame))
+    X = _design(numbers, codes, spec)
+    y = frame[position[spec.target]].to_numpy().reshape(-1, 1)
+    # NaN (a blank cell or line) and infinities fail isfinite; codes < 0 are blanks or
+    # unknown levels.
+    if not (np.isfinite(X).all() and np.isfinite(y).all()) or (codes < 0).any():
         return None
-    return X, y, species
+    return X, y, codes
 
 
-def _species_codes(column: pd.Series) -> np.ndarray:
-    """0, 1, 2 for setosa, versicolor, virginica; -1 for other text or a blank."""
-    names = column.cat.categories.astype(str).str.strip().str.lower().str.removeprefix("iris-")
-    lookup = np.array([SPECIES.index(n) if n in SPECIES else -1 for n in names] + [-1])
+def _level_codes(column: pd.Series, levels: tuple[str, ...], prefix: str) -> np.ndarray:
+    """Each cell's level index; -1 for other text or a blank."""
+    names = _normalize(column.cat.categories.astype(str).to_series(), prefix)
+    lookup = np.array([levels.index(n) if n in levels else -1 for n in names] + [-1])
     # cat.codes is -1 for a blank cell, which indexes the lookup's last entry.
     return lookup[column.cat.codes.to_numpy()]
 
 
+def _normalize(names: pd.Series, prefix: str) -> pd.Series:
+    # Any letter case, surrounding spaces, and the spec's optional prefix ("Iris-setosa").
+    names = names.str.strip().str.lower()
+    return names.str.removeprefix(prefix.lower()) if prefix else names
+
+
 def _careful_parse(
     block: bytes, first_line: int, columns: _Columns
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Everything as text, blanks kept as "": the first bad cell is reported by name and line."""
+    spec = columns.spec
     try:
         frame = _read(block, columns, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as error:
         raise _malformed(error, first_line) from None
     except UnicodeDecodeError:
         raise _not_utf8(first_line) from None
-    frame = frame[[columns.positions[name] for name in REQUIRED_COLUMNS]]
-    frame = frame.set_axis(REQUIRED_COLUMNS, axis=1).fillna("")  # short rows give NaN
+    frame = frame[[columns.positions[name] for name in spec.required]]
+    frame = frame.set_axis(spec.required, axis=1).fillna("")  # short rows give NaN
     frame.index = frame.index + first_line
     frame = frame[(frame != "").any(axis=1)]
-    numbers = np.column_stack(
-        [_numbers(frame[name].str.strip(), name) for name in NUMERIC_COLUMNS]
-    ).reshape(-1, len(NUMERIC_COLUMNS))
-    return numbers, _species(frame[SPECIES_COLUMN].str.strip())
+    names = (spec.target, *spec.numeric)
+    numbers = np.column_stack([_numbers(frame[name].str.strip(), name) for name in names]).reshape(
+        len(frame), len(names)
+    )
+    codes = _all_levels(frame, spec)
+    return _design(numbers[:, 1:], codes, spec), numbers[:, :1].copy(), codes
+
+
+def _all_levels(frame: pd.DataFrame, spec: Spec) -> np.ndarray:
+    codes = [_levels(frame[column], column, spec) for column, _ in spec.categorical]
+    return _columns(codes, len(frame)).astype(np.int64)
+
+
+def _columns(arrays: list[np.ndarray], rows: int) -> np.ndarray:
+    """Arrays of length ``rows`` side by side; (rows, 0) when there are none."""
+    return np.column_stack(arrays).reshape(rows, len(arrays)) if arrays else np.zeros((rows, 0))
 
 
 def _numbers(cells: pd.Series, column: str) -> np.ndarray:
@@ -423,18 +457,19 @@ def _numbers(cells: pd.Series, column: str) -> np.ndarray:
     return values.to_numpy(dtype=np.float64)
 
 
-def _species(cells: pd.Series) -> np.ndarray:
-    _check_no_blanks(cells, SPECIES_COLUMN)
-    # Accept the UCI spelling ("Iris-setosa") and any letter case.
-    names = cells.str.lower().str.removeprefix("iris-")
-    unknown = ~names.isin(SPECIES)
+def _levels(cells: pd.Series, column: str, spec: Spec) -> np.ndarray:
+    levels = dict(spec.categorical)[column]
+    cells = cells.str.strip()
+    _check_no_blanks(cells, column)
+    names = _normalize(cells, spec.level_prefix)
+    unknown = ~names.isin(levels)
     if unknown.any():
         raise InputError(
-            "unknown_species",
-            f"column {SPECIES_COLUMN}, line {cells.index[unknown.argmax()]}: "
-            f"{cells[unknown].iloc[0]!r} is not one of {', '.join(SPECIES)}",
+            spec.unknown_level_code,
+            f"column {column}, line {cells.index[unknown.argmax()]}: "
+            f"{cells[unknown].iloc[0]!r} is not one of {', '.join(levels)}",
         )
-    return names.map(SPECIES.index).to_numpy(dtype=np.int64)
+    return names.map(levels.index).to_numpy(dtype=np.int64)
 
 
 def _check_no_blanks(cells: pd.Series, column: str) -> None:
@@ -475,14 +510,16 @@ def _min_rows(test_size: float, n_features: int) -> int:
     return rows
 
 
-def _species_warnings(seen: set[int]) -> tuple[str, ...]:
-    if len(seen) == len(SPECIES):
-        return ()
-    present = ", ".join(SPECIES[code] for code in sorted(seen))
-    return (
-        f"only {present} present: the species indicator columns are constant, so "
-        "the model cannot tell species apart",
-    )
+def _level_warnings(spec: Spec, seen: list[set[int]]) -> tuple[str, ...]:
+    warnings = []
+    for (column, levels), codes in zip(spec.categorical, seen, strict=True):
+        if len(codes) < len(levels):
+            present = ", ".join(levels[code] for code in sorted(codes))
+            warnings.append(
+                f"only {present} present in column {column}: its indicator columns are "
+                "constant, so the model cannot tell its levels apart"
+            )
+    return tuple(warnings)
 
 
 # --- streams -----------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from linreg import dataset, model, report
+from linreg import dataset, model, report, report_html
 from linreg.config import Hyperparameters
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
+from linreg.spec import Spec, spec_named
 from linreg.stats import Scaling, Stats, curvature
 
 SUCCEEDED = "succeeded"
@@ -38,18 +39,21 @@ def run(
     source: dict | None = None,
     run_id: str | None = None,
     max_bytes: int | None = None,
+    spec: Spec | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
 ) -> Run:
-    """Train on an iris CSV (bytes, or a stream read once in blocks). Raises ``InputError``
-    for anything wrong with the data or settings.
+    """Train on a CSV (bytes, or a stream read once in blocks) of the dataset the settings
+    name, or of ``spec`` if given. Raises ``InputError`` for anything wrong with the data
+    or settings.
 
-    A succeeded run has params.json, params.nd, report.json and loss.png; a diverged
+    A succeeded run has params.json, params.nd, report.json, report.html and loss.png; a diverged
     run has report.json alone, so it can never be mistaken for a model.
     """
     started = time.perf_counter()
     stream = _TimedReader(io.BytesIO(data) if isinstance(data, bytes) else data)
     table = dataset.load(
         stream,
+        spec=spec or spec_named(hyperparameters.dataset),
         test_size=hyperparameters.test_size,
         split_seed=hyperparameters.split_seed,
         max_bytes=max_bytes,
@@ -63,7 +67,7 @@ def run(
         hyperparameters = replace(hyperparameters, learning_rate=rate)
     fitted = model.train(
         _loss(table, train_stats, scaling, hyperparameters),
-        n_features=len(dataset.FEATURES),
+        n_features=len(table.spec.features),
         learning_rate=hyperparameters.learning_rate,
         iterations=hyperparameters.iterations,
         seed=hyperparameters.seed,
@@ -82,7 +86,7 @@ def run(
         train_mse=table.train.mse(training.theta) if evaluate else None,
         test_mse=table.test.mse(training.theta) if evaluate else None,
         baseline=report.baseline(table.train, table.test),
-        scaling=report.scaling(scaling, fitted) if scaling else None,
+        scaling=report.scaling(scaling, fitted, table.spec.features) if scaling else None,
         timings={
             "read_seconds": stream.seconds,
             "parse_seconds": parsed - started - stream.seconds,
@@ -99,10 +103,17 @@ def run(
     files = {"report.json": to_json(summary)}
     if evaluate:
         files["params.json"] = to_json(
-            report.params(training, hyperparameters, model.versions(), summary["standardization"])
+            report.params(
+                training,
+                hyperparameters,
+                model.versions(),
+                summary["standardization"],
+                table.spec,
+            )
         )
         files["params.nd"] = model.params_nd(training)
         files["loss.png"] = report.loss_plot(training.loss_history, loss=hyperparameters.loss)
+        files["report.html"] = report_html.render(summary, files["loss.png"])
     return Run(status=status, report=summary, files=files)
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from linreg import dataset
 from linreg.errors import InputError
+from linreg.spec import IRIS, Spec
 
 
 def predict(params: dict, data: bytes) -> bytes:
@@ -17,10 +18,14 @@ def predict(params: dict, data: bytes) -> bytes:
     ``params`` is a run's params.json: its weights apply to raw features (a standardized
     model's scaling is already folded in), in its own feature order.
     """
+    spec = Spec.from_dict(params["dataset"]) if "dataset" in params else IRIS
+    if params["features"] != list(spec.features):
+        raise InputError(
+            "bad_model",
+            f"the model's features {params['features']} do not match its dataset {spec.name!r}",
+        )
     frame = _read(data)
-    X = dataset.predictors(frame)
-    if params["features"] != list(dataset.FEATURES):
-        raise InputError("bad_model", f"the model expects features {params['features']}")
+    X = dataset.predictors(frame, spec)
     weights = np.array([params["weights"][name] for name in params["features"]])
     frame[f"predicted_{params['target']}"] = X @ weights + params["bias"]
     return frame.to_csv(index=False).encode()

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from linreg import __version__
 from linreg.config import Hyperparameters
-from linreg.dataset import FEATURES, TARGET, Dataset
+from linreg.dataset import Dataset
 from linreg.model import Training
+from linreg.spec import Spec
 from linreg.stats import Scaling, Stats, least_squares
 
 
@@ -32,15 +33,20 @@ def baseline(train: Stats, test: Stats) -> Baseline:
 
 
 def params(
-    training: Training, hyperparameters: Hyperparameters, versions: dict, standardization: dict
+    training: Training,
+    hyperparameters: Hyperparameters,
+    versions: dict,
+    standardization: dict | None,
+    spec: Spec,
 ) -> dict:
     """params.json: everything needed to apply the model without this code. ``weights`` and
     ``bias`` apply to raw features; ``standardization`` (or null) records the scaling the
     model was trained with and its weights in standardized units."""
     return {
-        "target": TARGET,
-        "features": list(FEATURES),
-        "weights": _weights(training),
+        "target": spec.target,
+        "features": list(spec.features),
+        "dataset": spec.as_dict(),
+        "weights": _weights(training, spec.features),
         "bias": training.bias,
         "standardization": standardization,
         "hyperparameters": hyperparameters.as_dict(),
@@ -80,7 +86,10 @@ def report(
         "hyperparameters": hyperparameters.as_dict(),
         "rows": {"total": data.total_rows, "train": data.train.n, "test": data.test.n},
         "split": data.split,
-        "params": None if diverged else {"weights": _weights(training), "bias": training.bias},
+        "dataset": data.spec.name,
+        "params": None
+        if diverged
+        else {"weights": _weights(training, data.spec.features), "bias": training.bias},
         "standardization": scaling,
         "ignored_columns": list(data.ignored_columns),
         "warnings": list(data.warnings),
@@ -89,12 +98,12 @@ def report(
     }
 
 
-def scaling(scaling: Scaling, fitted: Training) -> dict:
+def scaling(scaling: Scaling, fitted: Training, features: tuple[str, ...]) -> dict:
     """The standardization and the weights as trained, in standardized units."""
     return {
-        "mean": dict(zip(FEATURES, scaling.mean.tolist(), strict=True)),
-        "scale": dict(zip(FEATURES, scaling.scale.tolist(), strict=True)),
-        "weights": _weights(fitted),
+        "mean": dict(zip(features, scaling.mean.tolist(), strict=True)),
+        "scale": dict(zip(features, scaling.scale.tolist(), strict=True)),
+        "weights": _weights(fitted, features),
         "bias": fitted.bias,
     }
 
@@ -119,5 +128,5 @@ def loss_plot(loss_history: list[float], *, loss: str) -> bytes:
     return buffer.getvalue()
 
 
-def _weights(training: Training) -> dict[str, float]:
-    return {name: float(weight) for name, weight in zip(FEATURES, training.weights, strict=True)}
+def _weights(training: Training, features: tuple[str, ...]) -> dict[str, float]:
+    return {name: float(weight) for name, weight in zip(features, training.weights, strict=True)}

@@ -25,7 +25,11 @@ from linreg.errors import InputError
 from linreg.jsonfile import to_json
 
 UPLOAD_SUFFIXES = (".csv.gz", ".csv")
-CONTENT_TYPES = {".json": "application/json", ".png": "image/png"}
+CONTENT_TYPES = {
+    ".json": "application/json",
+    ".png": "image/png",
+    ".html": "text/html; charset=utf-8",
+}
 # How often update_latest re-reads latest.json after losing a race to another run.
 LATEST_ATTEMPTS = 8
 

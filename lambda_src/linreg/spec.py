@@ -1,0 +1,110 @@
+"""What a CSV holds: the target, numeric features, and categorical columns encoded as
+drop-one 0/1 indicators (the tutorial's ``i_setosa``, ``i_versicolor``; the last level is
+the baseline and gets no column). Iris is the default; diabetes is built in too; any other
+can be described in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from linreg.errors import InputError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spec:
+    name: str
+    target: str
+    numeric: tuple[str, ...]
+    # (column, its levels); the last level is the baseline.
+    categorical: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Accepted in front of a level and ignored, as the UCI iris file writes "Iris-setosa".
+    level_prefix: str = ""
+    # The error code for a cell that is not one of its column's levels.
+    unknown_level_code: str = "unknown_level"
+
+    def __post_init__(self) -> None:
+        names = [self.target, *self.numeric, *(column for column, _ in self.categorical)]
+        if len(set(names)) != len(names) or not self.numeric and not self.categorical:
+            raise InputError("bad_dataset", f"dataset {self.name!r}: columns must be distinct")
+        for column, levels in self.categorical:
+            if len(levels) < 2 or len(set(levels)) != len(levels):
+                raise InputError(
+                    "bad_dataset", f"dataset {self.name!r}: {column} needs 2+ distinct levels"
+                )
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Numeric features, then one indicator per non-baseline level."""
+        indicators = tuple(f"i_{level}" for _, levels in self.categorical for level in levels[:-1])
+        return (*self.numeric, *indicators)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return (self.target, *self.numeric, *(column for column, _ in self.categorical))
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "target": self.target,
+            "numeric": list(self.numeric),
+            "categorical": {column: list(levels) for column, levels in self.categorical},
+            "level_prefix": self.level_prefix,
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict) -> Spec:
+        try:
+            return cls(
+                name=str(value["name"]),
+                target=str(value["target"]),
+                numeric=tuple(map(str, value.get("numeric", []))),
+                categorical=tuple(
+                    (str(column), tuple(map(str, levels)))
+                    for column, levels in value.get("categorical", {}).items()
+                ),
+                level_prefix=str(value.get("level_prefix", "")),
+            )
+        except (KeyError, TypeError, AttributeError) as error:
+            raise InputError("bad_dataset", f"not a dataset description: {error}") from None
+
+
+IRIS = Spec(
+    name="iris",
+    target="sepal_length",
+    numeric=("sepal_width", "petal_length", "petal_width"),
+    categorical=(("iris", ("setosa", "versicolor", "virginica")),),
+    level_prefix="iris-",
+    unknown_level_code="unknown_species",
+)
+# scikit-learn's diabetes data, unscaled: disease progression after a year from ten
+# baseline measurements; sex is coded 1 or 2.
+DIABETES = Spec(
+    name="diabetes",
+    target="target",
+    numeric=("age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"),
+    categorical=(("sex", ("1", "2")),),
+)
+BUILT_IN = {spec.name: spec for spec in (IRIS, DIABETES)}
+
+
+def spec_named(name: str) -> Spec:
+    """A built-in dataset."""
+    if name not in BUILT_IN:
+        raise InputError(
+            "invalid_hyperparameters",
+            f"dataset must be one of {', '.join(BUILT_IN)}, got {name!r}",
+        )
+    return BUILT_IN[name]
+
+
+def spec_from_file(path: Path) -> Spec:
+    """A dataset described in a JSON file (the CLI's ``--dataset spec.json``)."""
+    try:
+        return Spec.from_dict(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(
+            "bad_dataset", f"cannot read a dataset description from {path}: {error}"
+        ) from None

@@ -1,0 +1,256 @@
+"""report.html: a self-contained page made from a real run's report.json and loss.png."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import IRIS_CSV
+from linreg import pipeline, report_html
+from linreg.config import Hyperparameters
+from linreg.dataset import FEATURES
+
+CHROMIUM = Path("/usr/bin/chromium")
+# The closed network: without these Chromium waits on updates, sync and QUIC probes.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+WINDOW = (1000, 1400)
+
+
+@pytest.fixture(scope="module")
+def iris_run() -> pipeline.Run:
+    return pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters())
+
+
+@pytest.fixture(scope="module")
+def diverged_run() -> pipeline.Run:
+    # The tutorial's overflow example: report.json only, no params, no loss.png.
+    run = pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters(loss="sum", learning_rate=1.0))
+    assert run.status == "diverged"
+    return run
+
+
+@pytest.fixture(scope="module")
+def page(iris_run: pipeline.Run) -> str:
+    return report_html.render(iris_run.report, iris_run.files["loss.png"]).decode("utf-8")
+
+
+def render(report: dict, loss_png: bytes | None = None) -> str:
+    return report_html.render(report, loss_png).decode("utf-8")
+
+
+def edited(report: dict, **changes: object) -> dict:
+    """A deep copy of ``report`` with some top-level fields replaced or added."""
+    return {**copy.deepcopy(report), **changes}
+
+
+def test_render_returns_a_utf8_html_document(iris_run):
+    raw = report_html.render(iris_run.report, iris_run.files["loss.png"])
+    assert isinstance(raw, bytes)
+    text = raw.decode("utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert '<meta charset="utf-8">' in text
+
+
+def test_page_loads_nothing_from_outside(page):
+    assert 'src="http' not in page
+    assert "<link" not in page
+    assert "<script" not in page
+    assert "<style>" in page
+
+
+def test_loss_plot_is_embedded_as_a_data_uri(iris_run, page):
+    encoded = base64.b64encode(iris_run.files["loss.png"]).decode("ascii")
+    assert f'src="data:image/png;base64,{encoded}"' in page
+
+
+def test_loss_plot_has_alt_text(page):
+    assert 'alt="Training loss per iteration: 24.2513 → ' in page
+
+
+def test_title_names_the_input_path_and_the_status(iris_run):
+    page = render(edited(iris_run.report, input={"path": "data/iris.csv"}))
+    assert "<title>linreg run: data/iris.csv</title>" in page
+    assert '<span class="badge ok">succeeded</span>' in page
+
+
+def test_shows_mses_and_baselines_with_six_significant_digits(iris_run, page):
+    report = iris_run.report
+    for field in ("test_mse", "train_mse", "baseline_test_mse", "baseline_train_mse"):
+        assert f">{report[field]:.6g}<" in page
+    assert f"{report['test_mse']:.6g}" == "0.419973"
+
+
+def test_shows_the_gap_to_the_baseline_as_a_percentage(iris_run, page):
+    report = iris_run.report
+    gap = (report["test_mse"] / report["baseline_test_mse"] - 1) * 100
+    assert f">{gap:+.6g} %<" in page
+
+
+def test_shows_every_feature_weight_and_the_bias(iris_run, page):
+    params = iris_run.report["params"]
+    for name in FEATURES:
+        assert f"<code>{name}</code>" in page
+        assert f">{params['weights'][name]:.6g}<" in page
+    assert f">{params['bias']:.6g}<" in page
+
+
+def test_shows_original_units_as_a_second_column_when_present(iris_run):
+    original = {"weights": dict.fromkeys(FEATURES, 0.123456789), "bias": 9.87654321}
+    page = render(edited(iris_run.report, params_original_units=original))
+    assert "<th>original units</th>" in page
+    assert page.count(">0.123457<") == len(FEATURES)
+    assert ">9.87654<" in page
+
+
+def test_no_original_units_column_without_them(page):
+    assert "original units" not in page
+
+
+def test_settings_list_hyperparameters_split_rows_and_iterations(page):
+    for label, value in [
+        ("learning_rate", "0.01"),
+        ("engine", "statistics"),
+        ("split_seed", "1"),
+        ("split", "exact"),
+        ("rows total", "150"),
+        ("rows train", "105"),
+        ("rows test", "45"),
+        ("iterations_run", "100"),
+    ]:
+        assert f"<th>{label}</th><td" in page
+        assert f">{value}</td>" in page
+
+
+def test_fields_added_later_show_up_in_the_settings(iris_run):
+    report = edited(iris_run.report, stopped="converged", preset="tutorial", future_ratio=1 / 3)
+    page = render(report)
+    assert "<th>stopped</th><td>converged</td>" in page
+    assert "<th>preset</th><td>tutorial</td>" in page
+    assert '<th>future_ratio</th><td class="num">0.333333</td>' in page
+
+
+def test_lists_warnings(iris_run):
+    page = render(edited(iris_run.report, warnings=["only one species: setosa"]))
+    assert "<li>only one species: setosa</li>" in page
+
+
+def test_shows_ignored_columns(iris_run):
+    page = render(edited(iris_run.report, ignored_columns=["plot_id", "notes"]))
+    assert "<td>plot_id, notes</td>" in page
+
+
+def test_shows_s3_input_details_run_id_and_timings(iris_run):
+    source = {
+        "bucket": "lab-bucket",
+        "key": "incoming/field/iris.csv",
+        "etag": "f5a306e1ae53a6dedf289efccbbe541a",
+        "version_id": None,
+        "last_modified": "2026-11-29T13:57:03+00:00",
+        "size": 3855,
+    }
+    page = render(edited(iris_run.report, input=source, run_id="20261129T135703Z-e8baca509700"))
+    assert "<title>linreg run: incoming/field/iris.csv</title>" in page
+    for value in ("lab-bucket", "f5a306e1ae53a6dedf289efccbbe541a", "2026-11-29T13:57:03+00:00"):
+        assert f"<td>{value}</td>" in page
+    assert '<th>size</th><td class="num">3855</td>' in page
+    assert "20261129T135703Z-e8baca509700" in page
+    timings = iris_run.report["timings"]
+    assert f'<th>train_seconds</th><td class="num">{timings["train_seconds"]:.6g}</td>' in page
+
+
+def test_title_says_local_run_without_an_input(page):
+    # pipeline.run called directly, as here, records no input.
+    assert "<title>linreg run: local run</title>" in page
+
+
+def test_values_are_escaped(iris_run):
+    hostile = "<script>alert(1)</script>"
+    report = edited(
+        iris_run.report,
+        ignored_columns=[hostile],
+        input={"key": f"incoming/{hostile}.csv"},
+        warnings=['a "quoted" & <b>bold</b> warning'],
+    )
+    page = render(report)
+    assert "<script" not in page
+    assert "<b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&quot;quoted&quot; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def test_diverged_report_shows_the_error_and_no_params_table(diverged_run):
+    report = diverged_run.report
+    page = render(report, diverged_run.files.get("loss.png"))
+    assert report["params"] is None
+    assert '<span class="badge bad">diverged</span>' in page
+    assert "<h2>Parameters</h2>" not in page
+    assert report["error"]["message"] in page
+    assert "<img" not in page
+
+
+def test_missing_metrics_show_as_a_dash(diverged_run):
+    page = render(diverged_run.report)
+    assert '<th>test MSE</th><td class="num">—</td>' in page
+
+
+# Headless Chromium: the page renders as a person would see it.
+
+
+def chromium(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    if not CHROMIUM.exists():
+        pytest.skip("chromium not installed; .ci/run installs it")
+    # A fresh profile each time: a shared one is locked by a still-closing Chromium.
+    with tempfile.TemporaryDirectory(dir=cwd) as profile:
+        return subprocess.run(
+            [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            timeout=120,
+            check=True,
+            cwd=cwd,
+        )
+
+
+@pytest.fixture(scope="module")
+def page_file(page, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("html") / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def test_chromium_screenshot_is_a_non_blank_png(page_file):
+    shot = page_file.with_name("report.png")
+    chromium(
+        f"--screenshot={shot}",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        page_file.as_uri(),
+        cwd=page_file.parent,
+    )
+    with Image.open(shot) as image:
+        assert image.format == "PNG"
+        assert image.size == WINDOW
+        colours = image.convert("RGB").getcolors(maxcolors=WINDOW[0] * WINDOW[1])
+    # A blank or failed page has a handful of colours; text, badges and the plot have hundreds.
+    assert len(colours) > 200
+
+
+def test_chromium_dom_has_the_metrics(iris_run, page_file):
+    dom = chromium("--dump-dom", page_file.as_uri(), cwd=page_file.parent).stdout.decode()
+    assert "<h2>Metrics</h2>" in dom
+    assert f"{iris_run.report['test_mse']:.6g}" in dom
+    assert f"{iris_run.report['baseline_test_mse']:.6g}" in dom
