@@ -25,6 +25,8 @@ MAX_ITERATIONS = 1_000_000
 MAX_SEED = 2**31 - 1
 LOSSES = ("mean", "sum")
 ENGINES = ("statistics", "tutorial")
+PRESETS = ("tutorial", "converged")
+DATASETS = ("iris", "diabetes")
 # S3's largest object: the library's own limit (LINREG_MAX_INPUT_BYTES) can only be lower.
 MAX_OBJECT_BYTES = 5 * 2**40
 
@@ -58,11 +60,15 @@ class Settings:
     models_prefix: str = "models/"
     failures_prefix: str = "failures/"
     # None leaves the library's default (the tutorial's) in place.
+    dataset: str | None = None
+    preset: str | None = None
     learning_rate: float | None = None
     iterations: int | None = None
     seed: int | None = None
     loss: str | None = None
     engine: str | None = None
+    tolerance: float | None = None
+    test_size: float | None = None
     max_input_bytes: int | None = None
     log_retention_days: int = 30
     max_event_age_seconds: int = 6 * 3600
@@ -91,11 +97,15 @@ class Settings:
     def hyperparameter_environment(self) -> dict[str, str]:
         """The library's LINREG_* variables; an empty value means the library default."""
         values = {
+            "LINREG_DATASET": self.dataset,
+            "LINREG_PRESET": self.preset,
             "LINREG_LEARNING_RATE": self.learning_rate,
             "LINREG_ITERATIONS": self.iterations,
             "LINREG_SEED": self.seed,
             "LINREG_LOSS": self.loss,
             "LINREG_ENGINE": self.engine,
+            "LINREG_TOLERANCE": self.tolerance,
+            "LINREG_TEST_SIZE": self.test_size,
             "LINREG_MAX_INPUT_BYTES": self.max_input_bytes,
         }
         return {name: "" if value is None else str(value) for name, value in values.items()}
@@ -147,6 +157,18 @@ def positive_number(key: str, raw: Any) -> float | None:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise SettingsError(f"{key} must be a number greater than 0, got {raw!r}")
+    return value
+
+
+def fraction(key: str, raw: Any) -> float | None:
+    if _is_unset(raw):
+        return None
+    try:
+        value = math.nan if isinstance(raw, bool) else float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 < value < 1:
+        raise SettingsError(f"{key} must be a number between 0 and 1, got {raw!r}")
     return value
 
 
@@ -215,11 +237,15 @@ CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     f"{PREFIX}incomingPrefix": ("incoming_prefix", prefix),
     f"{PREFIX}modelsPrefix": ("models_prefix", prefix),
     f"{PREFIX}failuresPrefix": ("failures_prefix", prefix),
+    f"{PREFIX}dataset": ("dataset", choice(DATASETS)),
+    f"{PREFIX}preset": ("preset", choice(PRESETS)),
     f"{PREFIX}learningRate": ("learning_rate", positive_number),
     f"{PREFIX}iterations": ("iterations", optional_whole_number(1, MAX_ITERATIONS)),
     f"{PREFIX}seed": ("seed", optional_whole_number(0, MAX_SEED)),
     f"{PREFIX}loss": ("loss", choice(LOSSES)),
     f"{PREFIX}engine": ("engine", choice(ENGINES)),
+    f"{PREFIX}tolerance": ("tolerance", fraction),
+    f"{PREFIX}testSize": ("test_size", fraction),
     f"{PREFIX}maxInputBytes": ("max_input_bytes", optional_whole_number(1, MAX_OBJECT_BYTES)),
     f"{PREFIX}logRetentionDays": ("log_retention_days", log_retention),
     f"{PREFIX}maxEventAgeSeconds": ("max_event_age_seconds", whole_number(60, 6 * 3600)),

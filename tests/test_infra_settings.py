@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from linreg import config
+from linreg.spec import BUILT_IN
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # infra/ holds the CDK app, which is not an installed package.
 sys.path.append(str(REPO_ROOT / "infra"))
 
-from settings import CONTEXT_KEYS, Settings, SettingsError  # noqa: E402
+from settings import CONTEXT_KEYS, DATASETS, Settings, SettingsError  # noqa: E402
 
 
 def test_empty_context_gives_the_documented_defaults() -> None:
@@ -81,11 +82,15 @@ def test_an_empty_optional_value_means_unset(key: str) -> None:
 
 def test_hyperparameters_default_to_empty_environment_values() -> None:
     assert Settings().hyperparameter_environment() == {
+        "LINREG_DATASET": "",
+        "LINREG_PRESET": "",
         "LINREG_LEARNING_RATE": "",
         "LINREG_ITERATIONS": "",
         "LINREG_SEED": "",
         "LINREG_LOSS": "",
         "LINREG_ENGINE": "",
+        "LINREG_TOLERANCE": "",
+        "LINREG_TEST_SIZE": "",
         "LINREG_MAX_INPUT_BYTES": "",
     }
 
@@ -93,21 +98,29 @@ def test_hyperparameters_default_to_empty_environment_values() -> None:
 def test_set_hyperparameters_become_environment_text() -> None:
     settings = Settings.from_context(
         {
+            "linreg:dataset": "diabetes",
+            "linreg:preset": "converged",
             "linreg:learningRate": "0.05",
             "linreg:iterations": "500",
             "linreg:seed": "0",
             "linreg:loss": "sum",
             "linreg:engine": "tutorial",
+            "linreg:tolerance": "1e-05",
+            "linreg:testSize": "0.25",
             "linreg:maxInputBytes": "1048576",
         }
     )
 
     assert settings.hyperparameter_environment() == {
+        "LINREG_DATASET": "diabetes",
+        "LINREG_PRESET": "converged",
         "LINREG_LEARNING_RATE": "0.05",
         "LINREG_ITERATIONS": "500",
         "LINREG_SEED": "0",
         "LINREG_LOSS": "sum",
         "LINREG_ENGINE": "tutorial",
+        "LINREG_TOLERANCE": "1e-05",
+        "LINREG_TEST_SIZE": "0.25",
         "LINREG_MAX_INPUT_BYTES": "1048576",
     }
 
@@ -137,6 +150,10 @@ def test_set_hyperparameters_become_environment_text() -> None:
         ("linreg:seed", "-1"),
         ("linreg:loss", "median"),
         ("linreg:engine", "fast"),
+        ("linreg:preset", "fastest"),
+        ("linreg:dataset", "penguins"),
+        ("linreg:tolerance", "1"),
+        ("linreg:testSize", "0"),
         ("linreg:maxInputBytes", "0"),
         ("linreg:logRetentionDays", "31"),
         ("linreg:maxEventAgeSeconds", "59"),
@@ -202,5 +219,11 @@ def test_hyperparameter_limits_match_the_library() -> None:
         assert Settings.from_context({"linreg:loss": loss}).loss == loss
     for engine in config.ENGINES:
         assert Settings.from_context({"linreg:engine": engine}).engine == engine
+    for preset in config.PRESETS:
+        assert Settings.from_context({"linreg:preset": preset}).preset == preset
+
+
+def test_dataset_names_match_the_librarys_built_ins() -> None:
+    assert set(DATASETS) == set(BUILT_IN)
     with pytest.raises(SettingsError):
         Settings.from_context({"linreg:iterations": str(config.MAX_ITERATIONS + 1)})
