@@ -151,10 +151,7 @@ def optional_whole_number(low: int, high: int) -> Callable[[str, Any], int | Non
 def positive_number(key: str, raw: Any) -> float | None:
     if _is_unset(raw):
         return None
-    try:
-        value = math.nan if isinstance(raw, bool) else float(raw)
-    except (TypeError, ValueError):
-        value = math.nan
+    value = _number(raw)
     if not (math.isfinite(value) and value > 0):
         raise SettingsError(f"{key} must be a number greater than 0, got {raw!r}")
     return value
@@ -163,13 +160,18 @@ def positive_number(key: str, raw: Any) -> float | None:
 def fraction(key: str, raw: Any) -> float | None:
     if _is_unset(raw):
         return None
-    try:
-        value = math.nan if isinstance(raw, bool) else float(raw)
-    except (TypeError, ValueError):
-        value = math.nan
+    value = _number(raw)
     if not 0 < value < 1:
         raise SettingsError(f"{key} must be a number between 0 and 1, got {raw!r}")
     return value
+
+
+def _number(raw: Any) -> float:
+    """The value as a float; NaN (which every range check rejects) if it is not one."""
+    try:
+        return math.nan if isinstance(raw, bool) else float(raw)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def choice(options: tuple[str, ...]) -> Callable[[str, Any], str | None]:
