@@ -8,7 +8,8 @@ the whole handler against ``pandas.read_csv`` of the same file alone, and the st
 engine against the tutorial loop (where the loop finishes in reasonable time). Machines
 here are shared and noisy: compare the ratios, which come from one run on one machine.
 
-Each measurement runs in a fresh child process against one embedded S3 server, so peak
+Both the handler and read_csv are timed as the fastest of three runs. Each measurement
+runs in a fresh child process against one embedded S3 server, so peak
 RSS belongs to that measurement alone. Generated files are cached in bench/.data/.
 """
 
@@ -135,7 +136,8 @@ def warm_iris(endpoint: str) -> dict:
 def handler(endpoint: str, key: str, engine: str) -> dict:
     handle = _handler(endpoint)
     handle("incoming/iris.csv", engine, fresh=True)  # warm: imports, clients, MXNet
-    outcome, seconds = handle(key, engine, fresh=True)
+    # Fastest of three, as for read_csv: both sides get the same treatment of noise.
+    outcome, seconds = min((handle(key, engine, fresh=True) for _ in range(3)), key=lambda r: r[1])
     assert outcome["status"] == "succeeded", outcome
     return {
         "seconds": seconds,
