@@ -15,6 +15,7 @@ from linreg.config import Hyperparameters
 from linreg.dataset import load_bytes
 from linreg.errors import InputError
 from linreg.spec import DIABETES
+from test_pipeline import event_for
 
 DIABETES_CSV = ROOT / "data" / "diabetes.csv"
 
@@ -82,9 +83,7 @@ def test_the_dataset_can_be_chosen_per_upload(s3, diabetes_bytes):
         Body=diabetes_bytes,
         Metadata={"dataset": "diabetes", "preset": "converged"},
     )
-    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
-    event["Records"][0]["s3"]["bucket"]["name"] = BUCKET
-    event["Records"][0]["s3"]["object"]["key"] = "incoming/diabetes.csv"
+    event = event_for("incoming/diabetes.csv")
     (outcome,) = handler.handle_event(event, s3=s3, env={})
     assert outcome["status"] == "succeeded"
     params = json.loads(

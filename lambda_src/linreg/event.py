@@ -14,10 +14,6 @@ class S3Record:
     raw: dict
 
     @property
-    def event_name(self) -> str:
-        return self.raw.get("eventName", "")
-
-    @property
     def bucket(self) -> str:
         return self.raw["s3"]["bucket"]["name"]
 
