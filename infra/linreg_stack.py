@@ -233,6 +233,9 @@ class LinregStack(cdk.Stack):
                 "FAILURES_PREFIX": settings.failures_prefix,
                 **settings.hyperparameter_environment(),
                 "OMP_NUM_THREADS": str(omp_threads_for(settings.memory_mb)),
+                # numpy's BLAS only multiplies small matrices here; its idle helper threads
+                # would spin on the function's CPU share while the main thread trains.
+                "OPENBLAS_NUM_THREADS": "1",
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",

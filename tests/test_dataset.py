@@ -9,7 +9,7 @@ from sklearn.model_selection import train_test_split
 
 from conftest import IRIS_CSV
 from corpus import CORPUS_DIR, FAILING
-from linreg.dataset import FEATURES, hashed_test_rows, load, load_bytes
+from linreg.dataset import FEATURES, hashed_test_rows, load, load_bytes, split
 from linreg.errors import InputError
 from linreg.stats import Stats
 
@@ -66,6 +66,16 @@ def test_split_takes_the_rows_sklearn_takes_from_the_tutorials_frame(iris_bytes)
     np.testing.assert_array_equal(data.rows.train_index, frame_train.index)
     np.testing.assert_array_equal(data.rows.test_index, frame_test.index)
     assert (data.train.n, data.test.n) == (105, 45)
+
+
+@pytest.mark.parametrize("rows", [13, 14, 101, 1999])
+@pytest.mark.parametrize("test_size", [0.3, 0.25, 0.5])
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_split_indices_are_train_test_splits(rows, test_size, seed):
+    train_index, test_index = split(rows, n_features=5, test_size=test_size, seed=seed)
+    train, test = train_test_split(np.arange(rows), test_size=test_size, random_state=seed)
+    np.testing.assert_array_equal(train_index, train)
+    np.testing.assert_array_equal(test_index, test)
 
 
 def test_statistics_are_those_of_the_split_rows(iris_bytes):
@@ -195,6 +205,38 @@ def test_errors_in_later_blocks_name_the_files_line(iris_bytes):
     data = iris_like(5000) + b"5.0,3.1,x,0.2,setosa\n"
     with pytest.raises(InputError, match="column petal_length, line 5002"):
         load_bytes(data, block_bytes=1024, exact_max_rows=100)
+
+
+@pytest.mark.parametrize("exact_max_rows", [10_000, 100])
+def test_parsing_on_several_threads_gives_the_one_thread_result(exact_max_rows):
+    data = iris_like(3000)
+    options = {"block_bytes": 1000, "exact_max_rows": exact_max_rows}
+    one = load_bytes(data, threads=1, **options)
+    several = load_bytes(data, threads=3, **options)
+    for part in ("train", "test"):
+        np.testing.assert_array_equal(getattr(several, part).gram, getattr(one, part).gram)
+        np.testing.assert_array_equal(getattr(several, part).moment, getattr(one, part).moment)
+        assert getattr(several, part).n == getattr(one, part).n
+
+
+def test_on_several_threads_the_first_bad_line_is_reported():
+    lines = iris_like(5000).splitlines(keepends=True)
+    lines[1500] = b"5.0,3.1,x,0.2,setosa\n"
+    lines[3000] = b"5.0,3.1,0.2,setosa\n"
+    with pytest.raises(InputError, match="column petal_length, line 1501"):
+        load_bytes(b"".join(lines), block_bytes=1024, threads=4)
+
+
+def test_on_several_threads_a_bad_line_comes_before_a_later_stream_error():
+    lines = iris_like(5000).splitlines(keepends=True)
+    lines[1500] = b"5.0,3.1,x,0.2,setosa\n"
+    data = b"".join(lines)
+    # The limit falls two blocks after the bad line: the reader passes it while the bad
+    # line's block is still being parsed.
+    limit = data.index(b",x,") + 1500
+    with pytest.raises(InputError, match="line 1501") as caught:
+        load_bytes(data, block_bytes=1024, threads=4, max_bytes=limit)
+    assert caught.value.code == "non_numeric"
 
 
 def test_streaming_memory_is_bounded_by_the_block_not_the_file():

@@ -3,6 +3,7 @@ the retry completes the run; a permanent one on the input leaves a failure recor
 any of them, latest.json never points at a run with missing files."""
 
 import json
+import threading
 from collections import Counter
 
 import pytest
@@ -31,15 +32,16 @@ ERRORS = {
 }
 
 # Every S3 call a fresh successful run makes, in order: which operation, which call of it.
+# Calls on one line of the comments are made at once, in any order among themselves.
 CALLS = [
     ("head_object", 1),  # describe the upload
-    ("head_object", 2),  # is this run already published?
-    ("get_object", 1),  # has this run already failed?
+    ("head_object", 2),  # is this run already published?  } at once
+    ("get_object", 1),  # has this run already failed?     }
     ("get_object", 2),  # the upload's bytes
-    ("put_object", 1),  # params.json
-    ("put_object", 2),  # params.nd
-    ("put_object", 3),  # loss.png
-    ("put_object", 4),  # report.html
+    ("put_object", 1),  # params.json, params.nd, loss.png and report.html, at once
+    ("put_object", 2),
+    ("put_object", 3),
+    ("put_object", 4),
     ("put_object", 5),  # report.json, conditional
     ("get_object", 3),  # current latest.json
     ("put_object", 6),  # latest.json, compare-and-swap
@@ -53,6 +55,7 @@ class FaultyS3:
     def __init__(self, client, operation: str | None = None, nth: int = 0, error=None) -> None:
         self._client, self._operation, self._nth, self._error = client, operation, nth, error
         self.calls = Counter()
+        self._lock = threading.Lock()  # the handler makes some calls from several threads
 
     def __getattr__(self, name: str):
         method = getattr(self._client, name)
@@ -60,8 +63,10 @@ class FaultyS3:
             return method
 
         def call(**kwargs):
-            self.calls[name] += 1
-            if name == self._operation and self.calls[name] == self._nth:
+            with self._lock:
+                self.calls[name] += 1
+                failing = name == self._operation and self.calls[name] == self._nth
+            if failing:
                 raise self._error
             return method(**kwargs)
 

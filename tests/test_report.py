@@ -1,8 +1,11 @@
+import io
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from linreg import pipeline
+from linreg import pipeline, report
 from linreg.config import Hyperparameters
 from linreg.dataset import FEATURES
 
@@ -53,3 +56,26 @@ def test_diverged_run_has_a_report_only_with_no_model_in_it(iris_bytes):
     report = json.loads(run.files["report.json"])
     assert report["params"] is None and report["test_mse"] is None
     assert report["error"]["code"] == "diverged"
+
+
+def line_pixels(png: bytes) -> int:
+    """How many pixels have the curve's colour (matplotlib's first colour, C0)."""
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    return int((np.abs(image.astype(int) - (31, 119, 180)).sum(axis=2) < 30).sum())
+
+
+def test_the_loss_plot_shows_the_curve():
+    assert line_pixels(report.loss_plot([3.0 - 0.01 * i for i in range(40)], loss="mean")) > 300
+
+
+def test_a_redrawn_loss_plot_is_what_a_new_figure_draws():
+    curves = [
+        ([3.0 - 0.01 * i for i in range(40)], "mean"),
+        ([1e4 * 0.9**i for i in range(100)], "sum"),
+    ]
+    first_drawings = []
+    for history, loss in curves:
+        report._loss_figure.cache_clear()
+        first_drawings.append(report.loss_plot(history, loss=loss))
+    redrawn = [report.loss_plot(history, loss=loss) for history, loss in curves * 2]
+    assert redrawn == first_drawings * 2

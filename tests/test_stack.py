@@ -380,6 +380,10 @@ def test_function_environment_names_the_bucket_layout(resources: dict) -> None:
     assert environment["OMP_NUM_THREADS"] == str(omp_threads_for(2048))
 
 
+def test_function_environment_keeps_numpy_blas_on_one_thread(resources: dict) -> None:
+    assert function_environment(resources)["OPENBLAS_NUM_THREADS"] == "1"
+
+
 def test_function_environment_sets_powertools_service_namespace_and_level(
     resources: dict,
 ) -> None:

@@ -1,8 +1,10 @@
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from linreg.storage import Layout, run_id
+from linreg.storage import Layout, concurrently, publish_run, run_id
 
 
 def test_model_name_strips_the_upload_prefix_and_suffix():
@@ -46,3 +48,43 @@ def test_run_id_changes_with_content_version_or_settings(change):
     when = datetime(2026, 11, 29, tzinfo=UTC)
     base = {"etag": "abc", "version_id": None, "last_modified": when, "settings": {}}
     assert run_id(**base) != run_id(**{**base, **change})
+
+
+class BarrierS3:
+    """Each put_object waits until ``parties`` puts are in flight together: puts made one
+    after another break the barrier instead."""
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self.keys: list[str] = []
+
+    def put_object(self, *, Key: str, **_) -> None:
+        if not Key.endswith("report.json"):
+            self.barrier.wait()
+        self.keys.append(Key)
+
+
+def test_a_runs_files_are_written_at_once_and_the_report_last():
+    s3 = BarrierS3(parties=3)
+    files = {"report.json": b"{}", "params.json": b"{}", "params.nd": b"", "loss.png": b""}
+    assert publish_run(s3, "bucket", "models/iris/run/", files)
+    assert s3.keys[-1] == "models/iris/run/report.json"
+    assert len(s3.keys) == 4
+
+
+def test_concurrent_calls_all_end_before_the_first_error_is_raised():
+    ended = threading.Event()
+
+    def fails() -> None:
+        raise ValueError("first")
+
+    def slow() -> None:
+        time.sleep(0.05)
+        ended.set()
+
+    def also_fails() -> None:
+        raise KeyError("second")
+
+    with pytest.raises(ValueError, match="first"):
+        concurrently(fails, slow, also_fails)
+    assert ended.is_set()

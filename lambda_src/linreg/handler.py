@@ -121,10 +121,13 @@ def train_and_publish(
 ) -> dict:
     prefix = layout.run_prefix(name, outcome["run_id"])
     failure_key = layout.failure_key(name, outcome["run_id"])
-    if storage.exists(s3, upload.bucket, prefix + "report.json"):
+    published, (failure, _) = storage.concurrently(
+        lambda: storage.exists(s3, upload.bucket, prefix + "report.json"),
+        lambda: storage.read_json(s3, upload.bucket, failure_key),
+    )
+    if published:
         logger.info("run already published; duplicate delivery")
         return {**outcome, "status": "succeeded", "prefix": prefix, "duplicate": True}
-    failure, _ = storage.read_json(s3, upload.bucket, failure_key)
     if failure is not None:
         logger.info("run already failed; duplicate delivery")
         return {

@@ -13,11 +13,14 @@ a failure record) are written with ``IfNoneMatch="*"`` so exactly one delivery w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -30,6 +33,7 @@ CONTENT_TYPES = {
     ".png": "image/png",
     ".html": "text/html; charset=utf-8",
 }
+T = TypeVar("T")
 # How often update_latest re-reads latest.json after losing a race to another run.
 LATEST_ATTEMPTS = 8
 
@@ -184,10 +188,25 @@ def exists(s3, bucket: str, key: str) -> bool:
 def publish_run(s3, bucket: str, prefix: str, files: Mapping[str, bytes]) -> bool:
     """Write a run's files, report.json last and only if absent: a report means the run is
     complete. Returns ``False`` when another delivery of the same run got there first."""
-    for name, content in files.items():
-        if name != "report.json":
-            put(s3, bucket, prefix + name, content)
+    concurrently(
+        *(
+            functools.partial(put, s3, bucket, prefix + name, content)
+            for name, content in files.items()
+            if name != "report.json"
+        )
+    )
     return put_if_absent(s3, bucket, prefix + "report.json", files["report.json"])
+
+
+def concurrently(*calls: Callable[[], T]) -> list[T]:
+    """The results of independent S3 calls made at once: the caller waits about one round
+    trip instead of one per call (boto3 clients are thread-safe). Every call has ended
+    when this returns or raises; the first failing call's error is raised."""
+    if len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(len(calls), thread_name_prefix="s3") as pool:
+        futures = [pool.submit(call) for call in calls]
+    return [future.result() for future in futures]
 
 
 def record_failure(s3, bucket: str, key: str, record: dict) -> bool:
