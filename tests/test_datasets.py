@@ -14,7 +14,7 @@ from linreg.cli import main
 from linreg.config import Hyperparameters
 from linreg.dataset import load_bytes
 from linreg.errors import InputError
-from linreg.spec import DIABETES
+from linreg.spec import DIABETES, Spec
 from test_pipeline import event_for
 
 DIABETES_CSV = ROOT / "data" / "diabetes.csv"
@@ -111,3 +111,15 @@ def test_predict_applies_a_diabetes_model_with_its_own_columns(tmp_path):
     report = json.loads((out / "report.json").read_text())
     whole = (report["train_mse"] * 309 + report["test_mse"] * 133) / 442
     assert np.mean(residual**2) == pytest.approx(whole, rel=1e-9)
+
+
+def test_a_categorical_column_with_too_many_levels_is_refused():
+    description = {
+        "name": "wide",
+        "target": "y",
+        "numeric": ["x"],
+        "categorical": {"group": [f"g{i}" for i in range(1001)]},
+    }
+    with pytest.raises(InputError) as caught:
+        Spec.from_dict(description)
+    assert caught.value.code == "bad_dataset" and "1001 levels" in caught.value.message

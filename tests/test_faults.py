@@ -32,18 +32,18 @@ ERRORS = {
 }
 
 # Every S3 call a fresh successful run makes, in order: which operation, which call of it.
-# Calls on one line of the comments are made at once, in any order among themselves.
+# Calls a comment says are made at once come in any order among themselves.
 CALLS = [
     ("head_object", 1),  # describe the upload
-    ("head_object", 2),  # is this run already published?  } at once
-    ("get_object", 1),  # has this run already failed?     }
-    ("get_object", 2),  # the upload's bytes
-    ("put_object", 1),  # params.json, params.nd, loss.png and report.html, at once
-    ("put_object", 2),
+    ("get_object", 1),  # this run's report and failure record, if any: at once
+    ("get_object", 2),
+    ("get_object", 3),  # the upload's bytes
+    ("put_object", 1),  # params.json, params.nd, loss.png, report.html and the current
+    ("put_object", 2),  # latest.json (get_object #4), at once
     ("put_object", 3),
     ("put_object", 4),
+    ("get_object", 4),
     ("put_object", 5),  # report.json, conditional
-    ("get_object", 3),  # current latest.json
     ("put_object", 6),  # latest.json, compare-and-swap
 ]
 
@@ -119,3 +119,6 @@ def test_failure_at_any_call_raises_or_records_and_the_retry_completes(
     assert {k.rsplit("/", 1)[1] for k in keys(s3, retry["prefix"])} == RUN_FILES
     assert keys(s3, "failures/") == []
     assert_latest_points_at_complete_runs(s3)
+    # Even when the first delivery published the run but failed before moving latest.json.
+    latest = json.loads(s3.get_object(Bucket=BUCKET, Key="models/iris/latest.json")["Body"].read())
+    assert latest["run_id"] == retry["run_id"]

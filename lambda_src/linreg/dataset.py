@@ -457,26 +457,23 @@ def _fast_parse(
     # No NA detection: a blank or "NaN" cell makes the float conversion fail (ValueError),
     # which sends the block to the careful parse; skipping it saves a quarter of the time.
     frame = _read(block, columns, dtype=dtypes, na_filter=False)
-    codes = _columns(
-        [
-            _level_codes(frame[position[column]], levels, spec.level_prefix)
-            for column, levels in spec.categorical
-        ],
-        len(frame),
-    ).astype(np.int64)
-    X = _design([frame[position[name]].to_numpy() for name in spec.numeric], codes, spec)
-    # A copy: a view would keep the whole parsed frame alive with the kept rows.
-    y = frame[position[spec.target]].to_numpy().reshape(-1, 1).copy()
+    # Small integer codes and no temporary copies: every array allocated here is memory
+    # the kernel must map afresh for each block, a cost on the order of parsing itself.
+    codes = np.empty((len(frame), len(spec.categorical)), dtype=np.int16)
+    for index, (column, levels) in enumerate(spec.categorical):
+        codes[:, index] = _level_codes(frame[position[column]], levels, spec.level_prefix)
+    numbers = [frame[position[name]].to_numpy() for name in (spec.target, *spec.numeric)]
     # Infinities fail isfinite; codes < 0 are blanks or unknown levels.
-    if not (np.isfinite(X).all() and np.isfinite(y).all()) or (codes < 0).any():
+    if not all(np.isfinite(column).all() for column in numbers) or (codes < 0).any():
         return None
-    return X, y, codes
+    return _design(numbers[1:], codes, spec), numbers[0].reshape(-1, 1), codes
 
 
 def _level_codes(column: pd.Series, levels: tuple[str, ...], prefix: str) -> np.ndarray:
     """Each cell's level index; -1 for other text or a blank."""
     names = _normalize(column.cat.categories.astype(str).to_series(), prefix)
-    lookup = np.array([levels.index(n) if n in levels else -1 for n in names] + [-1])
+    known = [levels.index(name) if name in levels else -1 for name in names]
+    lookup = np.array([*known, -1], dtype=np.int16)
     # cat.codes is -1 for a blank cell, which indexes the lookup's last entry.
     return lookup[column.cat.codes.to_numpy()]
 

@@ -121,13 +121,24 @@ def train_and_publish(
 ) -> dict:
     prefix = layout.run_prefix(name, outcome["run_id"])
     failure_key = layout.failure_key(name, outcome["run_id"])
-    published, (failure, _) = storage.concurrently(
-        lambda: storage.exists(s3, upload.bucket, prefix + "report.json"),
+    latest_key = layout.latest_key(name)
+    (published, _), (failure, _) = storage.concurrently(
+        lambda: storage.read_json(s3, upload.bucket, prefix + "report.json"),
         lambda: storage.read_json(s3, upload.bucket, failure_key),
     )
-    if published:
-        logger.info("run already published; duplicate delivery")
-        return {**outcome, "status": "succeeded", "prefix": prefix, "duplicate": True}
+    if published is not None:
+        # The delivery that published it may have failed before moving latest.json.
+        moved = storage.update_latest(
+            s3, upload.bucket, latest_key, latest_pointer(outcome["run_id"], prefix, published)
+        )
+        logger.info("run already published; duplicate delivery", extra={"latest_moved": moved})
+        return {
+            **outcome,
+            "status": "succeeded",
+            "prefix": prefix,
+            "duplicate": True,
+            "latest_moved": moved,
+        }
     if failure is not None:
         logger.info("run already failed; duplicate delivery")
         return {
@@ -184,20 +195,30 @@ def train_and_publish(
         "rows": report["rows"]["total"],
     }
     started = time.perf_counter()
-    published = storage.publish_run(s3, upload.bucket, prefix, result.files)
+    # latest.json is read while the run's files are written, a round trip saved; if it
+    # changes meanwhile, the compare-and-swap in update_latest notices and reads it again.
+    published, latest = storage.concurrently(
+        lambda: storage.publish_run(s3, upload.bucket, prefix, result.files),
+        lambda: storage.read_json(s3, upload.bucket, latest_key),
+    )
     summary["timings"] = {**report["timings"], "write_seconds": time.perf_counter() - started}
     if not published:
         logger.info("another delivery published this run first")
         return {**summary, "duplicate": True}
-    pointer = {
-        "run_id": outcome["run_id"],
-        "prefix": prefix,
-        "test_mse": report["test_mse"],
-        "input": upload.source(),
-    }
-    moved = storage.update_latest(s3, upload.bucket, layout.latest_key(name), pointer)
+    pointer = latest_pointer(outcome["run_id"], prefix, report)
+    moved = storage.update_latest(s3, upload.bucket, latest_key, pointer, known=latest)
     logger.info("published", extra={"prefix": prefix, "latest_moved": moved})
     return {**summary, "latest_moved": moved}
+
+
+def latest_pointer(run_id: str, prefix: str, report: dict) -> dict:
+    """What latest.json says of a run: where it is, how good, and which upload it trained on."""
+    return {
+        "run_id": run_id,
+        "prefix": prefix,
+        "test_mse": report["test_mse"],
+        "input": report["input"],
+    }
 
 
 def fail(

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from linreg.errors import InputError
 
+# Each level but the baseline is a feature; the loader also keeps level codes as int16.
+MAX_LEVELS = 1000
+
 
 @dataclass(frozen=True, kw_only=True)
 class Spec:
@@ -33,6 +36,12 @@ class Spec:
             if len(levels) < 2 or len(set(levels)) != len(levels):
                 raise InputError(
                     "bad_dataset", f"dataset {self.name!r}: {column} needs 2+ distinct levels"
+                )
+            if len(levels) > MAX_LEVELS:
+                raise InputError(
+                    "bad_dataset",
+                    f"dataset {self.name!r}: {column} has {len(levels)} levels; "
+                    f"at most {MAX_LEVELS} allowed",
                 )
 
     @property

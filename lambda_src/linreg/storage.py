@@ -214,15 +214,27 @@ def record_failure(s3, bucket: str, key: str, record: dict) -> bool:
     return put_if_absent(s3, bucket, key, to_json(record))
 
 
-def update_latest(s3, bucket: str, key: str, pointer: dict) -> bool:
+def update_latest(
+    s3,
+    bucket: str,
+    key: str,
+    pointer: dict,
+    *,
+    known: tuple[dict | None, str | None] | None = None,
+) -> bool:
     """Point latest.json at a run unless it already points at a newer upload.
 
     Compare-and-swap on the object's ETag, so two runs finishing together cannot both
-    read the old pointer and the older one overwrite the newer. Returns whether it moved.
+    read the old pointer and the older one overwrite the newer. ``known`` is latest.json as
+    already read (JSON and ETag), a round trip saved; stale is fine, the swap then fails and
+    the pointer is read again. Returns whether it moved.
     """
-    for _ in range(LATEST_ATTEMPTS):
-        current, etag = read_json(s3, bucket, key)
-        if current is not None and not is_newer(pointer["input"], current["input"]):
+    for attempt in range(LATEST_ATTEMPTS):
+        current, etag = known if attempt == 0 and known else read_json(s3, bucket, key)
+        if current is not None and (
+            current["run_id"] == pointer["run_id"]
+            or not is_newer(pointer["input"], current["input"])
+        ):
             return False
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
