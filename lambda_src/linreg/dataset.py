@@ -457,11 +457,13 @@ def _fast_parse(
     # No NA detection: a blank or "NaN" cell makes the float conversion fail (ValueError),
     # which sends the block to the careful parse; skipping it saves a quarter of the time.
     frame = _read(block, columns, dtype=dtypes, na_filter=False)
-    # Small integer codes and no temporary copies: every array allocated here is memory
-    # the kernel must map afresh for each block, a cost on the order of parsing itself.
-    codes = np.empty((len(frame), len(spec.categorical)), dtype=np.int16)
-    for index, (column, levels) in enumerate(spec.categorical):
-        codes[:, index] = _level_codes(frame[position[column]], levels, spec.level_prefix)
+    codes = _code_matrix(
+        len(frame),
+        [
+            _level_codes(frame[position[column]], levels, spec.level_prefix)
+            for column, levels in spec.categorical
+        ],
+    )
     numbers = [frame[position[name]].to_numpy() for name in (spec.target, *spec.numeric)]
     # Infinities fail isfinite; codes < 0 are blanks or unknown levels.
     if not all(np.isfinite(column).all() for column in numbers) or (codes < 0).any():
@@ -507,12 +509,17 @@ def _careful_parse(
 
 def _all_levels(frame: pd.DataFrame, spec: Spec) -> np.ndarray:
     codes = [_levels(frame[column], column, spec) for column, _ in spec.categorical]
-    return _columns(codes, len(frame)).astype(np.int64)
+    return _code_matrix(len(frame), codes)
 
 
-def _columns(arrays: list[np.ndarray], rows: int) -> np.ndarray:
-    """Arrays of length ``rows`` side by side; (rows, 0) when there are none."""
-    return np.column_stack(arrays).reshape(rows, len(arrays)) if arrays else np.zeros((rows, 0))
+def _code_matrix(rows: int, codes: list[np.ndarray]) -> np.ndarray:
+    """Each categorical column's level codes side by side, (rows, 0) when there are none.
+    Small integers, written in place: every array made per block is memory the kernel
+    must map afresh, a cost on the order of parsing itself."""
+    matrix = np.empty((rows, len(codes)), dtype=np.int16)
+    for index, column_codes in enumerate(codes):
+        matrix[:, index] = column_codes
+    return matrix
 
 
 def _numbers(cells: pd.Series, column: str) -> np.ndarray:

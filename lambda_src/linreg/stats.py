@@ -27,8 +27,8 @@ class Stats:
         # Blocks of AᵀA from X itself: no copy of X with a column of ones appended.
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
-        # Column sums as a matrix product: BLAS is several times faster than sum(axis=0)
-        # across the short rows of a C-ordered X.
+        # Column sums as a matrix product: fast whatever X's memory order, where sum(axis=0)
+        # across the short rows of a C-ordered X is several times slower.
         sums = (np.ones(len(X)) @ X).reshape(-1, 1)
         gram = np.block([[X.T @ X, sums], [sums.T, np.array([[len(X)]])]])
         moment = np.vstack([X.T @ y, [[y.sum()]]])
