@@ -9,7 +9,16 @@ from sklearn.model_selection import train_test_split
 
 from conftest import IRIS_CSV
 from corpus import CORPUS_DIR, FAILING
-from linreg.dataset import FEATURES, hashed_test_rows, load, load_bytes, split
+from linreg.dataset import (
+    FEATURES,
+    _line_blocks,
+    _split_header,
+    _telling_the_end,
+    hashed_test_rows,
+    load,
+    load_bytes,
+    split,
+)
 from linreg.errors import InputError
 from linreg.stats import Stats
 
@@ -250,3 +259,24 @@ def test_streaming_memory_is_bounded_by_the_block_not_the_file():
         tracemalloc.stop()
     # The file's own bytes sit in the BytesIO, outside what load() allocates.
     assert peak < len(data) / 4, f"peak {peak:,} bytes for a {len(data):,}-byte file"
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"])
+@pytest.mark.parametrize("final_line_end", [True, False])
+def test_the_row_count_is_told_once_the_last_block_is_read(ending, final_line_end):
+    data = iris_like(300).replace(b"\n", ending)
+    data = data if final_line_end else data.removesuffix(ending)
+    _, blocks = _split_header(_line_blocks(io.BytesIO(data), 1000))
+    told = []
+    handed_on = list(_telling_the_end(blocks, told.append))
+    assert told == [300]
+    assert b"".join(block for block, _ in handed_on) == data.split(ending, 1)[1]
+
+
+def test_blank_lines_leave_the_exact_split_as_it_is_without_them():
+    lines = iris_like(400).splitlines(keepends=True)
+    with_blanks = b"".join(lines[:100] + [b"\n"] * 3 + lines[100:] + [b"\n"])
+    plain = load_bytes(b"".join(lines), block_bytes=1000)
+    blank = load_bytes(with_blanks, block_bytes=1000)
+    np.testing.assert_array_equal(blank.test.gram, plain.test.gram)
+    np.testing.assert_array_equal(blank.rows.test_index, plain.rows.test_index)

@@ -35,9 +35,9 @@ ERRORS = {
 # Calls a comment says are made at once come in any order among themselves.
 CALLS = [
     ("head_object", 1),  # describe the upload
-    ("get_object", 1),  # this run's report and failure record, if any: at once
-    ("get_object", 2),
-    ("get_object", 3),  # the upload's bytes
+    ("get_object", 1),  # this run's report and failure record, if any, and the upload's
+    ("get_object", 2),  # bytes: at once
+    ("get_object", 3),
     ("put_object", 1),  # params.json, params.nd, loss.png, report.html and the current
     ("put_object", 2),  # latest.json (get_object #4), at once
     ("put_object", 3),

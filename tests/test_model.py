@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -141,3 +145,30 @@ def test_params_nd_loads_back_with_nd_load(iris, tmp_path):
     loaded = nd.load(str(path))
     np.testing.assert_array_equal(loaded["w"].asnumpy().ravel(), run.weights)
     assert loaded["b"].asscalar() == run.bias
+
+
+TRAIN_IN_A_FRESH_PROCESS = """
+import os
+from linreg import model
+from linreg.stats import Stats
+import numpy as np
+stats = Stats.of(np.eye(5), np.ones((5, 1)))
+loss = model.statistics_loss(stats, "mean")
+model.train(loss, n_features=5, learning_rate=0.1, iterations=3, seed=1)
+print(os.environ.get("MXNET_ENGINE_TYPE"))
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_process() -> subprocess.CompletedProcess:
+    env = {name: value for name, value in os.environ.items() if name != "MXNET_ENGINE_TYPE"}
+    command = [sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+
+
+def test_mxnet_runs_the_synchronous_engine(fresh_process):
+    assert fresh_process.stdout.strip() == "NaiveEngine"
+
+
+def test_starting_mxnet_writes_nothing_to_stderr(fresh_process):
+    assert fresh_process.stderr == ""

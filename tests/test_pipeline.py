@@ -1,8 +1,10 @@
 """The whole path: upload → S3 notification → handler → outputs in S3 (moto, no network)."""
 
 import gzip
+import itertools
 import json
 import sys
+import threading
 from urllib.parse import quote_plus
 
 import boto3
@@ -290,9 +292,15 @@ def test_concurrent_duplicate_that_loses_the_publish_race_adds_nothing(s3, iris_
     (winner,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
     latest_before = read_json(s3, "models/iris/latest.json")
     # The loser checked before the winner finished, so it trains and tries to publish too.
-    monkeypatch.setattr(handler.storage, "exists", lambda *args: False)
+    stored_json = handler.storage.read_json
+
+    def before_the_winner(s3, bucket, key):
+        return (None, None) if key.endswith("/report.json") else stored_json(s3, bucket, key)
+
+    monkeypatch.setattr(handler.storage, "read_json", before_the_winner)
     (loser,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
     assert loser["duplicate"] and loser["run_id"] == winner["run_id"]
+    assert loser["test_mse"] == winner["test_mse"]  # it did train
     assert len(keys(s3, "models/iris/")) == 6
     assert read_json(s3, "models/iris/latest.json") == latest_before
 
@@ -378,3 +386,53 @@ def test_invalid_upload_setting_is_a_failure_record(s3, iris_bytes):
     assert outcome["code"] == "invalid_hyperparameters"
     assert "tolerance" in outcome["message"]
     assert read_json(s3, outcome["failure_key"])["settings"] == {"tolerance": "lots"}
+
+
+class GatedS3:
+    """The moto client, whose first ``parties`` get_object calls each wait until all of them
+    are in flight (calls made one after another break the barrier instead); it keeps each
+    body it hands out, to tell whether the handler closed it."""
+
+    def __init__(self, client, parties: int) -> None:
+        self._client, self._calls = client, itertools.count()
+        self.barrier = threading.Barrier(parties, timeout=5)
+        self.bodies: dict[str, SpiedBody] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def get_object(self, **kwargs):
+        if next(self._calls) < self.barrier.parties:
+            self.barrier.wait()
+        response = self._client.get_object(**kwargs)
+        response["Body"] = self.bodies[kwargs["Key"]] = SpiedBody(response["Body"])
+        return response
+
+
+class SpiedBody:
+    def __init__(self, stream) -> None:
+        self.stream, self.closed = stream, False
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size)
+
+    def close(self) -> None:
+        self.closed = True
+        self.stream.close()
+
+
+def test_the_upload_is_fetched_together_with_the_duplicate_checks(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    gated = GatedS3(s3, parties=3)  # this run's report, its failure record, the upload
+    (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=gated, env={})
+    assert outcome["status"] == "succeeded"
+    assert gated.bodies["incoming/iris.csv"].closed
+
+
+def test_a_duplicate_delivery_closes_the_upload_it_began_to_fetch(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
+    gated = GatedS3(s3, parties=3)
+    (again,) = handler.handle_event(event_for("incoming/iris.csv"), s3=gated, env={})
+    assert again["duplicate"]
+    assert gated.bodies["incoming/iris.csv"].closed

@@ -79,3 +79,13 @@ def test_a_redrawn_loss_plot_is_what_a_new_figure_draws():
         first_drawings.append(report.loss_plot(history, loss=loss))
     redrawn = [report.loss_plot(history, loss=loss) for history, loss in curves * 2]
     assert redrawn == first_drawings * 2
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e8, 1e-7])
+def test_the_title_sits_where_matplotlib_would_place_it(scale):
+    history = [scale * 0.9**i for i in range(60)]
+    ours = report.loss_plot(history, loss="mean")
+    figure = report._LossFigure()
+    set_title = figure.axes.set_title
+    figure.axes.set_title = lambda title, **_: set_title(title)  # matplotlib's own placement
+    assert figure.render(history, "mean") == ours

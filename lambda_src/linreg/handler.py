@@ -12,7 +12,7 @@ import functools
 import os
 import time
 from collections.abc import Mapping
-from contextlib import closing
+from contextlib import closing, nullcontext
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -122,58 +122,56 @@ def train_and_publish(
     prefix = layout.run_prefix(name, outcome["run_id"])
     failure_key = layout.failure_key(name, outcome["run_id"])
     latest_key = layout.latest_key(name)
-    (published, _), (failure, _) = storage.concurrently(
+    # The download starts with the two checks, a round trip saved; a duplicate closes it.
+    (published, _), (failure, _), body = storage.concurrently(
         lambda: storage.read_json(s3, upload.bucket, prefix + "report.json"),
         lambda: storage.read_json(s3, upload.bucket, failure_key),
+        lambda: storage.open_body(s3, upload),
     )
-    if published is not None:
-        # The delivery that published it may have failed before moving latest.json.
-        moved = storage.update_latest(
-            s3, upload.bucket, latest_key, latest_pointer(outcome["run_id"], prefix, published)
-        )
-        logger.info("run already published; duplicate delivery", extra={"latest_moved": moved})
-        return {
-            **outcome,
-            "status": "succeeded",
-            "prefix": prefix,
-            "duplicate": True,
-            "latest_moved": moved,
-        }
-    if failure is not None:
-        logger.info("run already failed; duplicate delivery")
-        return {
-            **outcome,
-            "status": failure["status"],
-            "failure_key": failure_key,
-            **failure["error"],
-            "duplicate": True,
-        }
-
-    try:
-        hyperparameters = Hyperparameters.from_strings(settings)
-        body = storage.open_body(s3, upload)
+    with closing(body) if body is not None else nullcontext():
+        if published is not None:
+            # The delivery that published it may have failed before moving latest.json.
+            pointer = latest_pointer(outcome["run_id"], prefix, published)
+            moved = storage.update_latest(s3, upload.bucket, latest_key, pointer)
+            logger.info("run already published; duplicate delivery", extra={"latest_moved": moved})
+            return {
+                **outcome,
+                "status": "succeeded",
+                "prefix": prefix,
+                "duplicate": True,
+                "latest_moved": moved,
+            }
+        if failure is not None:
+            logger.info("run already failed; duplicate delivery")
+            return {
+                **outcome,
+                "status": failure["status"],
+                "failure_key": failure_key,
+                **failure["error"],
+                "duplicate": True,
+            }
         if body is None:
             # Overwritten between HEAD and GET: the newer version has its own event.
             logger.info("upload replaced before it was read; its own event will train it")
             return {**outcome, "status": "skipped", "reason": "replaced by a newer upload"}
-        with closing(body):
+        try:
             result = pipeline.run(
                 body,
-                hyperparameters,
+                Hyperparameters.from_strings(settings),
                 source=upload.source(),
                 run_id=outcome["run_id"],
                 max_bytes=max_bytes,
             )
-    except InputError as error:
-        return fail(
-            s3,
-            failure_key,
-            outcome,
-            outcome["run_id"],
-            error,
-            source=upload.source(),
-            settings=settings,
-        )
+        except InputError as error:
+            return fail(
+                s3,
+                failure_key,
+                outcome,
+                outcome["run_id"],
+                error,
+                source=upload.source(),
+                settings=settings,
+            )
     if result.status != pipeline.SUCCEEDED:
         return fail(
             s3,
