@@ -48,6 +48,10 @@ EXACT_SPLIT_MAX_ROWS = 1_000_000
 EXACT, HASHED = "exact", "hashed"
 # Each parsing thread holds a block and its parsed arrays (~8× the block in all).
 MAX_THREADS = 4
+# Blocks in flight per parsing thread: one parsing, one read and waiting its turn. Reading
+# ahead reaches the end of the file sooner, so the exact split is made while the last
+# blocks parse, and a thread that finishes never waits for the reader.
+IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -295,8 +299,8 @@ def _parsed_blocks(
     """Each block parsed, in file order, the first problem in the file raised first.
 
     pandas tokenizes and converts numbers without holding the GIL, so blocks parse in
-    parallel on several cores while this thread reads the next ones. At most ``threads``
-    blocks are in flight: memory stays bounded by the block size.
+    parallel on several cores while this thread reads the next ones. At most
+    ``IN_FLIGHT × threads`` blocks are in flight: memory stays bounded by the block size.
     """
     if threads == 1:
         for block, first_line in blocks:
@@ -315,7 +319,7 @@ def _parsed_blocks(
                     future.result()
                 raise
             pending.append(pool.submit(_parse_block, block, first_line, columns))
-            if len(pending) == threads:
+            if len(pending) == IN_FLIGHT * threads:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
