@@ -22,7 +22,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import numpy as np
@@ -237,10 +237,12 @@ class _Accumulator:
 
     def expect(self, rows: int) -> None:
         """The whole file has been read: it holds ``rows`` data rows unless some lines are
-        blank. Start the exact split for that many now, on the helper thread, while the last
-        blocks are still parsing; ``finish`` uses it if the guess was right."""
+        blank. Start the exact split for that many now, and count the test rows of the
+        blocks added so far, on the helper thread while the last blocks are still parsing;
+        ``finish`` uses that if the guess was right."""
         if rows <= self.exact_max_rows:
-            self.early_split = rows, self.helper.submit(self._split, rows)
+            added = list(self.kept)  # the blocks still parsing are counted by finish
+            self.early_split = rows, self.helper.submit(self._exact_cut, rows, added)
 
     def add(self, X: np.ndarray, y: np.ndarray) -> None:
         self.total += Stats.of(X, y)
@@ -266,28 +268,52 @@ class _Accumulator:
         if self.kept is None:
             return self._dataset(self.hashed_test, HASHED, None, **notes)
         guess, early = self.early_split or (None, None)
-        train_index, test_index = early.result() if guess == self.rows else self._split(self.rows)
+        cut = early.result() if guess == self.rows else self._exact_cut(self.rows, [])
+        cut = cut.counting(self.kept[cut.blocks :])
+        rows = Split(
+            blocks=tuple(self.kept), train_index=cut.train_index, test_index=cut.test_index
+        )
+        return self._dataset(cut.test, EXACT, rows, **notes)
+
+    def _exact_cut(self, rows: int, blocks: list[tuple[np.ndarray, np.ndarray]]) -> _ExactCut:
+        train_index, test_index = split(
+            rows, n_features=len(self.spec.features), test_size=self.test_size, seed=self.seed
+        )
         # A mask reads each block's test rows in file order, far faster than gathering
         # them by index.
-        test_rows = np.zeros(self.rows, dtype=bool)
+        test_rows = np.zeros(rows, dtype=bool)
         test_rows[test_index] = True
-        test, first_row = Stats.zero(len(self.spec.features)), 0
-        for X, y in self.kept:
-            mask = test_rows[first_row : first_row + len(X)]
-            test += Stats.of(X[mask], y[mask])
-            first_row += len(X)
-        rows = Split(blocks=tuple(self.kept), train_index=train_index, test_index=test_index)
-        return self._dataset(test, EXACT, rows, **notes)
-
-    def _split(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        return split(
-            rows, n_features=len(self.spec.features), test_size=self.test_size, seed=self.seed
+        test = Stats.zero(len(self.spec.features))
+        return _ExactCut(train_index, test_index, test_rows, test, blocks=0, rows=0).counting(
+            blocks
         )
 
     def _dataset(self, test: Stats, how: str, rows: Split | None, **notes) -> Dataset:
         return Dataset(
             train=self.total - test, test=test, split=how, rows=rows, spec=self.spec, **notes
         )
+
+
+@dataclass(frozen=True)
+class _ExactCut:
+    """scikit-learn's split of the whole file, and the test statistics of its first
+    ``blocks`` blocks (``rows`` rows) under it."""
+
+    train_index: np.ndarray
+    test_index: np.ndarray
+    test_rows: np.ndarray  # True for each test row, by position in the file
+    test: Stats
+    blocks: int
+    rows: int
+
+    def counting(self, blocks: list[tuple[np.ndarray, np.ndarray]]) -> _ExactCut:
+        """This cut with the test rows of ``blocks``, the file's next blocks, counted too."""
+        test, first_row = self.test, self.rows
+        for X, y in blocks:
+            mask = self.test_rows[first_row : first_row + len(X)]
+            test += Stats.of(X[mask], y[mask])
+            first_row += len(X)
+        return replace(self, test=test, blocks=self.blocks + len(blocks), rows=first_row)
 
 
 # --- reading: bytes → whole-line blocks → header → validated arrays ----------------------
