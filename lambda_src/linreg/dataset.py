@@ -240,7 +240,7 @@ class _Accumulator:
         blank. Start the exact split for that many now, and count the test rows of the
         blocks added so far, on the helper thread while the last blocks are still parsing;
         ``finish`` uses that if the guess was right."""
-        if rows <= self.exact_max_rows:
+        if self.kept is not None and rows <= self.exact_max_rows:
             added = list(self.kept)  # the blocks still parsing are counted by finish
             self.early_split = rows, self.helper.submit(self._exact_cut, rows, added)
 
@@ -283,10 +283,10 @@ class _Accumulator:
         # them by index.
         test_rows = np.zeros(rows, dtype=bool)
         test_rows[test_index] = True
-        test = Stats.zero(len(self.spec.features))
-        return _ExactCut(train_index, test_index, test_rows, test, blocks=0, rows=0).counting(
-            blocks
+        none_counted = _ExactCut(
+            train_index, test_index, test_rows, Stats.zero(len(self.spec.features)), 0, 0
         )
+        return none_counted.counting(blocks)
 
     def _dataset(self, test: Stats, how: str, rows: Split | None, **notes) -> Dataset:
         return Dataset(
