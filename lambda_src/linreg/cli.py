@@ -228,13 +228,14 @@ def _embedded_s3_with_sample_data(records: list, data: bytes) -> Iterator[None]:
     import boto3
 
     from linreg.local import embedded_s3
+    from linreg.storage import exists
 
     with embedded_s3():
         s3 = boto3.client("s3")
         for record in records:
             if record.bucket not in _buckets(s3):
                 s3.create_bucket(Bucket=record.bucket)
-            if not _exists(s3, record.bucket, record.key):
+            if not exists(s3, record.bucket, record.key):
                 s3.put_object(Bucket=record.bucket, Key=record.key, Body=data)
         yield
 
@@ -297,16 +298,6 @@ def _download(s3, outcome: dict, out: Path) -> None:
 
 def _buckets(s3) -> set[str]:
     return {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
-
-
-def _exists(s3, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except s3.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
-            return False
-        raise
-    return True
 
 
 def _read_file(path: Path) -> bytes:
