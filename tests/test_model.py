@@ -136,6 +136,23 @@ def test_loss_rejects_a_flat_target_that_would_broadcast():
         model.squared_loss(nd.zeros((4, 1)), nd.zeros((4,)), "mean")
 
 
+def test_sgd_step_is_the_tutorials_update_in_place():
+    from mxnet import autograd, nd
+
+    rng = np.random.default_rng(3)
+    theta = nd.array(rng.normal(size=(6, 1)), dtype=model.DTYPE)
+    theta.attach_grad()
+    with autograd.record():
+        loss = nd.sum(nd.square(theta) * 1.7)
+    loss.backward()
+    expected = theta.copy()
+    expected[:] = expected - theta.grad * 0.01  # the tutorial's own statement
+
+    model.sgd([theta], 0.01)
+
+    np.testing.assert_array_equal(theta.asnumpy(), expected.asnumpy())
+
+
 def test_params_nd_loads_back_with_nd_load(iris, tmp_path):
     from mxnet import nd
 
