@@ -1,5 +1,6 @@
 import gzip
 import io
+import sys
 import tracemalloc
 
 import numpy as np
@@ -9,6 +10,7 @@ from sklearn.model_selection import train_test_split
 
 from conftest import IRIS_CSV
 from corpus import CORPUS_DIR, FAILING
+from linreg import dataset
 from linreg.dataset import (
     FEATURES,
     _line_blocks,
@@ -246,6 +248,21 @@ def test_on_several_threads_a_bad_line_comes_before_a_later_stream_error():
     with pytest.raises(InputError, match="line 1501") as caught:
         load_bytes(data, block_bytes=1024, threads=4, max_bytes=limit)
     assert caught.value.code == "non_numeric"
+
+
+def test_threads_take_short_turns_at_the_gil_while_parsing_and_only_then(monkeypatch):
+    parse = dataset._parse_block
+    seen = []
+
+    def noting_the_interval(*args):
+        seen.append(sys.getswitchinterval())
+        return parse(*args)
+
+    monkeypatch.setattr(dataset, "_parse_block", noting_the_interval)
+    before = sys.getswitchinterval()
+    load_bytes(iris_like(3000), block_bytes=1000, threads=2)
+    assert set(seen) == {dataset.SWITCH_INTERVAL_SECONDS} != {before}
+    assert sys.getswitchinterval() == before
 
 
 def peak_while_loading(data: bytes, block_bytes: int) -> int:
