@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # and jsii warns on every synth under it. The venv comes next so `cdk` finds its python.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint synth clean
+.PHONY: demo test lint synth image image-test deploy clean
 
 $(VENV)/.installed: requirements.txt lambda_src/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,21 @@ test: $(VENV)/.installed node_modules/.installed lint
 synth: $(VENV)/.installed node_modules/.installed
 	cdk synth --quiet
 
+# The function image as `cdk deploy` builds it (docs/image.md). Both start a private Docker
+# engine when none answers, and stop it afterwards.
+image: $(VENV)/.installed node_modules/.installed
+	image/with-docker.sh $(PY) image/lambda_image.py build
+
+# Built from files only their owner can read (as a checkout under umask 077), then run as
+# Lambda runs it; then the deploy's manifest, on an engine that attests by default.
+image-test: $(VENV)/.installed node_modules/.installed
+	image/with-docker.sh sh -c '$(PY) image/lambda_image.py build --private-files \
+	  && $(PY) -m pytest -m image tests/image/test_lambda_image.py'
+	image/with-current-docker.sh $(PY) -m pytest -m image tests/image/test_manifest.py
+
+# Extra arguments for cdk deploy: make deploy ARGS="-c linreg:memoryMb=3008"
+deploy: $(VENV)/.installed node_modules/.installed
+	$(PY) image/lambda_image.py deploy $(ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out demo-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out demo-output build .pytest_cache .ruff_cache

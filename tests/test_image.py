@@ -1,10 +1,10 @@
-"""The function image: its Dockerfile, and the runtime set it installs, run without Docker.
+"""The function image's recipe, checked without Docker: the Dockerfile, and the runtime set
+it installs, run from a fresh virtualenv the way the image lays out /var/task.
 
-There is no Docker engine here, so the image itself is never built. Instead, hadolint lints
-the Dockerfile, and a fresh virtualenv that gets `lambda_src/requirements.txt` and nothing
-else stands in for the image's /opt/venv: the handler must run from it, the way the image
-lays out /var/task, against an S3 server. Building that virtualenv takes pip a minute or so;
-the module builds it once.
+`make image-test` builds and runs the image itself (tests/image/). Here hadolint lints
+the Dockerfile, and a virtualenv that gets `lambda_src/requirements.txt` and nothing else
+stands in for the image's /opt/venv: the handler must run from it against an S3 server.
+Building that virtualenv takes pip a minute or so; the module builds it once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
+from linreg import handler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
@@ -155,6 +157,34 @@ def test_dockerfile_passes_hadolint() -> None:
     )
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+# --- the font cache built into the image -------------------------------------------------
+
+
+def test_handler_copies_the_built_font_cache_into_matplotlibs_folder(tmp_path: Path) -> None:
+    built = tmp_path / "built"
+    built.mkdir()
+    (built / "fontlist-v390.json").write_text("{}")
+    cache = tmp_path / "tmp" / "matplotlib"
+
+    handler.seed_font_cache({"LINREG_FONT_CACHE": str(built), "MPLCONFIGDIR": str(cache)})
+
+    assert (cache / "fontlist-v390.json").read_text() == "{}"
+
+
+def test_font_cache_that_cannot_be_copied_is_left_to_matplotlib(tmp_path: Path) -> None:
+    built = tmp_path / "built"
+    built.mkdir()
+    (built / "fontlist-v390.json").write_text("{}")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")  # matplotlib's folder cannot be made below a file
+
+    handler.seed_font_cache(
+        {"LINREG_FONT_CACHE": str(built), "MPLCONFIGDIR": str(blocked / "matplotlib")}
+    )
+
+    assert blocked.read_text() == ""
 
 
 # --- the runtime set ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import time
 from collections.abc import Mapping
 from contextlib import closing, nullcontext
@@ -26,6 +27,24 @@ from linreg.storage import InputObject, Layout
 
 logger = Logger(service="linreg")
 metrics = Metrics(namespace="Linreg", service="linreg")
+
+
+def seed_font_cache(env: Mapping[str, str]) -> None:
+    """Copy the font list built into the image (LINREG_FONT_CACHE) to matplotlib's cache.
+
+    matplotlib reads its cache only from a writable folder, which in Lambda is an empty
+    /tmp at every cold start: without the copy it builds the list again each time. If the
+    copy fails, matplotlib still builds its own.
+    """
+    seed, cache = env.get("LINREG_FONT_CACHE"), env.get("MPLCONFIGDIR")
+    if seed and cache and os.path.isdir(seed):
+        try:
+            shutil.copytree(seed, cache, dirs_exist_ok=True)
+        except OSError as error:
+            logger.warning("font cache not copied", extra={"error": str(error)})
+
+
+seed_font_cache(os.environ)
 
 
 def lambda_handler(event: dict, context: object) -> dict:

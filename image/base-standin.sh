@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Local stand-ins for the Dockerfile's base image, for machines that cannot pull it (no
+# route to Docker Hub) but reach a Debian mirror. Never used for what users deploy.
+#   image/base-standin.sh TAG
+# Makes two images from one debootstrap of Debian 12 with its python3 (3.11, as the real
+# base; Debian's lives in /usr/bin, python.org's in /usr/local/bin):
+#   TAG         the base: Debian 12 minbase, trimmed like Docker's official slim images
+#   TAG-build   the same, trusting this machine's extra CA certificates (where TLS to the
+#               package index is intercepted); only the Dockerfile's build stage uses it,
+#               so no certificate of this machine reaches the image that runs.
+# Both are remade only when this script changes; their file systems are kept in build/ for
+# other engines on this machine. Needs root, debootstrap and $DOCKER.
+set -euo pipefail
+TAG=${1:?usage: base-standin.sh TAG}
+DOCKER=${DOCKER:-docker}
+STAMP=$(sha256sum "$0" | cut -c1-16)
+CACHE=$(cd "$(dirname "$0")/.." && pwd)/build/standin-$STAMP
+
+current() { [ "$("$DOCKER" image inspect --format '{{index .Config.Labels "linreg.standin"}}' "$1" 2>/dev/null)" = "$STAMP" ]; }
+if current "$TAG" && current "$TAG-build"; then
+  exit 0
+fi
+
+# Debian 12 minbase with python3, as base.tar and (with the extra CAs) build.tar.
+make_file_systems() {
+  command -v debootstrap >/dev/null || {
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+  }
+  SOURCES=/etc/apt/sources.list.d/debian.sources
+  MIRROR=$("$(dirname "$0")/debian-mirror.sh")
+  ROOTFS=$(mktemp -d /var/tmp/linreg-standin.XXXXXX)
+  trap 'rm -rf "$ROOTFS"' EXIT
+
+  echo "base-standin: debootstrap Debian 12 into $ROOTFS" >&2
+  debootstrap --variant=minbase \
+    --include=python3,python3-venv,python-is-python3,ca-certificates,netbase,tzdata \
+    bookworm "$ROOTFS" "$MIRROR" >"$ROOTFS.log" 2>&1 || { tail -20 "$ROOTFS.log" >&2; exit 1; }
+  rm -f "$ROOTFS.log"
+
+  # As in Docker's Debian images: the host's apt sources (deb822), no package caches or
+  # indexes in layers, no documentation, man pages or translations.
+  rm -f "$ROOTFS/etc/apt/sources.list"
+  if [ -r "$SOURCES" ]; then
+    cp "$SOURCES" "$ROOTFS/etc/apt/sources.list.d/debian.sources"
+  else
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: %s\n' \
+      "$MIRROR" /usr/share/keyrings/debian-archive-keyring.gpg \
+      >"$ROOTFS/etc/apt/sources.list.d/debian.sources"
+  fi
+  cat >"$ROOTFS/etc/apt/apt.conf.d/docker-clean" <<'CONF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CONF
+  echo 'Acquire::Languages "none";' >"$ROOTFS/etc/apt/apt.conf.d/docker-no-languages"
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' \
+    'path-exclude /usr/share/locale/*' >"$ROOTFS/etc/dpkg/dpkg.cfg.d/docker"
+  find "$ROOTFS/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  rm -rf "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/info/* "$ROOTFS"/usr/share/locale/* \
+    "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/apt/archives/*.deb \
+    "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/log/* "$ROOTFS"/root/.cache
+
+  mkdir -p "$CACHE"
+  tar -C "$ROOTFS" -cf "$CACHE/base.tar" .
+  # Only for the build stage: trust the extra CAs this machine trusts, pip included.
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/"
+    chroot "$ROOTFS" update-ca-certificates >/dev/null 2>&1
+    printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$ROOTFS/etc/pip.conf"
+  fi
+  tar -C "$ROOTFS" -cf "$CACHE/build.tar" .
+}
+
+import_as() {
+  "$DOCKER" import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' --change "LABEL linreg.standin=$STAMP" \
+    --change 'CMD ["python3"]' "$2" "$1" >/dev/null
+}
+
+if [ ! -s "$CACHE/build.tar" ]; then
+  make_file_systems
+fi
+import_as "$TAG" "$CACHE/base.tar"
+import_as "$TAG-build" "$CACHE/build.tar"
+echo "base-standin: made $TAG and $TAG-build" >&2
