@@ -1,7 +1,7 @@
 """The input corpus: each file under data/corpus/, what must come of it, and words the
 message must contain (the column or line a user needs to fix it)."""
 
-from conftest import DATA
+from helpers import DATA
 
 CORPUS_DIR = DATA / "corpus"
 

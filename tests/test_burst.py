@@ -2,7 +2,6 @@
 upload gets exactly one outcome (a run or a failure record), none lost, none doubled.
 Bounded in size and time; a correctness test, not a benchmark."""
 
-import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -10,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 import boto3
 import pytest
 
-from conftest import BUCKET, ROOT, keys
+from helpers import BUCKET, event_for, keys
 
 GOOD, BAD, REDELIVERED = 170, 20, 10  # 200 deliveries in all
 WORKERS = 4
@@ -23,13 +22,6 @@ def server():
 
     with embedded_s3() as url:
         yield url
-
-
-def event_for(key: str) -> dict:
-    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
-    event["Records"][0]["s3"]["bucket"]["name"] = BUCKET
-    event["Records"][0]["s3"]["object"]["key"] = key
-    return event
 
 
 def start_worker(env: dict) -> None:

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from conftest import IRIS_CSV, ROOT
 from corpus import CORPUS_DIR, FAILING
+from helpers import IRIS_CSV, ROOT
 from linreg.cli import main
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
-from conftest import IRIS_CSV
 from corpus import CORPUS_DIR, FAILING
+from helpers import IRIS_CSV, iris_like
 from linreg import dataset
 from linreg.dataset import (
     FEATURES,
@@ -32,18 +32,6 @@ def all_rows(data) -> tuple[np.ndarray, np.ndarray]:
     X = np.concatenate([rows.X_train, rows.X_test])[order]
     y = np.concatenate([rows.y_train, rows.y_test])[order]
     return X, y
-
-
-def iris_like(rows: int, seed: int = 0) -> bytes:
-    """A synthetic iris-shaped CSV (the benchmark's generator, small)."""
-    rng = np.random.default_rng(seed)
-    species = np.array(["setosa", "versicolor", "virginica"])[rng.integers(0, 3, rows)]
-    numbers = np.round(rng.normal(3, 1, size=(rows, 4)), 1)
-    frame = pd.DataFrame(
-        numbers, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"]
-    )
-    frame["iris"] = species
-    return frame.to_csv(index=False, float_format="%.1f").encode()
 
 
 def test_shipped_iris_is_scikit_learns_copy():

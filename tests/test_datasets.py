@@ -8,14 +8,13 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import train_test_split
 
-from conftest import BUCKET, DATA, IRIS_CSV, ROOT
+from helpers import BUCKET, DATA, IRIS_CSV, ROOT, event_for
 from linreg import handler, pipeline
 from linreg.cli import main
 from linreg.config import Hyperparameters
 from linreg.dataset import load_bytes
 from linreg.errors import InputError
 from linreg.spec import DIABETES, Spec
-from test_pipeline import event_for
 
 DIABETES_CSV = ROOT / "data" / "diabetes.csv"
 

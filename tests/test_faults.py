@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from conftest import BUCKET, ROOT, keys
+from helpers import BUCKET, ROOT, keys
 from linreg import handler
 
 ENV = {"LINREG_ITERATIONS": "5"}

@@ -23,6 +23,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from helpers import FAKE_AWS
 from linreg import handler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,12 +39,6 @@ HADOLINT = Path(sys.executable).with_name("hadolint")
 BUCKET = "linreg-demo"
 KEY = "incoming/iris.csv"
 
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 # What the image's Python does with the event: awslambdaric imports the handler from
 # /var/task and calls it with a context object shaped like this one.

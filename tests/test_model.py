@@ -5,12 +5,11 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import IRIS_CSV
+from helpers import IRIS_CSV, iris_like
 from linreg import model
 from linreg.dataset import load_bytes
 from linreg.report import baseline
 from linreg.stats import Stats
-from test_dataset import iris_like
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,12 @@ import itertools
 import json
 import sys
 import threading
-from urllib.parse import quote_plus
 
 import boto3
 import pytest
 
-from conftest import BUCKET, ROOT, keys
 from corpus import CORPUS, CORPUS_DIR
+from helpers import BUCKET, ROOT, event_for, keys, read_json
 from linreg import handler, pipeline
 from linreg.config import Hyperparameters
 
@@ -51,10 +50,6 @@ def upload_and_handle(s3, notifications, key: str, body: bytes, env=None) -> dic
     (event,) = notifications()
     (outcome,) = handler.handle_event(event, s3=s3, env=env or {})
     return outcome
-
-
-def read_json(s3, key: str) -> dict:
-    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
 
 def test_uploaded_csv_publishes_a_complete_model_run(s3, notifications, iris_bytes):
@@ -231,15 +226,6 @@ def test_the_version_named_in_the_event_is_the_one_trained(s3, notifications, ir
     (outcome,) = handler.handle_event(event, s3=s3, env={})
     assert outcome["status"] == "succeeded"
     assert read_json(s3, outcome["prefix"] + "report.json")["input"]["version_id"] == first
-
-
-def event_for(key: str, **object_fields) -> dict:
-    """The sample S3 event, pointed at this test's bucket and ``key``."""
-    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
-    record = event["Records"][0]["s3"]
-    record["bucket"]["name"] = BUCKET
-    record["object"] = {**record["object"], "key": quote_plus(key), **object_fields}
-    return event
 
 
 def test_gzip_upload_is_trained_like_the_plain_file(s3, iris_bytes):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import IRIS_CSV
+from helpers import IRIS_CSV
 from linreg import pipeline
 from linreg.config import Hyperparameters
 from linreg.dataset import load_bytes

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import BUCKET, IRIS_CSV, ROOT
+from helpers import BUCKET, IRIS_CSV, ROOT
 from linreg import handler, pipeline
 from linreg.cli import main
 from linreg.config import Hyperparameters

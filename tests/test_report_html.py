@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import IRIS_CSV
+from helpers import IRIS_CSV
 from linreg import pipeline, report_html
 from linreg.config import Hyperparameters
 from linreg.dataset import FEATURES

@@ -1,0 +1,58 @@
+"""What several test modules share: paths, the test bucket, sample events and data.
+
+Test modules import from here (and fixtures come from conftest.py), never from each other.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+IRIS_CSV = ROOT / "data" / "iris.csv"
+SAMPLE_EVENT = ROOT / "events" / "s3-put.json"
+BUCKET = "linreg-test"
+# Fake credentials, so nothing can ever sign a request for real AWS.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def keys(s3, prefix: str = "") -> list[str]:
+    """Every key in the test bucket under ``prefix``."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def read_json(s3, key: str) -> dict:
+    """One JSON object of the test bucket."""
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def event_for(key: str, **object_fields) -> dict:
+    """The sample S3 event, pointed at the test bucket and ``key`` (encoded as S3 sends it)."""
+    event = json.loads(SAMPLE_EVENT.read_text())
+    record = event["Records"][0]["s3"]
+    record["bucket"]["name"] = BUCKET
+    record["object"] = {**record["object"], "key": quote_plus(key), **object_fields}
+    return event
+
+
+def iris_like(rows: int, seed: int = 0) -> bytes:
+    """A synthetic iris-shaped CSV (the benchmark's generator, small)."""
+    rng = np.random.default_rng(seed)
+    species = np.array(["setosa", "versicolor", "virginica"])[rng.integers(0, 3, rows)]
+    numbers = np.round(rng.normal(3, 1, size=(rows, 4)), 1)
+    frame = pd.DataFrame(
+        numbers, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    )
+    frame["iris"] = species
+    return frame.to_csv(index=False, float_format="%.1f").encode()
