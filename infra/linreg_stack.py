@@ -33,18 +33,19 @@ from aws_cdk.aws_ecr_assets import Platform
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from linreg.contract import (
+    FAILURES_PREFIX_ENV,
+    INCOMING_PREFIX_ENV,
+    METRICS_NAMESPACE,
+    MODELS_PREFIX_ENV,
+    SERVICE_NAME,
+    UPLOAD_SUFFIXES,
+    Metric,
+)
 from settings import Settings
-
-# The uploads the library trains on (linreg.storage.UPLOAD_SUFFIXES); anything else under
-# the upload prefix would only be skipped, so it does not invoke the function at all.
-UPLOAD_SUFFIXES = (".csv", ".csv.gz")
 
 # The construct id aws-cdk-lib gives its bucket-notification helper function.
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
-
-# Where the library's Powertools metrics land (embedded metric format in the logs).
-METRICS_NAMESPACE = "Linreg"
-SERVICE_NAME = "linreg"
 
 # Lambda allots CPU in proportion to memory: one full vCPU per 1769 MB, six at most.
 MB_PER_VCPU = 1769
@@ -228,9 +229,9 @@ class LinregStack(cdk.Stack):
             max_event_age=cdk.Duration.seconds(settings.max_event_age_seconds),
             on_failure=destinations.SqsDestination(self.failure_queue),
             environment={
-                "INCOMING_PREFIX": settings.incoming_prefix,
-                "MODELS_PREFIX": settings.models_prefix,
-                "FAILURES_PREFIX": settings.failures_prefix,
+                INCOMING_PREFIX_ENV: settings.incoming_prefix,
+                MODELS_PREFIX_ENV: settings.models_prefix,
+                FAILURES_PREFIX_ENV: settings.failures_prefix,
                 **settings.hyperparameter_environment(),
                 "OMP_NUM_THREADS": str(omp_threads_for(settings.memory_mb)),
                 # numpy's BLAS only multiplies small matrices here; its idle helper threads
@@ -294,7 +295,8 @@ class LinregStack(cdk.Stack):
         )
 
     def _trigger(self) -> None:
-        # One notification per suffix: an S3 filter holds one prefix and one suffix.
+        # One notification per suffix (an S3 filter holds one prefix and one suffix); any
+        # other upload would only be skipped, so it does not invoke the function at all.
         for suffix in UPLOAD_SUFFIXES:
             self.bucket.add_event_notification(
                 s3.EventType.OBJECT_CREATED,
@@ -358,7 +360,7 @@ class LinregStack(cdk.Stack):
         five_minutes = cdk.Duration.minutes(5)
         runs_failed = cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
-            metric_name="RunsFailed",
+            metric_name=Metric.RUNS_FAILED,
             dimensions_map={"service": SERVICE_NAME},
             statistic="Sum",
             period=five_minutes,

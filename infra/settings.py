@@ -1,6 +1,6 @@
 """Deployment settings: the `linreg:*` CDK context keys, parsed and validated in one place.
 
-Every key has a default here (the README's table lists them). Override one for a single
+Every key has a default here (docs/deploy.md lists them). Override one for a single
 command with `cdk deploy -c linreg:memoryMb=3008`, or for good by adding it to the
 "context" of cdk.json. Values given with -c arrive as strings and values from cdk.json as
 JSON, so every parser accepts both. A bad value stops synthesis with a message that names
@@ -17,16 +17,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from linreg import config
+from linreg.contract import (
+    DEFAULT_FAILURES_PREFIX,
+    DEFAULT_INCOMING_PREFIX,
+    DEFAULT_MODELS_PREFIX,
+    MAX_INPUT_BYTES_ENV,
+)
+from linreg.spec import BUILT_IN
+
 PREFIX = "linreg:"
 
-# The hyperparameter limits repeat linreg.config's, so that a bad default fails the deploy
-# instead of every run (tests/test_infra_settings.py checks that the two agree).
-MAX_ITERATIONS = 1_000_000
-MAX_SEED = 2**31 - 1
-LOSSES = ("mean", "sum")
-ENGINES = ("statistics", "tutorial")
-PRESETS = ("tutorial", "converged")
-DATASETS = ("iris", "diabetes")
+# The library's own limits and choices, checked here too, so that a bad setting fails the
+# deploy instead of every run.
+MAX_ITERATIONS = config.MAX_ITERATIONS
+MAX_SEED = config.MAX_SEED
+LOSSES = config.LOSSES
+ENGINES = config.ENGINES
+PRESETS = tuple(config.PRESETS)
+DATASETS = tuple(BUILT_IN)
 # S3's largest object: the library's own limit (LINREG_MAX_INPUT_BYTES) can only be lower.
 MAX_OBJECT_BYTES = 5 * 2**40
 
@@ -50,15 +59,15 @@ class Settings:
     """Everything about a deployment that may differ between two deployments."""
 
     stack_name: str = "Linreg"
-    # Memory is not what the size is for: the handler streams its input, and peaks at
-    # ~300 MiB on iris and ~400 MiB on 10 million rows (bench/bench_handler.py). Lambda
-    # allots CPU by memory, and 2048 MB buys 1.16 vCPUs, which parsing uses in full.
+    # Memory is not what the size is for: the handler streams its input, so its peak barely
+    # grows with the file (docs/performance.md). Lambda allots CPU by memory, and parsing
+    # uses all the CPU this size buys.
     memory_mb: int = 2048
     timeout_seconds: int = 300
     reserved_concurrency: int | None = None
-    incoming_prefix: str = "incoming/"
-    models_prefix: str = "models/"
-    failures_prefix: str = "failures/"
+    incoming_prefix: str = DEFAULT_INCOMING_PREFIX
+    models_prefix: str = DEFAULT_MODELS_PREFIX
+    failures_prefix: str = DEFAULT_FAILURES_PREFIX
     # None leaves the library's default (the tutorial's) in place.
     dataset: str | None = None
     preset: str | None = None
@@ -96,18 +105,8 @@ class Settings:
 
     def hyperparameter_environment(self) -> dict[str, str]:
         """The library's LINREG_* variables; an empty value means the library default."""
-        values = {
-            "LINREG_DATASET": self.dataset,
-            "LINREG_PRESET": self.preset,
-            "LINREG_LEARNING_RATE": self.learning_rate,
-            "LINREG_ITERATIONS": self.iterations,
-            "LINREG_SEED": self.seed,
-            "LINREG_LOSS": self.loss,
-            "LINREG_ENGINE": self.engine,
-            "LINREG_TOLERANCE": self.tolerance,
-            "LINREG_TEST_SIZE": self.test_size,
-            "LINREG_MAX_INPUT_BYTES": self.max_input_bytes,
-        }
+        values = {name: getattr(self, field) for field, name in config.ENV_NAMES.items()}
+        values[MAX_INPUT_BYTES_ENV] = self.max_input_bytes
         return {name: "" if value is None else str(value) for name, value in values.items()}
 
     def _check_prefixes(self) -> None:

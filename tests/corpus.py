@@ -27,6 +27,7 @@ CORPUS = [
     ("unknown_species.csv", "unknown_species", "line 4: 'rosa'"),
     ("too_few_rows.csv", "too_few_rows", "8 data rows"),
     ("ragged_row.csv", "malformed_csv", "line 3"),
+    ("ragged_first_row.csv", "malformed_csv", "line 2"),
     ("semicolon_delimited.csv", "missing_columns", "delimiter"),
     ("latin1.csv", "bad_encoding", "UTF-8"),
     ("binary_garbage.csv", "bad_encoding", "UTF-8"),

@@ -12,18 +12,20 @@ from urllib.parse import quote_plus
 import numpy as np
 import pandas as pd
 
+# Fake credentials and region, so nothing can ever sign a request for real AWS.
+from linreg.local import FAKE_AWS as FAKE_AWS
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 IRIS_CSV = ROOT / "data" / "iris.csv"
 SAMPLE_EVENT = ROOT / "events" / "s3-put.json"
 BUCKET = "linreg-test"
-# Fake credentials, so nothing can ever sign a request for real AWS.
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+
+
+def fake_client_keys() -> dict[str, str]:
+    """The fake credentials as boto3 client arguments."""
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    return {name.lower(): FAKE_AWS[name] for name in names}
 
 
 def keys(s3, prefix: str = "") -> list[str]:

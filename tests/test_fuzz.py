@@ -6,15 +6,16 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linreg.dataset import REQUIRED_COLUMNS, load_bytes
+from linreg.data import load_bytes
 from linreg.errors import InputError
+from linreg.spec import IRIS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
 
 
 def documented_codes() -> set[str]:
-    """The codes in the README's error table: what users are promised."""
-    section = README.read_text().split("### Error codes", 1)[1].split("\n## ", 1)[0]
+    """The codes in the reference's error table (docs/reference.md): what users are promised."""
+    section = REFERENCE.read_text().split("### Error codes", 1)[1].split("\n## ", 1)[0]
     return set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
 
 
@@ -42,9 +43,7 @@ cell = st.one_of(
     st.text(max_size=6),
 )
 row = st.lists(cell, min_size=0, max_size=7).map(",".join)
-header = st.lists(st.sampled_from([*REQUIRED_COLUMNS, "extra", "", "iris"]), max_size=7).map(
-    ",".join
-)
+header = st.lists(st.sampled_from([*IRIS.required, "extra", "", "iris"]), max_size=7).map(",".join)
 csv_text = st.builds(
     lambda head, rows, newline: newline.join([head, *rows]),
     header,

@@ -23,7 +23,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from helpers import FAKE_AWS
+from helpers import FAKE_AWS, fake_client_keys
 from linreg import handler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -125,20 +125,14 @@ def s3_endpoint() -> Iterator[str]:
     try:
         # moto's state is per process: start from an empty one whatever ran before.
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_fake_keys())
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", **fake_client_keys()
+        )
         s3.create_bucket(Bucket=BUCKET)
         s3.upload_file(str(IRIS_CSV), BUCKET, KEY)
         yield endpoint
     finally:
         server.stop()
-
-
-def _fake_keys() -> dict[str, str]:
-    return {
-        "aws_access_key_id": FAKE_AWS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
-        "aws_session_token": FAKE_AWS["AWS_SESSION_TOKEN"],
-    }
 
 
 # --- the Dockerfile -----------------------------------------------------------------------
@@ -220,7 +214,7 @@ def test_runtime_requirements_alone_run_the_handler(
     (outcome,) = answer["result"]["outcomes"]
     assert Path(answer["handler_file"]).is_relative_to(task)
     assert outcome["status"] == "succeeded"
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **_fake_keys())
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **fake_client_keys())
     report = json.loads(
         s3.get_object(Bucket=BUCKET, Key=f"{outcome['prefix']}report.json")["Body"].read()
     )

@@ -7,9 +7,8 @@ import pytest
 
 from helpers import IRIS_CSV, iris_like
 from linreg import model
-from linreg.dataset import load_bytes
-from linreg.report import baseline
-from linreg.stats import Stats
+from linreg.data import load_bytes
+from linreg.stats import Stats, baseline
 
 
 @pytest.fixture(scope="module")

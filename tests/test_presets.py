@@ -6,7 +6,7 @@ import pytest
 from helpers import IRIS_CSV
 from linreg import pipeline
 from linreg.config import Hyperparameters
-from linreg.dataset import load_bytes
+from linreg.data import load_bytes
 from linreg.stats import Scaling, Stats
 
 

@@ -7,11 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from helpers import BUCKET, IRIS_CSV, ROOT
+from helpers import BUCKET, IRIS_CSV, ROOT, event_for
 from linreg import handler, pipeline
 from linreg.cli import main
 from linreg.config import Hyperparameters
-from linreg.dataset import FEATURES, load_bytes
+from linreg.data import load_bytes
+from linreg.spec import IRIS
 
 
 def predictions(path) -> np.ndarray:
@@ -31,9 +32,9 @@ def test_predict_reproduces_the_training_codes_own_predictions(tmp_path, iris_by
     scaling = report["standardization"]
     rows = load_bytes(iris_bytes).rows
     X = rows.X  # every row, in file order
-    mean = np.array([scaling["mean"][name] for name in FEATURES])
-    scale = np.array([scaling["scale"][name] for name in FEATURES])
-    weights = np.array([scaling["weights"][name] for name in FEATURES])
+    mean = np.array([scaling["mean"][name] for name in IRIS.features])
+    scale = np.array([scaling["scale"][name] for name in IRIS.features])
+    weights = np.array([scaling["weights"][name] for name in IRIS.features])
     expected = ((X - mean) / scale) @ weights + scaling["bias"]
     np.testing.assert_allclose(predictions(out), expected, rtol=1e-10)
 
@@ -56,6 +57,17 @@ def test_predict_on_a_bad_row_exits_2_and_names_the_line(tmp_path, capsys):
     )
     assert main(["predict", str(tmp_path / "run"), str(bad), "--out", str(tmp_path / "p.csv")]) == 2
     assert "line 3" in capsys.readouterr().err
+
+
+def test_predict_refuses_a_row_with_an_extra_field_as_training_does(tmp_path, capsys):
+    main(["train", str(IRIS_CSV), "--out", str(tmp_path / "run")])
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_bytes(b"sepal_width,petal_length,petal_width,iris\n3.5,1.4,0.2,setosa,9\n")
+
+    assert (
+        main(["predict", str(tmp_path / "run"), str(ragged), "--out", str(tmp_path / "p.csv")]) == 2
+    )
+    assert "[malformed_csv]" in capsys.readouterr().err and not (tmp_path / "p.csv").exists()
 
 
 def test_predict_on_a_folder_without_a_model_exits_2(tmp_path, capsys):
@@ -109,3 +121,23 @@ def test_runs_links_are_presigned_urls_to_each_report(published, capsys):
     main(["runs", f"s3://{BUCKET}/models/iris", "--links"])
     links = [line.strip() for line in capsys.readouterr().out.splitlines() if "://" in line]
     assert len(links) == 3 and all("X-Amz-Signature=" in link for link in links)
+
+
+def test_runs_finds_runs_and_failures_under_multi_segment_prefixes(s3, iris_bytes, capsys):
+    env = {"MODELS_PREFIX": "results/models/", "FAILURES_PREFIX": "results/failures/"}
+    outcomes = []
+    for body in (iris_bytes, b""):
+        s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=body)
+        outcomes += handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
+    prefixes = ["--models-prefix", "results/models/", "--failures-prefix", "results/failures/"]
+
+    assert main(["runs", f"s3://{BUCKET}/results/models/iris", *prefixes]) == 0
+
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert sorted(line.split()[0] for line in lines) == sorted(o["run_id"] for o in outcomes)
+    assert any("failed" in line and "[empty_file]" in line for line in lines)
+
+
+def test_runs_of_a_folder_outside_the_models_prefix_exits_2(s3, capsys):
+    assert main(["runs", f"s3://{BUCKET}/results/models/iris"]) == 2
+    assert "[bad_model]" in capsys.readouterr().err

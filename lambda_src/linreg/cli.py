@@ -17,6 +17,7 @@ from typing import BinaryIO
 from unittest import mock
 
 from linreg.config import ENGINES, LOSSES, PRESETS, SETTINGS, Hyperparameters
+from linreg.contract import DEFAULT_FAILURES_PREFIX, DEFAULT_MODELS_PREFIX, Status, StopReason
 from linreg.errors import InputError
 from linreg.spec import spec_from_file
 
@@ -99,10 +100,16 @@ def parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list a model's runs, newest first")
     runs.add_argument("model", metavar="s3://BUCKET/models/NAME")
     runs.add_argument(
-        "--failures-prefix",
-        default="failures/",
+        "--models-prefix",
+        default=DEFAULT_MODELS_PREFIX,
         metavar="PREFIX",
-        help="where the deployment keeps failure records (default failures/)",
+        help=f"where the deployment keeps runs (default {DEFAULT_MODELS_PREFIX})",
+    )
+    runs.add_argument(
+        "--failures-prefix",
+        default=DEFAULT_FAILURES_PREFIX,
+        metavar="PREFIX",
+        help=f"where the deployment keeps failure records (default {DEFAULT_FAILURES_PREFIX})",
     )
     runs.add_argument(
         "--links", action="store_true", help="print a presigned link to each run's report"
@@ -135,11 +142,11 @@ def train_command(args: argparse.Namespace) -> int:
         (args.out / name).unlink(missing_ok=True)
     for name, content in run.files.items():
         (args.out / name).write_bytes(content)
-    if run.status != pipeline.SUCCEEDED:
+    if run.status != Status.SUCCEEDED:
         print(f"error: {run.report['error']['message']}", file=sys.stderr)
         return EXIT_DIVERGED
     report = run.report
-    why = "converged" if report["stopped"] == "tolerance" else "iteration limit"
+    why = "converged" if report["stopped"] == StopReason.TOLERANCE else "iteration limit"
     print(
         f"test MSE {report['test_mse']:.4f} (closed-form baseline "
         f"{report['baseline_test_mse']:.4f}) after {report['iterations_run']} iterations "
@@ -166,7 +173,8 @@ def runs_command(args: argparse.Namespace) -> int:
     from linreg.published import link, list_runs
 
     s3 = _plain_s3_client()
-    runs = list_runs(args.model, s3=s3, failures_prefix=args.failures_prefix)
+    layout = _layout(models=args.models_prefix, failures=args.failures_prefix)
+    runs = list_runs(args.model, s3=s3, layout=layout)
     print(f"{'run':<30} {'status':<10} {'test MSE':>9} {'baseline':>9} {'preset':<10} iterations")
     for run in runs:
         print(
@@ -179,6 +187,15 @@ def runs_command(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs under {args.model}")
     return EXIT_OK
+
+
+def _layout(**prefixes: str):
+    from linreg.storage import Layout
+
+    try:
+        return Layout(**prefixes)
+    except ValueError as error:
+        raise InputError("bad_prefix", str(error)) from None
 
 
 def _plain_s3_client():
@@ -218,7 +235,7 @@ def invoke_command(args: argparse.Namespace) -> int:
             _print_outcome(s3, outcome)
             if args.out:
                 _download(s3, outcome, args.out)
-    ok = all(outcome["status"] in ("succeeded", "skipped") for outcome in outcomes)
+    ok = all(outcome["status"] in (Status.SUCCEEDED, Status.SKIPPED) for outcome in outcomes)
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -243,9 +260,9 @@ def _embedded_s3_with_sample_data(records: list, data: bytes) -> Iterator[None]:
 def _print_outcome(s3, outcome: dict) -> None:
     where = f"s3://{outcome['bucket']}/{outcome['key']}"
     print(f"{where}: {outcome['status']}")
-    if outcome["status"] == "skipped":
+    if outcome["status"] == Status.SKIPPED:
         print(f"  {outcome['reason']}")
-    elif outcome["status"] == "succeeded":
+    elif outcome["status"] == Status.SUCCEEDED:
         report = json.loads(
             s3.get_object(Bucket=outcome["bucket"], Key=outcome["prefix"] + "report.json")[
                 "Body"

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from linreg.contract import MAX_INPUT_BYTES_ENV, SETTING_ENV_PREFIX
 from linreg.errors import InputError
 
 LOSSES = ("mean", "sum")
@@ -18,8 +19,8 @@ PRESETS: dict[str, dict] = {
     # The tutorial, exactly: raw features, lr 0.01, 100 iterations.
     "tutorial": {},
     # Standardized features, an automatic step (1.5/L for the loss's largest curvature L;
-    # 2/L is the stability limit), stop once the loss changes by under 1e-6 relative.
-    # On iris: within 0.2 % of the closed-form optimum in ~430 iterations, any init seed.
+    # 2/L is the stability limit), stop once the loss changes by under 1e-6 relative
+    # (how close it gets on iris: docs/reference.md, Presets).
     "converged": {
         "standardize": True,
         "learning_rate": None,
@@ -29,7 +30,7 @@ PRESETS: dict[str, dict] = {
 }
 
 # Every setting that may come as text (environment, upload metadata, CLI), with the
-# deployment's environment variable and the upload's metadata key (see README).
+# deployment's environment variable and the upload's metadata key (docs/reference.md).
 SETTINGS = (
     "dataset",
     "preset",
@@ -41,15 +42,15 @@ SETTINGS = (
     "tolerance",
     "test_size",
 )
-ENV_NAMES = {name: f"LINREG_{name.upper()}" for name in SETTINGS}
+ENV_NAMES = {name: f"{SETTING_ENV_PREFIX}{name.upper()}" for name in SETTINGS}
 METADATA_NAMES = {name: name.replace("_", "-") for name in SETTINGS}
 
 MAX_ITERATIONS = 1_000_000
+MAX_SEED = 2**31 - 1
 # Uploads larger than this (compressed or uncompressed) are refused before download. The
 # file is streamed, so memory does not grow with it; the limit bounds the run's duration
-# (about 0.5 s per 10 MB here).
+# (docs/performance.md).
 DEFAULT_MAX_INPUT_BYTES = 2**30
-MAX_INPUT_BYTES_ENV = "LINREG_MAX_INPUT_BYTES"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,8 +97,8 @@ class Hyperparameters:
             f"standardize must be true or false, got {self.standardize!r}",
         )
         _check(
-            _is_int(self.seed) and 0 <= self.seed < 2**31,
-            f"seed must be a whole number from 0 to {2**31 - 1}, got {self.seed!r}",
+            _is_int(self.seed) and 0 <= self.seed <= MAX_SEED,
+            f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}",
         )
         _check(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         _check(

@@ -4,7 +4,7 @@
 class InputError(Exception):
     """A problem with the user's input, with a stable machine-readable ``code``.
 
-    Codes are part of the public interface (failure records, CLI messages, README):
+    Codes are part of the public interface (failure records, CLI messages, docs/reference.md):
     rename one only as a breaking change.
     """
 

@@ -19,21 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# mxnet 1.9.1 (the last release) still uses the numpy.bool alias that numpy 1.24 removed.
-if "bool" not in vars(np):
-    np.bool = bool
-# Training is a hundred tiny operations in a row. MXNet's default engine hands each one to
-# a worker thread and waits for it, which costs more than the arithmetic: the synchronous
-# engine cuts training time by a fifth, and large operations still use OpenMP threads.
-os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
-
-import mxnet as mx  # noqa: E402
-from mxnet import autograd, nd  # noqa: E402
-
-from linreg.stats import Stats  # noqa: E402
+from linreg._mxnet import autograd, mx, nd
+from linreg.contract import StopReason
+from linreg.stats import Stats
 
 DTYPE = "float64"
-RAN_ALL, CONVERGED, DIVERGED = "iterations", "tolerance", "diverged"
 # Gradient descent at a stable learning rate never raises the loss; a run whose loss grows
 # this far past its first value is exploding (the tutorial's sum-loss overflow) and stops.
 DIVERGENCE_FACTOR = 1e3
@@ -43,22 +33,6 @@ DIVERGENCE_FACTOR = 1e3
 LossFunction = Callable[[nd.NDArray], nd.NDArray]
 
 
-def _start_engine_quietly() -> None:
-    """Start MXNet's engine now, without the line it logs to stderr for a non-default engine
-    (it would sit among the handler's JSON log lines and the CLI's output)."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            nd.zeros(1).wait_to_read()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-_start_engine_quietly()
-
-
 @dataclass(frozen=True)
 class Training:
     """What a training run produced. ``weights`` is (features,), ``bias`` a float."""
@@ -66,11 +40,11 @@ class Training:
     weights: np.ndarray
     bias: float
     loss_history: list[float]
-    stopped: str  # "iterations" (ran them all), "tolerance" (converged) or "diverged"
+    stopped: StopReason
 
     @property
     def diverged(self) -> bool:
-        return self.stopped == DIVERGED
+        return self.stopped == StopReason.DIVERGED
 
     @property
     def theta(self) -> np.ndarray:
@@ -158,11 +132,11 @@ def train(
         if on_iteration is not None:
             on_iteration(iteration, history[-1])
         if is_diverging(history):
-            return _training(theta, history, DIVERGED)
+            return _training(theta, history, StopReason.DIVERGED)
         if tolerance is not None and _settled(history, tolerance):
-            return _training(theta, history, CONVERGED)
+            return _training(theta, history, StopReason.TOLERANCE)
         sgd([theta], learning_rate)
-    return _training(theta, history, RAN_ALL)
+    return _training(theta, history, StopReason.ITERATIONS)
 
 
 def _settled(history: list[float], tolerance: float) -> bool:
@@ -189,6 +163,6 @@ def versions() -> dict[str, str]:
     return {"mxnet": mx.__version__, "numpy": np.__version__}
 
 
-def _training(theta: nd.NDArray, history: list[float], stopped: str) -> Training:
+def _training(theta: nd.NDArray, history: list[float], stopped: StopReason) -> Training:
     values = theta.asnumpy().reshape(-1)
     return Training(values[:-1].copy(), float(values[-1]), history, stopped)

@@ -1,4 +1,4 @@
-"""One training run, start to finish: CSV stream → dataset → model → report files.
+"""One training run, start to finish: CSV stream → data → model → report files.
 
 The Lambda handler and the CLI both call ``run``; neither knows the steps inside.
 """
@@ -11,29 +11,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from linreg import dataset, model, report, report_html
+from linreg import data, model, plot, report, report_html
 from linreg.config import Hyperparameters
+from linreg.contract import Status
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
 from linreg.spec import Spec, spec_named
-from linreg.stats import Scaling, Stats, curvature
-
-SUCCEEDED = "succeeded"
-DIVERGED = "diverged"
-FAILED = "failed"
+from linreg.stats import Scaling, Stats, baseline, curvature
 
 
 @dataclass(frozen=True)
 class Run:
-    """A finished run: its report, and the files to publish (name → bytes)."""
+    """A finished run: its report, and the files to publish (name → bytes). A diverged
+    run also carries the error its failure record states."""
 
-    status: str
+    status: Status
     report: dict
     files: dict[str, bytes]
+    error: InputError | None = None
 
 
 def run(
-    data: bytes | BinaryIO,
+    csv: bytes | BinaryIO,
     hyperparameters: Hyperparameters,
     *,
     source: dict | None = None,
@@ -50,8 +49,8 @@ def run(
     run has report.json alone, so it can never be mistaken for a model.
     """
     started = time.perf_counter()
-    stream = _TimedReader(io.BytesIO(data) if isinstance(data, bytes) else data)
-    table = dataset.load(
+    stream = _TimedReader(io.BytesIO(csv) if isinstance(csv, bytes) else csv)
+    table = data.load(
         stream,
         spec=spec or spec_named(hyperparameters.dataset),
         test_size=hyperparameters.test_size,
@@ -76,17 +75,19 @@ def run(
     )
     training = _in_original_units(fitted, scaling)
     trained = time.perf_counter()
-    status = DIVERGED if training.diverged else SUCCEEDED
-    evaluate = status == SUCCEEDED
-    summary = report.report(
+    status = Status.DIVERGED if training.diverged else Status.SUCCEEDED
+    succeeded = status == Status.SUCCEEDED
+    document = report.run_report(
         status=status,
         hyperparameters=hyperparameters,
         data=table,
         training=training,
-        train_mse=table.train.mse(training.theta) if evaluate else None,
-        test_mse=table.test.mse(training.theta) if evaluate else None,
-        baseline=report.baseline(table.train, table.test),
-        scaling=report.scaling(scaling, fitted, table.spec.features) if scaling else None,
+        train_mse=table.train.mse(training.theta) if succeeded else None,
+        test_mse=table.test.mse(training.theta) if succeeded else None,
+        baseline=baseline(table.train, table.test),
+        standardization=(
+            report.standardization(scaling, fitted, table.spec.features) if scaling else None
+        ),
         timings={
             "read_seconds": stream.seconds,
             "parse_seconds": parsed - started - stream.seconds,
@@ -95,30 +96,32 @@ def run(
         source=source,
         run_id=run_id,
     )
-    if not evaluate:
-        summary["error"] = {
-            "code": "diverged",
-            "message": divergence_message(training.loss_history),
-        }
-    files = {"report.json": to_json(summary)}
-    if evaluate:
-        files["params.json"] = to_json(
-            report.params(
-                training,
-                hyperparameters,
-                model.versions(),
-                summary["standardization"],
-                table.spec,
-            )
-        )
-        files["params.nd"] = model.params_nd(training)
-        files["loss.png"] = report.loss_plot(training.loss_history, loss=hyperparameters.loss)
-        files["report.html"] = report_html.render(summary, files["loss.png"])
-    return Run(status=status, report=summary, files=files)
+    if not succeeded:
+        error = InputError("diverged", divergence_message(training.loss_history))
+        document["error"] = error.as_dict()
+        return Run(status, document, {"report.json": to_json(document)}, error)
+    return Run(status, document, _model_files(document, training, hyperparameters, table.spec))
+
+
+def _model_files(
+    document: dict, training: model.Training, hyperparameters: Hyperparameters, spec: Spec
+) -> dict[str, bytes]:
+    """A succeeded run's files: the model in two formats, the report, the curve, the page."""
+    params = report.model_params(
+        training, hyperparameters, model.versions(), document["standardization"], spec
+    )
+    loss_png = plot.loss_plot(training.loss_history, loss=hyperparameters.loss)
+    return {
+        "report.json": to_json(document),
+        "params.json": to_json(params),
+        "params.nd": model.params_nd(training),
+        "loss.png": loss_png,
+        "report.html": report_html.render(document, loss_png),
+    }
 
 
 def _loss(
-    table: dataset.Dataset,
+    table: data.Dataset,
     train_stats: Stats,
     scaling: Scaling | None,
     hyperparameters: Hyperparameters,
@@ -129,7 +132,7 @@ def _loss(
         raise InputError(
             "invalid_hyperparameters",
             f"the tutorial engine needs the rows in memory, kept only up to "
-            f"{dataset.EXACT_SPLIT_MAX_ROWS:,} rows; this file has {table.total_rows:,}",
+            f"{data.EXACT_SPLIT_MAX_ROWS:,} rows; this file has {table.total_rows:,}",
         )
     X = table.rows.X_train
     return model.tutorial_loss(

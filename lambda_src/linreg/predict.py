@@ -7,7 +7,8 @@ import io
 import numpy as np
 import pandas as pd
 
-from linreg import dataset
+from linreg.data.parse import predictors, text_frame
+from linreg.data.stream import line_blocks, plain, split_header
 from linreg.errors import InputError
 from linreg.spec import IRIS, Spec
 
@@ -25,24 +26,14 @@ def predict(params: dict, data: bytes) -> bytes:
             f"the model's features {params['features']} do not match its dataset {spec.name!r}",
         )
     frame = _read(data)
-    X = dataset.predictors(frame, spec)
+    X = predictors(frame, spec)
     weights = np.array([params["weights"][name] for name in params["features"]])
     frame[f"predicted_{params['target']}"] = X @ weights + params["bias"]
     return frame.to_csv(index=False).encode()
 
 
 def _read(data: bytes) -> pd.DataFrame:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("bad_encoding", "the file is not UTF-8 text") from None
-    if not text.strip():
-        raise InputError("empty_file", "the file is empty")
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as error:
-        raise InputError("malformed_csv", f"the file is not valid CSV: {error}") from None
-    frame.columns = [str(name).strip() for name in frame.columns]
-    # Row labels as line numbers (header is line 1), for the validators' messages.
-    frame.index = frame.index + 2
-    return frame
+    """The CSV's cells as text, rows labelled by line number, with training's checks."""
+    header, blocks = split_header(line_blocks(plain(io.BytesIO(data), None)))
+    frames = [text_frame(block, first_line, header) for block, first_line in blocks]
+    return pd.concat(frames) if frames else pd.DataFrame(columns=header, dtype=str)

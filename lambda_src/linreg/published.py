@@ -2,7 +2,8 @@
 
 A model is named by a local run folder (what ``linreg train --out`` wrote, or a downloaded
 run), by ``s3://bucket/models/<name>`` (its latest.json's run) or by
-``s3://bucket/models/<name>/<run_id>`` (that run).
+``s3://bucket/models/<name>/<run_id>`` (that run). Where runs and failure records of a name
+live is ``storage.Layout``'s to say.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from urllib.parse import urlparse
 
 from linreg import storage
 from linreg.errors import InputError
+from linreg.storage import Layout
 
 # How long a presigned link to a run's report stays valid.
 LINK_SECONDS = 3600
@@ -37,17 +39,25 @@ def load_params(model: str, *, s3=None) -> dict:
     return params
 
 
-def list_runs(model: str, *, s3, failures_prefix: str = "failures/") -> list[dict]:
+def list_runs(model: str, *, s3, layout: Layout | None = None) -> list[dict]:
     """Every run of a model name, newest first: succeeded runs from their report.json,
-    failed and diverged ones from their failure records."""
-    bucket, prefix = _bucket_and_prefix(model)
+    failed and diverged ones from their failure records. ``model`` is
+    ``s3://bucket/<models prefix><name>``, the prefixes those of ``layout``."""
+    layout = layout or Layout()
+    bucket, folder = _bucket_and_prefix(model)
+    name = layout.name_of_model_folder(folder)
+    if name is None:
+        raise InputError(
+            "bad_model",
+            f"{model!r} is not under the models prefix {layout.models!r} "
+            "(s3://bucket/<models prefix><name>; see --models-prefix)",
+        )
     runs = []
-    for run_prefix in _folders(s3, bucket, prefix):
+    for run_prefix in _folders(s3, bucket, layout.model_folder(name)):
         report, _ = storage.read_json(s3, bucket, run_prefix + "report.json")
         if report is not None:  # a folder without a report is a run still being written
             runs.append(_row(report, bucket, run_prefix + _page(s3, bucket, run_prefix)))
-    name = prefix.split("/", 1)[1] if "/" in prefix.rstrip("/") else prefix
-    for key in _keys(s3, bucket, f"{failures_prefix}{name}"):
+    for key in _keys(s3, bucket, layout.failure_folder(name)):
         record, _ = storage.read_json(s3, bucket, key)
         runs.append(_row({**(record.get("report") or {}), **record}, bucket, key))
     return sorted(runs, key=lambda run: run["run_id"], reverse=True)
@@ -97,6 +107,6 @@ def _folders(s3, bucket: str, prefix: str) -> list[str]:
 
 def _keys(s3, bucket: str, prefix: str) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix.rstrip("/") + "/", Delimiter="/"
+        Bucket=bucket, Prefix=prefix, Delimiter="/"
     )
     return [item["Key"] for page in pages for item in page.get("Contents", [])]

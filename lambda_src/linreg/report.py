@@ -1,40 +1,23 @@
-"""What a run tells its user: closed-form baseline, report.json, params.json, loss plot.
+"""The documents a run writes: report.json and params.json, as plain dicts.
 
-Knows nothing of S3; everything here returns plain values or bytes.
+Knows nothing of S3, files or figures.
 """
 
 from __future__ import annotations
 
-import functools
-import io
 import math
 import platform
-import threading
-from dataclasses import dataclass
 
 from linreg import __version__
 from linreg.config import Hyperparameters
-from linreg.dataset import Dataset
+from linreg.contract import Status
+from linreg.data import Dataset
 from linreg.model import Training
 from linreg.spec import Spec
-from linreg.stats import Scaling, Stats, least_squares
+from linreg.stats import Baseline, Scaling
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """Ordinary least squares on the same split: the optimum gradient descent aims at."""
-
-    train_mse: float
-    test_mse: float
-
-
-def baseline(train: Stats, test: Stats) -> Baseline:
-    """The least-squares fit on the training part, scored on both parts."""
-    theta = least_squares(train)
-    return Baseline(train_mse=train.mse(theta), test_mse=test.mse(theta))
-
-
-def params(
+def model_params(
     training: Training,
     hyperparameters: Hyperparameters,
     versions: dict,
@@ -56,22 +39,22 @@ def params(
     }
 
 
-def report(
+def run_report(
     *,
-    status: str,
+    status: Status,
     hyperparameters: Hyperparameters,
     data: Dataset,
     training: Training,
     train_mse: float | None,
     test_mse: float | None,
     baseline: Baseline,
-    scaling: dict | None,
+    standardization: dict | None,
     timings: dict[str, float],
     source: dict | None,
     run_id: str | None,
 ) -> dict:
     """report.json. MSEs and params are ``None`` for a diverged run: they mean nothing."""
-    diverged = status == "diverged"
+    diverged = status == Status.DIVERGED
     return {
         "status": status,
         "run_id": run_id,
@@ -87,12 +70,12 @@ def report(
         ],
         "hyperparameters": hyperparameters.as_dict(),
         "rows": {"total": data.total_rows, "train": data.train.n, "test": data.test.n},
-        "split": data.split,
+        "split": data.split_kind,
         "dataset": data.spec.name,
         "params": None
         if diverged
         else {"weights": _weights(training, data.spec.features), "bias": training.bias},
-        "standardization": scaling,
+        "standardization": standardization,
         "ignored_columns": list(data.ignored_columns),
         "warnings": list(data.warnings),
         "input": source,
@@ -100,7 +83,7 @@ def report(
     }
 
 
-def scaling(scaling: Scaling, fitted: Training, features: tuple[str, ...]) -> dict:
+def standardization(scaling: Scaling, fitted: Training, features: tuple[str, ...]) -> dict:
     """The standardization and the weights as trained, in standardized units."""
     return {
         "mean": dict(zip(features, scaling.mean.tolist(), strict=True)),
@@ -108,49 +91,6 @@ def scaling(scaling: Scaling, fitted: Training, features: tuple[str, ...]) -> di
         "weights": _weights(fitted, features),
         "bias": fitted.bias,
     }
-
-
-def loss_plot(loss_history: list[float], *, loss: str) -> bytes:
-    """The tutorial's loss curve as PNG bytes. Needs no display."""
-    return _loss_figure().render(loss_history, loss)
-
-
-class _LossFigure:
-    """One figure per process, redrawn with each run's curve: a warm invocation skips
-    building it, which costs half as much again as drawing it. The PNG is byte-for-byte
-    what a new figure gives (a test checks)."""
-
-    def __init__(self) -> None:
-        # Figure (not pyplot) draws with the Agg canvas and keeps no global state.
-        from matplotlib.figure import Figure
-
-        self.figure = Figure(figsize=(6, 4), dpi=100)
-        # Fixed margins: tight_layout would measure every label first, doubling the cost.
-        self.figure.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.12)
-        self.axes = self.figure.add_subplot()
-        (self.line,) = self.axes.plot([], [])
-        self.axes.set_xlabel("iteration")
-        self.axes.grid(alpha=0.3)
-        self.lock = threading.Lock()
-
-    def render(self, loss_history: list[float], loss: str) -> bytes:
-        with self.lock:
-            self.line.set_data(range(1, len(loss_history) + 1), loss_history)
-            self.axes.relim()
-            self.axes.autoscale_view()
-            # y given: otherwise matplotlib measures every tick label on each drawing to see
-            # whether the title must move up, and nothing here sits above the axes.
-            self.axes.set_title(f"Training - {loss} loss", y=1.0)
-            self.axes.set_ylabel(f"{loss} squared error")
-            buffer = io.BytesIO()
-            # Light compression: a third faster than the default for a few kB more.
-            self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
-            return buffer.getvalue()
-
-
-@functools.cache
-def _loss_figure() -> _LossFigure:
-    return _LossFigure()
 
 
 def _weights(training: Training, features: tuple[str, ...]) -> dict[str, float]:

@@ -28,7 +28,6 @@ _OWN_SECTION = frozenset(
         "loss_history",
         "hyperparameters",
         "params",
-        "params_original_units",
         "ignored_columns",
         "warnings",
         "input",
@@ -86,7 +85,7 @@ def render(report: Mapping, loss_png: bytes | None) -> bytes:
         # The curve right after the metrics: together they say whether the run went well.
         _loss(report.get("loss_history"), loss_png),
         _columns(
-            _params(report.get("params"), report.get("params_original_units")),
+            _params(report.get("params")),
             _section("Settings", _table(_settings_rows(report))),
         ),
         # Full width: S3 keys and ETags are long, and wrapping them makes them hard to copy.
@@ -156,21 +155,16 @@ def _gap(value: object, baseline: object) -> str:
     return f"{(value / baseline - 1) * 100:+.6g} %"
 
 
-def _params(params: object, original: object) -> str:
+def _params(params: object) -> str:
     # A diverged run has no parameters: they would mean nothing, so there is no table.
     if not isinstance(params, Mapping):
         return ""
-    has_original = isinstance(original, Mapping)
-    original = original if has_original else {}
     weights = params.get("weights") or {}
-    original_weights = original.get("weights") or {}
-    head = "<th>parameter</th><th>value</th>" + ("<th>original units</th>" if has_original else "")
     rows = []
     for name, value in [*weights.items(), ("bias", params.get("bias"))]:
-        other = original.get("bias") if name == "bias" else original_weights.get(name)
-        cells = _cell(value) + (_cell(other) if has_original else "")
         label = "bias" if name == "bias" else f"weight <code>{escape(str(name))}</code>"
-        rows.append(f"<tr><th>{label}</th>{cells}</tr>")
+        rows.append(f"<tr><th>{label}</th>{_cell(value)}</tr>")
+    head = "<th>parameter</th><th>value</th>"
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     return _section("Parameters", table)
 

@@ -73,6 +73,20 @@ def least_squares(stats: Stats) -> np.ndarray:
     return theta
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """Ordinary least squares on the same split: the optimum gradient descent aims at."""
+
+    train_mse: float
+    test_mse: float
+
+
+def baseline(train: Stats, test: Stats) -> Baseline:
+    """The least-squares fit on the training part, scored on both parts."""
+    theta = least_squares(train)
+    return Baseline(train_mse=train.mse(theta), test_mse=test.mse(theta))
+
+
 def curvature(stats: Stats, reduction: str) -> float:
     """The largest eigenvalue of the loss's Hessian (2AᵀA, over n for the mean loss):
     gradient descent is stable for learning rates below 2 / curvature."""

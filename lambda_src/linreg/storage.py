@@ -24,10 +24,19 @@ from typing import TypeVar
 
 from botocore.exceptions import ClientError
 
+from linreg.contract import (
+    DEFAULT_FAILURES_PREFIX,
+    DEFAULT_INCOMING_PREFIX,
+    DEFAULT_MODELS_PREFIX,
+    FAILURES_PREFIX_ENV,
+    INCOMING_PREFIX_ENV,
+    MAX_INPUT_BYTES_ENV,
+    MODELS_PREFIX_ENV,
+    UPLOAD_SUFFIXES,
+)
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
 
-UPLOAD_SUFFIXES = (".csv.gz", ".csv")
 CONTENT_TYPES = {
     ".json": "application/json",
     ".png": "image/png",
@@ -40,11 +49,11 @@ LATEST_ATTEMPTS = 8
 
 @dataclass(frozen=True, kw_only=True)
 class Layout:
-    """Where things live in the bucket."""
+    """Where things live in the bucket: the one owner of every key rule."""
 
-    incoming: str = "incoming/"
-    models: str = "models/"
-    failures: str = "failures/"
+    incoming: str = DEFAULT_INCOMING_PREFIX
+    models: str = DEFAULT_MODELS_PREFIX
+    failures: str = DEFAULT_FAILURES_PREFIX
 
     def __post_init__(self) -> None:
         # Output under the upload prefix would trigger the function on its own output.
@@ -55,9 +64,9 @@ class Layout:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Layout:
         names = {
-            "incoming": "INCOMING_PREFIX",
-            "models": "MODELS_PREFIX",
-            "failures": "FAILURES_PREFIX",
+            "incoming": INCOMING_PREFIX_ENV,
+            "models": MODELS_PREFIX_ENV,
+            "failures": FAILURES_PREFIX_ENV,
         }
         return cls(**{field: env[name] for field, name in names.items() if env.get(name)})
 
@@ -70,14 +79,29 @@ class Layout:
                 return key[len(self.incoming) : -len(suffix)] or None
         return None
 
+    def model_folder(self, name: str) -> str:
+        """Where a model's runs and its latest.json live."""
+        return f"{self.models}{name}/"
+
+    def name_of_model_folder(self, folder: str) -> str | None:
+        """``models/a/b/`` → ``a/b``; ``None`` for a folder outside the models prefix."""
+        folder = folder.rstrip("/") + "/"
+        if not folder.startswith(self.models) or folder == self.models:
+            return None
+        return folder[len(self.models) : -1]
+
     def run_prefix(self, name: str, run_id: str) -> str:
-        return f"{self.models}{name}/{run_id}/"
+        return f"{self.model_folder(name)}{run_id}/"
+
+    def failure_folder(self, name: str) -> str:
+        """Where a model's failure records live."""
+        return f"{self.failures}{name}/"
 
     def latest_key(self, name: str) -> str:
-        return f"{self.models}{name}/latest.json"
+        return f"{self.model_folder(name)}latest.json"
 
     def failure_key(self, name: str, run_id: str) -> str:
-        return f"{self.failures}{name}/{run_id}.json"
+        return f"{self.failure_folder(name)}{run_id}.json"
 
 
 @dataclass(frozen=True)
@@ -135,7 +159,7 @@ def describe_input(
         raise InputError(
             "too_large",
             f"{what} is {head['ContentLength']:,} bytes; the limit is {max_bytes:,} "
-            "(LINREG_MAX_INPUT_BYTES)",
+            f"({MAX_INPUT_BYTES_ENV})",
         )
     return InputObject(
         bucket=bucket,

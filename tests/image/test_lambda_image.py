@@ -28,6 +28,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
 from runtime_api import RuntimeAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ sys.path.append(str(REPO_ROOT / "image"))
 sys.path.append(str(REPO_ROOT / "infra"))
 
 import lambda_image  # noqa: E402
-
+from helpers import fake_client_keys  # noqa: E402
 from linreg_stack import MB_PER_VCPU  # noqa: E402
 
 pytestmark = pytest.mark.image
@@ -47,11 +48,7 @@ IRIS = (REPO_ROOT / "data" / "iris.csv").read_bytes()
 MISSING_COLUMN = (REPO_ROOT / "tests" / "data" / "corpus" / "missing_column.csv").read_bytes()
 BUCKET = "linreg-demo"  # the bucket every event above names
 REGION = "us-east-1"
-FAKE_KEYS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-}
+FAKE_KEYS = fake_client_keys()
 FUNCTION_NAME = "linreg-train"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION_NAME}"
 # Long enough for a cold start on a busy machine, short enough to fail a hung function.
@@ -139,9 +136,7 @@ def lambda_environment(function: dict, runtime_api: str, s3_endpoint: str) -> di
         "LAMBDA_TASK_ROOT": "/var/task",
         "LAMBDA_RUNTIME_DIR": "/var/runtime",
         "TZ": ":UTC",
-        "AWS_ACCESS_KEY_ID": FAKE_KEYS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": FAKE_KEYS["aws_secret_access_key"],
-        "AWS_SESSION_TOKEN": FAKE_KEYS["aws_session_token"],
+        **{name.upper(): value for name, value in FAKE_KEYS.items()},
         "AWS_ENDPOINT_URL_S3": s3_endpoint,
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
     }

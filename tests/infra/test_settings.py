@@ -1,21 +1,14 @@
-"""The `linreg:*` context keys: defaults, parsing of -c strings and cdk.json values, and
-the message a bad value stops synthesis with. Plain Python, no CDK synthesis."""
+"""The `linreg:*` context keys (infra/settings.py): defaults, parsing of -c strings and
+cdk.json values, and the message a bad value stops synthesis with. Plain Python, no CDK
+synthesis."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 
 from linreg import config
 from linreg.spec import BUILT_IN
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# infra/ holds the CDK app, which is not an installed package.
-sys.path.append(str(REPO_ROOT / "infra"))
-
-from settings import CONTEXT_KEYS, DATASETS, Settings, SettingsError  # noqa: E402
+from settings import CONTEXT_KEYS, DATASETS, Settings, SettingsError
 
 
 def test_empty_context_gives_the_documented_defaults() -> None:
@@ -221,9 +214,9 @@ def test_hyperparameter_limits_match_the_library() -> None:
         assert Settings.from_context({"linreg:engine": engine}).engine == engine
     for preset in config.PRESETS:
         assert Settings.from_context({"linreg:preset": preset}).preset == preset
+    with pytest.raises(SettingsError):
+        Settings.from_context({"linreg:iterations": str(config.MAX_ITERATIONS + 1)})
 
 
 def test_dataset_names_match_the_librarys_built_ins() -> None:
     assert set(DATASETS) == set(BUILT_IN)
-    with pytest.raises(SettingsError):
-        Settings.from_context({"linreg:iterations": str(config.MAX_ITERATIONS + 1)})

@@ -12,7 +12,7 @@ from helpers import BUCKET, DATA, IRIS_CSV, ROOT, event_for
 from linreg import handler, pipeline
 from linreg.cli import main
 from linreg.config import Hyperparameters
-from linreg.dataset import load_bytes
+from linreg.data import load_bytes
 from linreg.errors import InputError
 from linreg.spec import DIABETES, Spec
 

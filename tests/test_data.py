@@ -10,19 +10,15 @@ from sklearn.model_selection import train_test_split
 
 from corpus import CORPUS_DIR, FAILING
 from helpers import IRIS_CSV, iris_like
-from linreg import dataset
-from linreg.dataset import (
-    FEATURES,
-    _line_blocks,
-    _split_header,
-    _telling_the_end,
-    hashed_test_rows,
-    load,
-    load_bytes,
-    split,
-)
+from linreg import data as dataset
+from linreg.data import load, load_bytes
+from linreg.data.split import exact_split, hashed_test_rows
+from linreg.data.stream import line_blocks, split_header, telling_the_end
 from linreg.errors import InputError
+from linreg.spec import IRIS
 from linreg.stats import Stats
+
+FEATURES = IRIS.features
 
 
 def all_rows(data) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +57,7 @@ def test_target_is_a_column_so_residuals_cannot_broadcast(iris_bytes):
 def test_split_takes_the_rows_sklearn_takes_from_the_tutorials_frame(iris_bytes):
     data = load_bytes(iris_bytes)
     frame_train, frame_test = train_test_split(pd.read_csv(IRIS_CSV), test_size=0.3, random_state=1)
-    assert data.split == "exact"
+    assert data.split_kind == "exact"
     np.testing.assert_array_equal(data.rows.train_index, frame_train.index)
     np.testing.assert_array_equal(data.rows.test_index, frame_test.index)
     assert (data.train.n, data.test.n) == (105, 45)
@@ -71,7 +67,7 @@ def test_split_takes_the_rows_sklearn_takes_from_the_tutorials_frame(iris_bytes)
 @pytest.mark.parametrize("test_size", [0.3, 0.25, 0.5])
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_split_indices_are_train_test_splits(rows, test_size, seed):
-    train_index, test_index = split(rows, n_features=5, test_size=test_size, seed=seed)
+    train_index, test_index = exact_split(rows, n_features=5, test_size=test_size, seed=seed)
     train, test = train_test_split(np.arange(rows), test_size=test_size, random_state=seed)
     np.testing.assert_array_equal(train_index, train)
     np.testing.assert_array_equal(test_index, test)
@@ -187,7 +183,7 @@ def test_large_inputs_use_the_seeded_per_row_split():
     test = hashed_test_rows(np.arange(20_000), seed=1, test_size=0.3)
     X, y = all_rows(exact)
     expected = Stats.of(X[test], y[test])
-    assert streamed.split == "hashed" and streamed.rows is None
+    assert streamed.split_kind == "hashed" and streamed.rows is None
     assert streamed.test.n == expected.n
     np.testing.assert_allclose(streamed.test.gram, expected.gram)
     np.testing.assert_allclose(streamed.test.moment, expected.moment)
@@ -239,14 +235,14 @@ def test_on_several_threads_a_bad_line_comes_before_a_later_stream_error():
 
 
 def test_threads_take_short_turns_at_the_gil_while_parsing_and_only_then(monkeypatch):
-    parse = dataset._parse_block
+    parse = dataset.parse_block
     seen = []
 
     def noting_the_interval(*args):
         seen.append(sys.getswitchinterval())
         return parse(*args)
 
-    monkeypatch.setattr(dataset, "_parse_block", noting_the_interval)
+    monkeypatch.setattr(dataset, "parse_block", noting_the_interval)
     before = sys.getswitchinterval()
     load_bytes(iris_like(3000), block_bytes=1000, threads=2)
     assert set(seen) == {dataset.SWITCH_INTERVAL_SECONDS} != {before}
@@ -276,9 +272,9 @@ def test_streaming_memory_is_bounded_by_the_block_not_the_file():
 def test_the_row_count_is_told_once_the_last_block_is_read(ending, final_line_end):
     data = iris_like(300).replace(b"\n", ending)
     data = data if final_line_end else data.removesuffix(ending)
-    _, blocks = _split_header(_line_blocks(io.BytesIO(data), 1000))
+    _, blocks = split_header(line_blocks(io.BytesIO(data), 1000))
     told = []
-    handed_on = list(_telling_the_end(blocks, told.append))
+    handed_on = list(telling_the_end(blocks, told.append))
     assert told == [300]
     assert b"".join(block for block, _ in handed_on) == data.split(ending, 1)[1]
 
@@ -290,3 +286,15 @@ def test_blank_lines_leave_the_exact_split_as_it_is_without_them():
     blank = load_bytes(with_blanks, block_bytes=1000)
     np.testing.assert_array_equal(blank.test.gram, plain.test.gram)
     np.testing.assert_array_equal(blank.rows.test_index, plain.rows.test_index)
+
+
+@pytest.mark.parametrize("line", [2, 41])
+def test_a_row_with_an_extra_field_is_refused_even_first_in_its_block(iris_bytes, line):
+    lines = iris_bytes.splitlines(keepends=True)
+    lines[line - 1] = lines[line - 1].rstrip(b"\n") + b",0.9\n"
+    block_bytes = len(b"".join(lines[: line - 1]))  # the long row starts the second block
+
+    with pytest.raises(InputError) as error:
+        load_bytes(b"".join(lines), block_bytes=block_bytes)
+
+    assert error.value.code == "malformed_csv" and f"line {line}" in error.value.message

@@ -1,0 +1,58 @@
+"""Names the function and its stack share: environment variables, key prefixes, upload
+suffixes, metrics, and the words a run's outcome is told in.
+
+The CDK stack (infra/) imports these instead of retyping them. Imports nothing, so the
+stack can read it without loading the library.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# The bucket layout's prefixes: the stack sets them, the function reads them.
+INCOMING_PREFIX_ENV = "INCOMING_PREFIX"
+MODELS_PREFIX_ENV = "MODELS_PREFIX"
+FAILURES_PREFIX_ENV = "FAILURES_PREFIX"
+DEFAULT_INCOMING_PREFIX = "incoming/"
+DEFAULT_MODELS_PREFIX = "models/"
+DEFAULT_FAILURES_PREFIX = "failures/"
+
+# What the function trains on; anything else under the upload prefix is skipped. Longest
+# first, so that "a.csv.gz" is not read as a ".gz" named "a.csv".
+UPLOAD_SUFFIXES = (".csv.gz", ".csv")
+
+# The deployment's settings: LINREG_<SETTING> for each text setting, and the input limit.
+SETTING_ENV_PREFIX = "LINREG_"
+MAX_INPUT_BYTES_ENV = "LINREG_MAX_INPUT_BYTES"
+
+# Powertools' service and metrics namespace (embedded metric format in the logs).
+SERVICE_NAME = "linreg"
+METRICS_NAMESPACE = "Linreg"
+
+
+class Metric(StrEnum):
+    """The function's CloudWatch metrics."""
+
+    RUNS_SUCCEEDED = "RunsSucceeded"
+    RUNS_FAILED = "RunsFailed"
+    RUNS_DIVERGED = "RunsDiverged"
+    ROWS_TRAINED = "RowsTrained"
+    TEST_MSE = "TestMSE"
+    TRAINING_SECONDS = "TrainingSeconds"
+
+
+class Status(StrEnum):
+    """How a run (or a record the function was handed) ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # bad input or settings: a failure record, no model
+    DIVERGED = "diverged"  # the loss exploded: a failure record, no model
+    SKIPPED = "skipped"  # not the function's to train (wrong key, or replaced upload)
+
+
+class StopReason(StrEnum):
+    """Why gradient descent stopped."""
+
+    ITERATIONS = "iterations"  # ran them all
+    TOLERANCE = "tolerance"  # the loss stopped changing
+    DIVERGED = "diverged"  # the loss exploded (the run then has Status.DIVERGED)

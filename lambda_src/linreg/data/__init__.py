@@ -1,0 +1,172 @@
+"""A CSV stream → what training needs: the statistics of the train and test parts.
+
+One pass, in blocks of whole lines (``stream``), each parsed and validated (``parse``) on
+a few threads while the next ones are read, each added to the running statistics of the
+split (``split``). Memory is bounded by the block size, not by the file. Knows nothing of
+S3 or MXNet.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import sys
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from linreg.data.parse import Columns, Parsed, check_header, level_warnings, parse_block
+from linreg.data.split import EXACT_SPLIT_MAX_ROWS, Accumulator, Rows, SplitKind
+from linreg.data.stream import BLOCK_BYTES, Block, line_blocks, plain, split_header, telling_the_end
+from linreg.errors import InputError
+from linreg.spec import IRIS, Spec
+from linreg.stats import Stats
+
+__all__ = ["EXACT_SPLIT_MAX_ROWS", "Dataset", "Rows", "SplitKind", "load", "load_bytes"]
+
+# Each parsing thread holds a block and its parsed arrays (~8× the block in all).
+MAX_THREADS = 4
+# Blocks in flight per parsing thread: one parsing, one read and waiting its turn. Reading
+# ahead reaches the end of the file sooner, so the exact split is made while the last
+# blocks parse, and a thread that finishes never waits for the reader.
+IN_FLIGHT = 2
+# While blocks parse, the reading thread and the Python-level steps of pandas in the
+# parsing threads take turns at the GIL; Python's default turn (5 ms) leaves the reader
+# waiting and the threads it feeds idle (docs/performance.md).
+SWITCH_INTERVAL_SECONDS = 0.001
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What training needs from a file: statistics of each part, and how they were cut."""
+
+    train: Stats
+    test: Stats
+    split_kind: SplitKind
+    rows: Rows | None  # the rows themselves, kept for an exact split only
+    ignored_columns: tuple[str, ...]
+    warnings: tuple[str, ...]
+    spec: Spec = IRIS
+
+    @property
+    def total_rows(self) -> int:
+        return self.train.n + self.test.n
+
+
+def load_bytes(data: bytes, **options) -> Dataset:
+    return load(io.BytesIO(data), **options)
+
+
+def load(
+    stream: BinaryIO,
+    *,
+    spec: Spec = IRIS,
+    test_size: float = 0.3,
+    split_seed: int = 1,
+    max_bytes: int | None = None,
+    block_bytes: int = BLOCK_BYTES,
+    exact_max_rows: int = EXACT_SPLIT_MAX_ROWS,
+    threads: int | None = None,
+) -> Dataset:
+    """Read a CSV (plain or gzip) holding ``spec``'s columns from ``stream`` in one pass.
+
+    Column order does not matter; extra columns are ignored. ``max_bytes`` bounds the
+    uncompressed size (a small .gz can hold a huge file). Blocks are parsed on ``threads``
+    threads (default: one per available core, at most ``MAX_THREADS``).
+    """
+    header, blocks = split_header(line_blocks(plain(stream, max_bytes), block_bytes))
+    check_header(header, spec)
+    columns = Columns.of(header, spec)
+    levels_seen = [set() for _ in spec.categorical]
+    # One BLAS thread: the parsing threads have the cores, and idle OpenBLAS helper threads
+    # would spin on them between the small products of each block's statistics.
+    with (
+        _blas().limit(limits=1, user_api="blas"),
+        _switch_interval(SWITCH_INTERVAL_SECONDS),
+        ThreadPoolExecutor(1, thread_name_prefix="split") as helper,
+    ):
+        parts = Accumulator(
+            n_features=len(spec.features),
+            test_size=test_size,
+            seed=split_seed,
+            exact_max_rows=exact_max_rows,
+            helper=helper,
+        )
+        blocks = telling_the_end(blocks, parts.expect)
+        for X, y, codes in parsed_blocks(blocks, columns, threads or default_threads()):
+            for seen, (_, levels), column_codes in zip(
+                levels_seen, spec.categorical, codes.T, strict=True
+            ):
+                seen.update(np.flatnonzero(np.bincount(column_codes, minlength=len(levels))))
+            parts.add(X, y)
+        if parts.row_count == 0:
+            raise InputError("no_data", "the file has a header but no data rows")
+        cut = parts.finish()
+    return Dataset(
+        train=cut.train,
+        test=cut.test,
+        split_kind=cut.kind,
+        rows=cut.rows,
+        ignored_columns=tuple(name for name in header if name not in spec.required),
+        warnings=level_warnings(spec, levels_seen),
+        spec=spec,
+    )
+
+
+def parsed_blocks(blocks: Iterator[Block], columns: Columns, threads: int) -> Iterator[Parsed]:
+    """Each block parsed, in file order, the first problem in the file raised first.
+
+    pandas tokenizes and converts numbers without holding the GIL, so blocks parse in
+    parallel on several cores while this thread reads the next ones. At most
+    ``IN_FLIGHT × threads`` blocks are in flight: memory stays bounded by the block size.
+    """
+    if threads == 1:
+        for block, first_line in blocks:
+            yield parse_block(block, first_line, columns)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="parse") as pool:
+        pending: deque[Future] = deque()
+        while True:
+            try:
+                block, first_line = next(blocks)
+            except StopIteration:
+                break
+            except InputError:
+                # Sequentially, the blocks before a damaged stream would be parsed first.
+                for future in pending:
+                    future.result()
+                raise
+            pending.append(pool.submit(parse_block, block, first_line, columns))
+            if len(pending) == IN_FLIGHT * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def default_threads() -> int:
+    """One parsing thread per core this process may run on, at most ``MAX_THREADS``."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_THREADS))
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    # Made once: finding the loaded BLAS libraries takes milliseconds, limiting them not.
+    return ThreadpoolController()
+
+
+@contextmanager
+def _switch_interval(seconds: float) -> Iterator[None]:
+    """The interpreter's thread switch interval (process-wide) set for the duration."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)

@@ -1,0 +1,216 @@
+"""Which rows train and which test, and the statistics of each part, block by block.
+
+Up to ``EXACT_SPLIT_MAX_ROWS`` rows are kept and split exactly as the tutorial splits its
+frame (scikit-learn's ``train_test_split``). Beyond that, a seeded hash of each row's
+position assigns it, with the same test fraction, and only sufficient statistics are kept
+(``linreg.stats``). Knows nothing of S3, parsing or MXNet.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+
+from linreg.errors import InputError
+from linreg.stats import Stats
+
+# Up to this many rows the rows are kept for the tutorial's exact split.
+EXACT_SPLIT_MAX_ROWS = 1_000_000
+
+# (X, y) of one block of rows, as parsed.
+Block = tuple[np.ndarray, np.ndarray]
+
+
+class SplitKind(StrEnum):
+    EXACT = "exact"  # scikit-learn's split of the kept rows
+    HASHED = "hashed"  # a seeded hash of each row's position
+
+
+@dataclass(frozen=True)
+class Rows:
+    """All rows, as the blocks they were read in, and how they are cut. ``y`` is (n, 1),
+    never (n,). The arrays are made on demand: only the tutorial engine needs them."""
+
+    blocks: tuple[Block, ...]  # in file order
+    train_index: np.ndarray
+    test_index: np.ndarray
+
+    @functools.cached_property
+    def X(self) -> np.ndarray:
+        return np.concatenate([X for X, _ in self.blocks])
+
+    @functools.cached_property
+    def y(self) -> np.ndarray:
+        return np.concatenate([y for _, y in self.blocks])
+
+    @property
+    def X_train(self) -> np.ndarray:
+        return self.X[self.train_index]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return self.y[self.train_index]
+
+    @property
+    def X_test(self) -> np.ndarray:
+        return self.X[self.test_index]
+
+    @property
+    def y_test(self) -> np.ndarray:
+        return self.y[self.test_index]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The statistics of each part, how they were cut, and the rows if they were kept."""
+
+    train: Stats
+    test: Stats
+    kind: SplitKind
+    rows: Rows | None
+
+
+def exact_split(
+    row_count: int, *, n_features: int, test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test row positions as scikit-learn's ``train_test_split`` cuts a frame of
+    ``row_count`` rows, as the tutorial splits its frame."""
+    from sklearn.model_selection import ShuffleSplit
+
+    needed = min_rows(test_size, n_features)
+    if row_count < needed:
+        raise InputError(
+            "too_few_rows",
+            f"{row_count} data rows is too few: with a {test_size:g} test fraction and "
+            f"{n_features} features at least {needed} rows are needed",
+        )
+    # The splitter train_test_split uses inside, and the very same indices, without
+    # train_test_split's copies of them.
+    splitter = ShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    return next(splitter.split(np.empty((row_count, 0))))
+
+
+def hashed_test_rows(positions: np.ndarray, *, seed: int, test_size: float) -> np.ndarray:
+    """Which rows (by 0-based position in the file) are test rows, for large inputs.
+
+    A splitmix64 hash of (position, seed) is uniform on [0, 1): the assignment is seeded,
+    needs no row count in advance, and does not depend on how the file was cut into blocks.
+    """
+    offset = np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64)  # Python ints: no overflow warning
+    x = positions.astype(np.uint64) + offset
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)) < np.uint64(int(test_size * 2**53))
+
+
+def min_rows(test_size: float, n_features: int) -> int:
+    """Fewest rows giving one test row and a train set with a row per parameter."""
+    rows = 2
+    while rows - math.ceil(test_size * rows) < n_features + 1:
+        rows += 1
+    return rows
+
+
+class Accumulator:
+    """Statistics of all rows, block by block as they arrive (while later blocks are still
+    being parsed); the rows themselves while they are few enough for the exact split, and
+    hashed test-row statistics after that. Train = all − test: one copy of the smaller part.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_features: int,
+        test_size: float,
+        seed: int,
+        exact_max_rows: int,
+        helper: ThreadPoolExecutor,
+    ) -> None:
+        self.n_features, self.test_size, self.seed = n_features, test_size, seed
+        self.exact_max_rows, self.helper = exact_max_rows, helper
+        self.kept: list[Block] | None = []
+        self.row_count = 0
+        self.total = self.hashed_test = Stats.zero(n_features)
+        self.early_split: tuple[int, Future] | None = None
+
+    def expect(self, row_count: int) -> None:
+        """The whole file has been read: it holds ``row_count`` data rows unless some lines
+        are blank. Start the exact split for that many now, and count the test rows of the
+        blocks added so far, on the helper thread while the last blocks are still parsing;
+        ``finish`` uses that if the guess was right."""
+        if self.kept is not None and row_count <= self.exact_max_rows:
+            added = list(self.kept)  # the blocks still parsing are counted by finish
+            self.early_split = row_count, self.helper.submit(self._exact_cut, row_count, added)
+
+    def add(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.total += Stats.of(X, y)
+        if self.kept is not None and self.row_count + len(X) > self.exact_max_rows:
+            # Too many to keep: take the kept rows' test part and stream from here on.
+            first_row = 0
+            for kept_X, kept_y in self.kept:
+                self.hashed_test += self._hashed_test(kept_X, kept_y, first_row)
+                first_row += len(kept_X)
+            self.kept = None
+        if self.kept is not None:
+            self.kept.append((X, y))
+        else:
+            self.hashed_test += self._hashed_test(X, y, self.row_count)
+        self.row_count += len(X)
+
+    def finish(self) -> Parts:
+        if self.kept is None:
+            return self._parts(self.hashed_test, SplitKind.HASHED, None)
+        guess, early = self.early_split or (None, None)
+        # A blank line makes the early guess too high: then the split is made again here.
+        cut = early.result() if guess == self.row_count else self._exact_cut(self.row_count, [])
+        cut = cut.counting(self.kept[cut.blocks :])
+        rows = Rows(blocks=tuple(self.kept), train_index=cut.train_index, test_index=cut.test_index)
+        return self._parts(cut.test, SplitKind.EXACT, rows)
+
+    def _hashed_test(self, X: np.ndarray, y: np.ndarray, first_row: int) -> Stats:
+        positions = np.arange(first_row, first_row + len(X))
+        test = hashed_test_rows(positions, seed=self.seed, test_size=self.test_size)
+        return Stats.of(X[test], y[test])
+
+    def _exact_cut(self, row_count: int, blocks: list[Block]) -> _ExactCut:
+        train_index, test_index = exact_split(
+            row_count, n_features=self.n_features, test_size=self.test_size, seed=self.seed
+        )
+        # A mask reads each block's test rows in file order, faster than gathering by index.
+        test_rows = np.zeros(row_count, dtype=bool)
+        test_rows[test_index] = True
+        none_counted = _ExactCut(
+            train_index, test_index, test_rows, Stats.zero(self.n_features), 0, 0
+        )
+        return none_counted.counting(blocks)
+
+    def _parts(self, test: Stats, kind: SplitKind, rows: Rows | None) -> Parts:
+        return Parts(train=self.total - test, test=test, kind=kind, rows=rows)
+
+
+@dataclass(frozen=True)
+class _ExactCut:
+    """scikit-learn's split of the whole file, and the test statistics of its first
+    ``blocks`` blocks (``rows`` rows) under it."""
+
+    train_index: np.ndarray
+    test_index: np.ndarray
+    test_rows: np.ndarray  # True for each test row, by position in the file
+    test: Stats
+    blocks: int
+    rows: int
+
+    def counting(self, blocks: list[Block]) -> _ExactCut:
+        """This cut with the test rows of ``blocks``, the file's next blocks, counted too."""
+        test, first_row = self.test, self.rows
+        for X, y in blocks:
+            mask = self.test_rows[first_row : first_row + len(X)]
+            test += Stats.of(X[mask], y[mask])
+            first_row += len(X)
+        return replace(self, test=test, blocks=self.blocks + len(blocks), rows=first_row)

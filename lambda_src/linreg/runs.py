@@ -1,0 +1,237 @@
+"""One uploaded object's run, from its S3 record to a published model or a failure record.
+
+S3 delivers each event at least once, sometimes twice at the same moment, so every step
+here is safe to repeat. The run id is derived from the object version and the settings;
+a run that already has a report.json (published) or a failure record is not trained again.
+A run is published by writing its files, report.json last and only if absent, so exactly
+one delivery wins; latest.json then moves by compare-and-swap, never back to an older
+upload. A problem with the input is recorded under the failures prefix and ends the run
+normally (a retry would fail the same way); S3 and other unexpected errors raise, so
+Lambda retries the event.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import closing, nullcontext
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger
+
+from linreg import pipeline, storage
+from linreg.config import Hyperparameters, metadata_settings
+from linreg.contract import SERVICE_NAME, Status
+from linreg.errors import InputError
+from linreg.event import S3Record
+from linreg.storage import InputObject, Layout
+
+# Logs through the handler's logger (same format, same request and key fields).
+logger = Logger(service=SERVICE_NAME, child=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What became of one S3 record: for logs, metrics, the CLI and Lambda's response."""
+
+    bucket: str
+    key: str
+    status: Status
+    run_id: str | None = None
+    prefix: str | None = None  # a succeeded run's folder
+    failure_key: str | None = None  # a failed or diverged run's record
+    error: InputError | None = None
+    reason: str | None = None  # why it was skipped
+    duplicate: bool = False  # an earlier delivery had done it already
+    latest_moved: bool | None = None
+    test_mse: float | None = None
+    rows: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The outcome as Lambda's response lists it (and `linreg invoke` reads it)."""
+        values = {
+            "bucket": self.bucket,
+            "key": self.key,
+            "status": self.status,
+            "run_id": self.run_id,
+            "prefix": self.prefix,
+            "failure_key": self.failure_key,
+            **(self.error.as_dict() if self.error else {}),
+            "reason": self.reason,
+            "duplicate": self.duplicate or None,
+            "latest_moved": self.latest_moved,
+            "test_mse": self.test_mse,
+            "rows": self.rows,
+            "timings": self.timings or None,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def process(
+    s3, record: S3Record, *, layout: Layout, settings: dict[str, str], max_bytes: int
+) -> Outcome:
+    """Train on the object one record names, once, and publish or record the result."""
+    where = {"bucket": record.bucket, "key": record.key}
+    name = layout.model_name(record.key)
+    if name is None:
+        # Only incoming/*.csv(.gz) is ours; anything else means a misconfigured trigger.
+        logger.warning("skipping key outside the upload prefix")
+        return Outcome(**where, status=Status.SKIPPED, reason=f"not {layout.incoming}*.csv")
+    try:
+        upload = storage.describe_input(
+            s3,
+            record.bucket,
+            record.key,
+            version_id=record.version_id,
+            sequencer=record.sequencer,
+            max_bytes=max_bytes,
+        )
+    except InputError as error:
+        # Not readable: the event's own ETag and time identify the attempt.
+        run_id = storage.run_id(
+            etag=record.etag or "",
+            version_id=record.version_id,
+            last_modified=record.event_time,
+            settings=settings,
+        )
+        source = {**where, "etag": record.etag, "version_id": record.version_id}
+        attempt = _Attempt(s3, layout, name, run_id, where, source={**source, "size": record.size})
+        return attempt.fail(error, settings=settings)
+
+    # Settings given with the upload override the deployment's (docs/reference.md).
+    settings = {**settings, **metadata_settings(upload.metadata)}
+    run_id = storage.run_id(
+        etag=upload.etag,
+        version_id=upload.version_id,
+        last_modified=upload.last_modified,
+        settings=settings,
+    )
+    logger.append_keys(run_id=run_id)
+    try:
+        attempt = _Attempt(s3, layout, name, run_id, where, source=upload.source())
+        return attempt.train_and_publish(upload, settings, max_bytes)
+    finally:
+        logger.remove_keys(["run_id"])
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One delivery's attempt at one run: where its outputs go, and what it does there."""
+
+    s3: object
+    layout: Layout
+    name: str
+    run_id: str
+    where: dict
+    source: dict
+
+    @property
+    def prefix(self) -> str:
+        return self.layout.run_prefix(self.name, self.run_id)
+
+    @property
+    def failure_key(self) -> str:
+        return self.layout.failure_key(self.name, self.run_id)
+
+    def outcome(self, status: Status, **details) -> Outcome:
+        return Outcome(**self.where, status=status, run_id=self.run_id, **details)
+
+    def train_and_publish(
+        self, upload: InputObject, settings: dict[str, str], max_bytes: int
+    ) -> Outcome:
+        s3, bucket = self.s3, upload.bucket
+        # The download starts with the two checks, a round trip saved; a duplicate closes it.
+        (published, _), (failure, _), body = storage.concurrently(
+            lambda: storage.read_json(s3, bucket, self.prefix + "report.json"),
+            lambda: storage.read_json(s3, bucket, self.failure_key),
+            lambda: storage.open_body(s3, upload),
+        )
+        with closing(body) if body is not None else nullcontext():
+            if published is not None:
+                # The delivery that published it may have failed before moving latest.json.
+                moved = self.move_latest(published)
+                logger.info(
+                    "run already published; duplicate delivery", extra={"latest_moved": moved}
+                )
+                return self.outcome(
+                    Status.SUCCEEDED, prefix=self.prefix, duplicate=True, latest_moved=moved
+                )
+            if failure is not None:
+                logger.info("run already failed; duplicate delivery")
+                return self.outcome(
+                    Status(failure["status"]),
+                    failure_key=self.failure_key,
+                    error=InputError(**failure["error"]),
+                    duplicate=True,
+                )
+            if body is None:
+                # Overwritten between HEAD and GET: the newer version has its own event.
+                logger.info("upload replaced before it was read; its own event will train it")
+                return self.outcome(Status.SKIPPED, reason="replaced by a newer upload")
+            try:
+                result = pipeline.run(
+                    body,
+                    Hyperparameters.from_strings(settings),
+                    source=self.source,
+                    run_id=self.run_id,
+                    max_bytes=max_bytes,
+                )
+            except InputError as error:
+                return self.fail(error, settings=settings)
+        if result.status != Status.SUCCEEDED:
+            return self.fail(result.error, settings=settings, report=result.report)
+        return self.publish(result)
+
+    def publish(self, result: pipeline.Run) -> Outcome:
+        s3, bucket, report = self.s3, self.where["bucket"], result.report
+        latest_key = self.layout.latest_key(self.name)
+        started = time.perf_counter()
+        # latest.json is read while the run's files are written, a round trip saved; if it
+        # changes meanwhile, the compare-and-swap in update_latest notices and reads it again.
+        published, latest = storage.concurrently(
+            lambda: storage.publish_run(s3, bucket, self.prefix, result.files),
+            lambda: storage.read_json(s3, bucket, latest_key),
+        )
+        details = {
+            "prefix": self.prefix,
+            "test_mse": report["test_mse"],
+            "rows": report["rows"]["total"],
+            "timings": {**report["timings"], "write_seconds": time.perf_counter() - started},
+        }
+        if not published:
+            logger.info("another delivery published this run first")
+            return self.outcome(Status.SUCCEEDED, duplicate=True, **details)
+        moved = self.move_latest(report, known=latest)
+        logger.info("published", extra={"prefix": self.prefix, "latest_moved": moved})
+        return self.outcome(Status.SUCCEEDED, latest_moved=moved, **details)
+
+    def move_latest(self, report: dict, *, known: tuple | None = None) -> bool:
+        """Point latest.json at this run unless it points at a newer upload already."""
+        pointer = {
+            "run_id": self.run_id,
+            "prefix": self.prefix,
+            "test_mse": report["test_mse"],
+            "input": report["input"],
+        }
+        latest_key = self.layout.latest_key(self.name)
+        return storage.update_latest(
+            self.s3, self.where["bucket"], latest_key, pointer, known=known
+        )
+
+    def fail(self, error: InputError, *, settings: dict, report: dict | None = None) -> Outcome:
+        """Record a run that cannot succeed; a redelivery finds the record and stops there."""
+        status = Status.DIVERGED if error.code == "diverged" else Status.FAILED
+        record = {
+            "status": status,
+            "run_id": self.run_id,
+            "error": error.as_dict(),
+            "input": self.source,
+            "settings": settings,
+            "report": report,
+        }
+        first = storage.record_failure(self.s3, self.where["bucket"], self.failure_key, record)
+        logger.warning(
+            "run failed",
+            extra={"code": error.code, "error": error.message, "failure_key": self.failure_key},
+        )
+        return self.outcome(status, failure_key=self.failure_key, error=error, duplicate=not first)

@@ -1,0 +1,142 @@
+"""The training function: image, size, environment, recursion guard and logs."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Template
+
+from linreg_stack import omp_threads_for
+from template import function_environment, function_id, of_type, only
+
+
+def test_function_is_an_x86_64_container_image(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"PackageType": "Image", "Architectures": ["x86_64"]}
+    )
+
+
+def test_function_defaults_to_measured_memory_and_five_minutes(resources: dict) -> None:
+    properties = resources[function_id(resources)]["Properties"]
+
+    assert (properties["MemorySize"], properties["Timeout"]) == (2048, 300)
+    assert "ReservedConcurrentExecutions" not in properties
+
+
+def test_function_size_and_concurrency_follow_the_context(configured_resources: dict) -> None:
+    properties = configured_resources[function_id(configured_resources)]["Properties"]
+
+    assert properties["MemorySize"] == 3538
+    assert properties["Timeout"] == 600
+    assert properties["ReservedConcurrentExecutions"] == 3
+
+
+# --- the environment ----------------------------------------------------------------------
+
+
+def test_function_environment_names_the_bucket_layout(resources: dict) -> None:
+    environment = function_environment(resources)
+
+    assert environment["INCOMING_PREFIX"] == "incoming/"
+    assert environment["MODELS_PREFIX"] == "models/"
+    assert environment["FAILURES_PREFIX"] == "failures/"
+
+
+def test_function_environment_gives_openmp_the_whole_vcpus_of_its_memory(
+    resources: dict,
+) -> None:
+    assert function_environment(resources)["OMP_NUM_THREADS"] == str(omp_threads_for(2048))
+
+
+def test_function_environment_keeps_numpy_blas_on_one_thread(resources: dict) -> None:
+    assert function_environment(resources)["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_function_environment_sets_powertools_service_namespace_and_level(
+    resources: dict,
+) -> None:
+    environment = function_environment(resources)
+
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "linreg"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "Linreg"
+    assert environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_hyperparameters_are_empty_so_the_library_defaults_apply(resources: dict) -> None:
+    environment = function_environment(resources)
+    names = (
+        "LINREG_DATASET",
+        "LINREG_PRESET",
+        "LINREG_LEARNING_RATE",
+        "LINREG_ITERATIONS",
+        "LINREG_SEED",
+        "LINREG_LOSS",
+        "LINREG_ENGINE",
+        "LINREG_TOLERANCE",
+        "LINREG_TEST_SIZE",
+        "LINREG_MAX_INPUT_BYTES",
+    )
+
+    assert {name: environment[name] for name in names} == dict.fromkeys(names, "")
+
+
+def test_configured_hyperparameters_and_prefixes_reach_the_environment(
+    configured_resources: dict,
+) -> None:
+    environment = function_environment(configured_resources)
+
+    assert environment["LINREG_LEARNING_RATE"] == "0.05"
+    assert environment["LINREG_ITERATIONS"] == "500"
+    assert environment["LINREG_SEED"] == "7"
+    assert environment["LINREG_LOSS"] == "sum"
+    assert environment["INCOMING_PREFIX"] == "uploads/"
+    assert environment["MODELS_PREFIX"] == "results/models/"
+    assert environment["FAILURES_PREFIX"] == "results/failures/"
+
+
+def test_configured_dataset_preset_engine_and_limits_reach_the_environment(
+    configured_resources: dict,
+) -> None:
+    environment = function_environment(configured_resources)
+
+    assert environment["LINREG_DATASET"] == "diabetes"
+    assert environment["LINREG_PRESET"] == "converged"
+    assert environment["LINREG_ENGINE"] == "tutorial"
+    assert environment["LINREG_TOLERANCE"] == "1e-05"
+    assert environment["LINREG_TEST_SIZE"] == "0.25"
+    assert environment["LINREG_MAX_INPUT_BYTES"] == "1048576"
+
+
+def test_configured_memory_sets_the_openmp_threads(configured_resources: dict) -> None:
+    environment = function_environment(configured_resources)
+
+    assert environment["OMP_NUM_THREADS"] == "2"  # 3538 MB: two whole vCPUs
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "threads"), [(128, 1), (1024, 1), (1769, 1), (3538, 2), (10240, 5)]
+)
+def test_omp_threads_never_exceed_whole_lambda_vcpus(memory_mb: int, threads: int) -> None:
+    assert omp_threads_for(memory_mb) == threads
+
+
+# --- recursion and logs -------------------------------------------------------------------
+
+
+def test_lambda_terminates_recursive_loops(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"PackageType": "Image", "RecursiveLoop": "Terminate"}
+    )
+
+
+def test_function_logs_as_json_to_its_own_log_group_kept_one_month(resources: dict) -> None:
+    log_group, properties = only(of_type(resources, "AWS::Logs::LogGroup"))
+    logging = resources[function_id(resources)]["Properties"]["LoggingConfig"]
+
+    assert logging == {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}}
+    assert properties["Properties"]["RetentionInDays"] == 30
+
+
+def test_log_retention_follows_the_context(configured_resources: dict) -> None:
+    _, log_group = only(of_type(configured_resources, "AWS::Logs::LogGroup"))
+
+    assert log_group["Properties"]["RetentionInDays"] == 90
