@@ -10,6 +10,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/engine.sh"
 WORK=$(cd "$HERE/.." && pwd)/build/current-docker
 ROOT=$WORK/root   # the unpacked packages
 STATE=$WORK/state # this run's engine
@@ -63,17 +64,10 @@ stop_engine() {
   if [ -s "$pidfile" ] && grep -qa "$STATE" "/proc/$(cat "$pidfile")/cmdline" 2>/dev/null; then
     kill "$(cat "$pidfile")" 2>/dev/null || true
   fi
-  # The engine leaves its data root (and network namespace) mounted.
-  awk -v state="$STATE" 'index($2, state) == 1 {print $2}' /proc/mounts | sort -r |
-    xargs -r -n1 umount -l
+  unmount_below "$STATE"
   rm -rf "$STATE"
 }
 trap stop_engine EXIT INT TERM
 
-for _ in $(seq 60); do
-  "$DOCKER" info >/dev/null 2>&1 && break
-  kill -0 "$DOCKERD_PID" 2>/dev/null || { cat "$STATE/dockerd.log" >&2; exit 1; }
-  sleep 1
-done
-"$DOCKER" info >/dev/null
+wait_for_engine "$DOCKERD_PID" "$STATE/dockerd.log"
 "$@"

@@ -5,6 +5,7 @@
 # DOCKER_NETWORK=host when the engine has no bridge network.
 #   image/with-docker.sh COMMAND [ARG...]
 set -euo pipefail
+. "$(dirname "$0")/engine.sh"
 
 DOCKER=${CDK_DOCKER:-docker}
 if "$DOCKER" info >/dev/null 2>&1; then
@@ -40,16 +41,9 @@ DOCKERD_PID=$!
 stop_dockerd() {
   kill "$DOCKERD_PID" 2>/dev/null || true
   wait "$DOCKERD_PID" 2>/dev/null || true
-  # dockerd leaves its network namespace mounted.
-  awk -v run="$RUN_DIR" 'index($2, run) == 1 {print $2}' /proc/mounts | sort -r |
-    xargs -r -n1 umount -l
+  unmount_below "$RUN_DIR"
 }
 trap stop_dockerd EXIT INT TERM
 
-for _ in $(seq 60); do
-  "$DOCKER" info >/dev/null 2>&1 && break
-  kill -0 "$DOCKERD_PID" 2>/dev/null || { cat "$RUN_DIR/dockerd.log" >&2; exit 1; }
-  sleep 1
-done
-"$DOCKER" info >/dev/null
+wait_for_engine "$DOCKERD_PID" "$RUN_DIR/dockerd.log"
 "$@"

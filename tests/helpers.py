@@ -6,6 +6,9 @@ Test modules import from here (and fixtures come from conftest.py), never from e
 from __future__ import annotations
 
 import json
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -58,3 +61,20 @@ def iris_like(rows: int, seed: int = 0) -> bytes:
     )
     frame["iris"] = species
     return frame.to_csv(index=False, float_format="%.1f").encode()
+
+
+@contextmanager
+def s3_server() -> Iterator[str]:
+    """An empty moto S3 server on a free port of 127.0.0.1, for code in another process or
+    container; yields its URL. moto's state is per process: it is reset first."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+        yield endpoint
+    finally:
+        server.stop()

@@ -15,15 +15,13 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from helpers import FAKE_AWS, fake_client_keys
+from helpers import FAKE_AWS, fake_client_keys, s3_server
 from linreg import handler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -118,21 +116,13 @@ def s3_endpoint() -> Iterator[str]:
     It runs in this process (moto is a dev tool, not in the runtime set); the handler, in
     its own process, reaches it over HTTP.
     """
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
-        # moto's state is per process: start from an empty one whatever ran before.
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    with s3_server() as endpoint:
         s3 = boto3.client(
             "s3", endpoint_url=endpoint, region_name="us-east-1", **fake_client_keys()
         )
         s3.create_bucket(Bucket=BUCKET)
         s3.upload_file(str(IRIS_CSV), BUCKET, KEY)
         yield endpoint
-    finally:
-        server.stop()
 
 
 # --- the Dockerfile -----------------------------------------------------------------------

@@ -19,7 +19,6 @@ import random
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from runtime_api import RuntimeAPI
 
@@ -36,7 +34,7 @@ sys.path.append(str(REPO_ROOT / "image"))
 sys.path.append(str(REPO_ROOT / "infra"))
 
 import lambda_image  # noqa: E402
-from helpers import fake_client_keys  # noqa: E402
+from helpers import fake_client_keys, s3_server  # noqa: E402
 from linreg_stack import MB_PER_VCPU  # noqa: E402
 
 pytestmark = pytest.mark.image
@@ -105,20 +103,13 @@ def function(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1 holding the uploads the events name."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    with s3_server() as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, **FAKE_KEYS)
         s3.create_bucket(Bucket=BUCKET)
         for path in (EVENTS / "s3-put.json", EVENTS / "s3-put-encoded-key.json"):
             s3.put_object(Bucket=BUCKET, Key=key_of(path), Body=IRIS)
         s3.put_object(Bucket=BUCKET, Key=key_of(BAD_EVENT), Body=MISSING_COLUMN)
         yield endpoint
-    finally:
-        server.stop()
 
 
 def lambda_environment(function: dict, runtime_api: str, s3_endpoint: str) -> dict:
