@@ -21,9 +21,20 @@ DEFAULT_FAILURES_PREFIX = "failures/"
 # first, so that "a.csv.gz" is not read as a ".gz" named "a.csv".
 UPLOAD_SUFFIXES = (".csv.gz", ".csv")
 
-# The deployment's settings: LINREG_<SETTING> for each text setting, and the input limit.
+# What a run writes under models/<name>/<run_id>/: report.json last, and only if absent
+# (the run is complete exactly when it exists); latest.json sits in models/<name>/.
+RUN_FILES = ("params.json", "params.nd", "loss.png", "report.html", "loss_history.json")
+REPORT_FILE = "report.json"
+LATEST_FILE = "latest.json"
+
+# The deployment's settings: LINREG_<SETTING> for each text setting, and the operator's
+# limits: the input size, the most iterations an upload may ask for, and which settings
+# upload metadata may set at all (comma-separated metadata keys, "none", or blank for all).
 SETTING_ENV_PREFIX = "LINREG_"
 MAX_INPUT_BYTES_ENV = "LINREG_MAX_INPUT_BYTES"
+MAX_ITERATIONS_ENV = "LINREG_MAX_ITERATIONS"
+UPLOAD_SETTINGS_ENV = "LINREG_UPLOAD_SETTINGS"
+DEFAULT_MAX_ITERATIONS = 100_000
 
 # Powertools' service and metrics namespace (embedded metric format in the logs).
 SERVICE_NAME = "linreg"
