@@ -232,8 +232,21 @@ def test_gzip_upload_is_trained_like_the_plain_file(s3, iris_bytes):
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv.gz", Body=gzip.compress(iris_bytes))
     (outcome,) = handler.handle_event(event_for("incoming/iris.csv.gz"), s3=s3, env={})
     assert outcome["status"] == "succeeded"
-    assert outcome["prefix"].startswith("models/iris/")
+    assert outcome["prefix"].startswith("models/iris.gz/")
     assert outcome["test_mse"] == pipeline.run(iris_bytes, Hyperparameters()).report["test_mse"]
+
+
+def test_plain_and_compressed_uploads_of_one_name_are_separate_models(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv.gz", Body=gzip.compress(iris_bytes))
+
+    plain, packed = (
+        handler.handle_event(event_for(key), s3=s3, env={})[0]
+        for key in ("incoming/iris.csv", "incoming/iris.csv.gz")
+    )
+
+    assert read_json(s3, "models/iris/latest.json")["run_id"] == plain["run_id"]
+    assert read_json(s3, "models/iris.gz/latest.json")["run_id"] == packed["run_id"]
 
 
 def test_upload_over_the_size_limit_is_refused_before_download(s3, iris_bytes, monkeypatch):

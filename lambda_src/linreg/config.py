@@ -6,7 +6,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from linreg.contract import MAX_INPUT_BYTES_ENV, SETTING_ENV_PREFIX
+from linreg.contract import (
+    DEFAULT_MAX_ITERATIONS,
+    MAX_INPUT_BYTES_ENV,
+    MAX_ITERATIONS_ENV,
+    SETTING_ENV_PREFIX,
+    UPLOAD_SETTINGS_ENV,
+)
 from linreg.errors import InputError
 
 LOSSES = ("mean", "sum")
@@ -169,14 +175,70 @@ def _number_or_auto(text: str) -> float | None:
     return None if text.strip().lower() == "auto" else float(text)
 
 
-def max_input_bytes(env: Mapping[str, str]) -> int:
-    """The deployment's upload size limit. A bad value is the operator's bug, not the user's."""
-    text = env.get(MAX_INPUT_BYTES_ENV, "").strip()
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """What the operator allows a run: the input size, the most iterations, and which
+    settings upload metadata may set (``None``: all of them)."""
+
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
+    upload_settings: frozenset[str] | None = None  # metadata keys
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        """The deployment's limits. A bad value is the operator's bug, not the user's: it
+        raises ``ValueError``."""
+        return cls(
+            max_input_bytes=_positive_int(env, MAX_INPUT_BYTES_ENV, DEFAULT_MAX_INPUT_BYTES),
+            max_iterations=min(
+                _positive_int(env, MAX_ITERATIONS_ENV, DEFAULT_MAX_ITERATIONS), MAX_ITERATIONS
+            ),
+            upload_settings=_upload_settings(env.get(UPLOAD_SETTINGS_ENV, "")),
+        )
+
+    def check_upload_settings(self, given: Mapping[str, str]) -> None:
+        """Refuse metadata settings this deployment does not let uploads choose."""
+        if self.upload_settings is None:
+            return
+        refused = sorted(METADATA_NAMES[name] for name in given)
+        refused = [key for key in refused if key not in self.upload_settings]
+        if refused:
+            allowed = ", ".join(sorted(self.upload_settings)) or "none"
+            _check(
+                False,
+                f"upload metadata may not set {', '.join(refused)} in this deployment "
+                f"({UPLOAD_SETTINGS_ENV} allows: {allowed})",
+            )
+
+    def check(self, hyperparameters: Hyperparameters) -> None:
+        """Refuse settings beyond the deployment's limits."""
+        _check(
+            hyperparameters.iterations <= self.max_iterations,
+            f"iterations {hyperparameters.iterations:,} is above this deployment's limit of "
+            f"{self.max_iterations:,} ({MAX_ITERATIONS_ENV})",
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
     if not text:
-        return DEFAULT_MAX_INPUT_BYTES
+        return default
     if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{MAX_INPUT_BYTES_ENV} must be a positive whole number, got {text!r}")
+        raise ValueError(f"{name} must be a positive whole number, got {text!r}")
     return int(text)
+
+
+def _upload_settings(text: str) -> frozenset[str] | None:
+    """``""`` or ``all``: every setting; ``none``: no setting; else metadata keys."""
+    keys = {key.strip().lower() for key in text.split(",") if key.strip()}
+    if not keys or keys == {"all"}:
+        return None
+    if keys == {"none"}:
+        return frozenset()
+    unknown = sorted(keys - set(METADATA_NAMES.values()))
+    if unknown:
+        raise ValueError(f"{UPLOAD_SETTINGS_ENV} names unknown settings: {', '.join(unknown)}")
+    return frozenset(keys)
 
 
 def _check(ok: bool, message: str) -> None:

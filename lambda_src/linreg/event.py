@@ -1,10 +1,15 @@
-"""Typed accessors over the S3 notification event, one short property each."""
+"""Typed accessors over S3 notification records, one short property each.
+
+The records come as S3 sends them to Lambda, or wrapped by SQS (the stack's trigger
+queue) or SNS, or as EventBridge's "Object Created" event: ``s3_records`` takes them all.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,44 @@ class S3Record:
 
 
 def s3_records(event: dict) -> list[S3Record]:
-    """The S3 records of an event. S3's ``s3:TestEvent`` (sent on setup) has none."""
-    return [
-        S3Record(record)
-        for record in event.get("Records", [])
-        if record.get("eventSource") == "aws:s3"
-    ]
+    """The S3 records of an event, however it arrived. S3's ``s3:TestEvent`` (sent when a
+    notification is set up) has none, nor has a wrapper whose body is not an S3 event."""
+    if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
+        return [_from_eventbridge(event)]
+    records = []
+    for record in event.get("Records") or []:
+        source = record.get("eventSource") or record.get("EventSource")
+        if source == "aws:s3":
+            records.append(S3Record(record))
+        elif source == "aws:sqs":
+            records += s3_records(_json(record.get("body")))
+        elif source == "aws:sns":
+            records += s3_records(_json((record.get("Sns") or {}).get("Message")))
+    return records
+
+
+def _json(text: object) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _from_eventbridge(event: dict) -> S3Record:
+    """EventBridge's form as a notification record; its keys are not URL-encoded."""
+    bucket, item = event["detail"].get("bucket", {}), event["detail"].get("object", {})
+    fields = {"size": "size", "etag": "eTag", "sequencer": "sequencer", "version-id": "versionId"}
+    return S3Record(
+        {
+            "eventSource": "aws:s3",
+            "eventTime": event.get("time"),
+            "s3": {
+                "bucket": {"name": bucket.get("name")},
+                "object": {
+                    "key": quote_plus(item.get("key", "")),
+                    **{ours: item[theirs] for theirs, ours in fields.items() if theirs in item},
+                },
+            },
+        }
+    )

@@ -17,8 +17,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from linreg import runs
-from linreg.config import env_settings, max_input_bytes
+from linreg.config import Limits, env_settings
 from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, Metric, Status
+from linreg.deadline import Deadline
 from linreg.event import s3_records
 from linreg.runs import Outcome
 from linreg.storage import Layout
@@ -47,26 +48,38 @@ seed_font_cache(os.environ)
 
 def lambda_handler(event: dict, context: object) -> dict:
     logger.append_keys(request_id=getattr(context, "aws_request_id", None))
-    outcomes = process_event(event, s3=s3_client(), env=os.environ)
+    outcomes = process_event(event, s3=s3_client(), env=os.environ, deadline=deadline_of(context))
     publish_metrics(outcomes)
     return {"outcomes": [outcome.as_dict() for outcome in outcomes]}
 
 
-def handle_event(event: dict, *, s3, env: Mapping[str, str]) -> list[dict]:
+def deadline_of(context: object) -> Deadline:
+    """The invocation's deadline, some seconds before Lambda's own (none outside Lambda)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return Deadline.for_remaining(remaining() / 1000) if remaining else Deadline()
+
+
+def handle_event(
+    event: dict, *, s3, env: Mapping[str, str], deadline: Deadline | None = None
+) -> list[dict]:
     """The outcomes Lambda's response lists for an event, one per S3 record, in order."""
-    return [outcome.as_dict() for outcome in process_event(event, s3=s3, env=env)]
+    outcomes = process_event(event, s3=s3, env=env, deadline=deadline or Deadline())
+    return [outcome.as_dict() for outcome in outcomes]
 
 
-def process_event(event: dict, *, s3, env: Mapping[str, str]) -> list[Outcome]:
-    """One outcome per S3 record, in order, with the deployment's layout and settings."""
+def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline) -> list[Outcome]:
+    """One outcome per S3 record, in order, with the deployment's layout, settings and
+    limits, all before ``deadline``."""
     layout = Layout.from_env(env)
     settings = env_settings(env)
-    max_bytes = max_input_bytes(env)
+    limits = Limits.from_env(env)
     outcomes = []
     for record in s3_records(event):
         logger.append_keys(bucket=record.bucket, input_key=record.key)
         outcomes.append(
-            runs.process(s3, record, layout=layout, settings=settings, max_bytes=max_bytes)
+            runs.process(
+                s3, record, layout=layout, settings=settings, limits=limits, deadline=deadline
+            )
         )
     logger.remove_keys(["bucket", "input_key"])
     return outcomes

@@ -21,6 +21,7 @@ import numpy as np
 
 from linreg._mxnet import autograd, mx, nd
 from linreg.contract import StopReason
+from linreg.deadline import Deadline
 from linreg.stats import Stats
 
 DTYPE = "float64"
@@ -119,12 +120,16 @@ def train(
     seed: int,
     tolerance: float | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> Training:
     """Full-batch gradient descent with autograd. Stops early when the loss diverges, or,
-    given a ``tolerance``, once an iteration changes the loss by less than that fraction."""
+    given a ``tolerance``, once an iteration changes the loss by less than that fraction;
+    past ``deadline``, with a ``timeout`` error."""
+    deadline = deadline or Deadline()
     theta = init_params(n_features, seed)
     history: list[float] = []
     for iteration in range(iterations):
+        deadline.check("training", iterations_run=iteration)
         with autograd.record():
             value = loss_of(theta)
         value.backward()

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from linreg import data, model, plot, report, report_html
 from linreg.config import Hyperparameters
 from linreg.contract import Status
+from linreg.deadline import Deadline, training_seconds
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
 from linreg.spec import Spec, spec_named
@@ -40,22 +41,41 @@ def run(
     max_bytes: int | None = None,
     spec: Spec | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> Run:
     """Train on a CSV (bytes, or a stream read once in blocks) of the dataset the settings
     name, or of ``spec`` if given. Raises ``InputError`` for anything wrong with the data
     or settings.
 
-    A succeeded run has params.json, params.nd, report.json, report.html and loss.png; a diverged
-    run has report.json alone, so it can never be mistaken for a model.
+    A succeeded run has params.json, params.nd, report.json, report.html and loss.png (and
+    loss_history.json when the curve is too long for the report); a diverged run has
+    report.json alone, so it can never be mistaken for a model. Past ``deadline`` it stops
+    with a ``timeout`` error saying how far it got.
     """
+    deadline = deadline or Deadline()
     started = time.perf_counter()
     stream = _TimedReader(io.BytesIO(csv) if isinstance(csv, bytes) else csv)
-    table = data.load(
-        stream,
-        spec=spec or spec_named(hyperparameters.dataset),
-        test_size=hyperparameters.test_size,
-        split_seed=hyperparameters.split_seed,
-        max_bytes=max_bytes,
+    try:
+        table = data.load(
+            stream,
+            spec=spec or spec_named(hyperparameters.dataset),
+            test_size=hyperparameters.test_size,
+            split_seed=hyperparameters.split_seed,
+            max_bytes=max_bytes,
+            deadline=deadline,
+        )
+    except InputError as error:
+        if error.code == "timeout":
+            error.details["bytes_read"] = stream.bytes
+        raise
+    deadline.expect(
+        training_seconds(
+            engine=hyperparameters.engine,
+            iterations=hyperparameters.iterations,
+            rows=table.train.n,
+            n_features=len(table.spec.features),
+        ),
+        f"training with the {hyperparameters.engine} engine on {table.train.n:,} rows",
     )
     parsed = time.perf_counter()
     scaling = Scaling.of(table.train) if hyperparameters.standardize else None
@@ -72,6 +92,7 @@ def run(
         seed=hyperparameters.seed,
         tolerance=hyperparameters.tolerance,
         on_iteration=on_iteration,
+        deadline=deadline,
     )
     training = _in_original_units(fitted, scaling)
     trained = time.perf_counter()
@@ -110,14 +131,18 @@ def _model_files(
     params = report.model_params(
         training, hyperparameters, model.versions(), document["standardization"], spec
     )
-    loss_png = plot.loss_plot(training.loss_history, loss=hyperparameters.loss)
-    return {
+    iterations, losses = report.loss_points(training.loss_history)
+    loss_png = plot.loss_plot(losses, loss=hyperparameters.loss, iterations=iterations)
+    files = {
         "report.json": to_json(document),
         "params.json": to_json(params),
         "params.nd": model.params_nd(training),
         "loss.png": loss_png,
         "report.html": report_html.render(document, loss_png),
     }
+    if "loss_history_file" in document:
+        files[report.LOSS_HISTORY_FILE] = to_json(report.loss_history(training.loss_history))
+    return files
 
 
 def _loss(
@@ -149,17 +174,20 @@ def _in_original_units(training: model.Training, scaling: Scaling | None) -> mod
 
 
 class _TimedReader:
-    """Counts the seconds spent waiting for bytes (the download, for an S3 stream)."""
+    """Counts the bytes read and the seconds spent waiting for them (the download, for an
+    S3 stream)."""
 
     def __init__(self, stream: BinaryIO) -> None:
-        self.stream, self.seconds = stream, 0.0
+        self.stream, self.seconds, self.bytes = stream, 0.0, 0
 
     def read(self, size: int = -1) -> bytes:
         started = time.perf_counter()
         try:
-            return self.stream.read(size)
+            data = self.stream.read(size)
         finally:
             self.seconds += time.perf_counter() - started
+        self.bytes += len(data)
+        return data
 
 
 def divergence_message(loss_history: list[float]) -> str:

@@ -7,9 +7,12 @@ import io
 import threading
 
 
-def loss_plot(loss_history: list[float], *, loss: str) -> bytes:
-    """The tutorial's loss curve (loss per iteration) as PNG bytes."""
-    return _loss_figure().render(loss_history, loss)
+def loss_plot(
+    loss_history: list[float], *, loss: str, iterations: list[int] | None = None
+) -> bytes:
+    """The tutorial's loss curve (loss per iteration) as PNG bytes; ``iterations`` are the
+    points' iteration numbers when the curve is a sample (default 1, 2, ...)."""
+    return _loss_figure().render(loss_history, loss, iterations)
 
 
 class _LossFigure:
@@ -29,9 +32,11 @@ class _LossFigure:
         self.axes.grid(alpha=0.3)
         self.lock = threading.Lock()
 
-    def render(self, loss_history: list[float], loss: str) -> bytes:
+    def render(
+        self, loss_history: list[float], loss: str, iterations: list[int] | None = None
+    ) -> bytes:
         with self.lock:
-            self.line.set_data(range(1, len(loss_history) + 1), loss_history)
+            self.line.set_data(iterations or range(1, len(loss_history) + 1), loss_history)
             self.axes.relim()
             self.axes.autoscale_view()
             # y given: otherwise matplotlib measures every tick label on each drawing to see

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import platform
 
+import numpy as np
+
 from linreg import __version__
 from linreg.config import Hyperparameters
 from linreg.contract import Status
@@ -15,6 +17,11 @@ from linreg.data import Dataset
 from linreg.model import Training
 from linreg.spec import Spec
 from linreg.stats import Baseline, Scaling
+
+# report.json carries at most this many points of the loss curve, so that it stays small
+# whatever the iterations; a longer curve is sampled evenly and kept whole beside it.
+MAX_REPORTED_LOSSES = 1000
+LOSS_HISTORY_FILE = "loss_history.json"
 
 
 def model_params(
@@ -64,10 +71,7 @@ def run_report(
         "baseline_train_mse": baseline.train_mse,
         "iterations_run": len(training.loss_history),
         "stopped": training.stopped,
-        # JSON has no NaN or infinity: a diverged run's last loss may be either.
-        "loss_history": [
-            value if math.isfinite(value) else None for value in training.loss_history
-        ],
+        **_loss_curve(training.loss_history),
         "hyperparameters": hyperparameters.as_dict(),
         "rows": {"total": data.total_rows, "train": data.train.n, "test": data.test.n},
         "split": data.split_kind,
@@ -91,6 +95,34 @@ def standardization(scaling: Scaling, fitted: Training, features: tuple[str, ...
         "weights": _weights(fitted, features),
         "bias": fitted.bias,
     }
+
+
+def loss_points(history: list[float]) -> tuple[list[int], list[float]]:
+    """At most ``MAX_REPORTED_LOSSES`` (iteration, loss) points of a curve: all of a short
+    one, else evenly spaced ones with the first and the last."""
+    if len(history) <= MAX_REPORTED_LOSSES:
+        return list(range(1, len(history) + 1)), history
+    kept = np.unique(np.linspace(0, len(history) - 1, MAX_REPORTED_LOSSES).round().astype(int))
+    return (kept + 1).tolist(), [history[index] for index in kept]
+
+
+def loss_history(history: list[float]) -> dict:
+    """The whole curve, for loss_history.json."""
+    return {"iterations_run": len(history), "loss_history": _json_numbers(history)}
+
+
+def _loss_curve(history: list[float]) -> dict:
+    iterations, values = loss_points(history)
+    curve = {"loss_history": _json_numbers(values)}
+    if len(values) < len(history):
+        curve["loss_history_iterations"] = iterations
+        curve["loss_history_file"] = LOSS_HISTORY_FILE
+    return curve
+
+
+def _json_numbers(values: list[float]) -> list[float | None]:
+    # JSON has no NaN or infinity: a diverged run's last loss may be either.
+    return [value if math.isfinite(value) else None for value in values]
 
 
 def _weights(training: Training, features: tuple[str, ...]) -> dict[str, float]:

@@ -26,6 +26,8 @@ _OWN_SECTION = frozenset(
         "baseline_test_mse",
         "baseline_train_mse",
         "loss_history",
+        "loss_history_iterations",
+        "loss_history_file",
         "hyperparameters",
         "params",
         "ignored_columns",
@@ -83,7 +85,7 @@ def render(report: Mapping, loss_png: bytes | None) -> bytes:
         _warnings(report.get("warnings")),
         _metrics(report),
         # The curve right after the metrics: together they say whether the run went well.
-        _loss(report.get("loss_history"), loss_png),
+        _loss(report, loss_png),
         _columns(
             _params(report.get("params")),
             _section("Settings", _table(_settings_rows(report))),
@@ -169,8 +171,8 @@ def _params(params: object) -> str:
     return _section("Parameters", table)
 
 
-def _loss(history: object, loss_png: bytes | None) -> str:
-    summary = _loss_summary(history)
+def _loss(report: Mapping, loss_png: bytes | None) -> str:
+    summary = _loss_summary(report.get("loss_history"), report.get("iterations_run"))
     parts = [f"<p>{escape(summary)}</p>"] if summary else []
     if loss_png:
         data = base64.b64encode(loss_png).decode("ascii")
@@ -181,11 +183,12 @@ def _loss(history: object, loss_png: bytes | None) -> str:
     return _section("Loss", "\n".join(parts))
 
 
-def _loss_summary(history: object) -> str:
+def _loss_summary(history: object, iterations: object) -> str:
     if not isinstance(history, list) or not history:
         return ""
     first, last = _format(history[0]), _format(history[-1])
-    return f"Training loss per iteration: {first} → {last} over {len(history)} iterations."
+    count = iterations if isinstance(iterations, int) else len(history)
+    return f"Training loss per iteration: {first} → {last} over {count} iterations."
 
 
 def _settings_rows(report: Mapping) -> list[tuple[str, object]]:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from linreg import pipeline, storage
-from linreg.config import Hyperparameters, metadata_settings
-from linreg.contract import SERVICE_NAME, Status
+from linreg.config import Hyperparameters, Limits, metadata_settings
+from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
+from linreg.deadline import Deadline, parsing_seconds, training_seconds
 from linreg.errors import InputError
 from linreg.event import S3Record
 from linreg.storage import InputObject, Layout
@@ -68,15 +69,37 @@ class Outcome:
 
 
 def process(
-    s3, record: S3Record, *, layout: Layout, settings: dict[str, str], max_bytes: int
+    s3,
+    record: S3Record,
+    *,
+    layout: Layout,
+    settings: dict[str, str],
+    limits: Limits | None = None,
+    deadline: Deadline | None = None,
 ) -> Outcome:
-    """Train on the object one record names, once, and publish or record the result."""
+    """Train on the object one record names, once, and publish or record the result, all
+    within ``limits`` and before ``deadline``."""
+    limits, deadline = limits or Limits(), deadline or Deadline()
     where = {"bucket": record.bucket, "key": record.key}
     name = layout.model_name(record.key)
     if name is None:
         # Only incoming/*.csv(.gz) is ours; anything else means a misconfigured trigger.
         logger.warning("skipping key outside the upload prefix")
         return Outcome(**where, status=Status.SKIPPED, reason=f"not {layout.incoming}*.csv")
+    # Until the object is described, the event's own ETag and time identify the attempt.
+    event_run_id = storage.run_id(
+        etag=record.etag or "",
+        version_id=record.version_id,
+        last_modified=record.event_time,
+        settings=settings,
+    )
+    event_source = {**where, "etag": record.etag, "version_id": record.version_id}
+    event_source["size"] = record.size
+    problem = layout.name_problem(name)
+    if problem is not None:
+        failure_key = layout.quarantine_key(record.key, event_run_id)
+        attempt = _Attempt(s3, layout, name, event_run_id, where, event_source, failure_key)
+        return attempt.fail(InputError("bad_key", problem), settings=settings)
     try:
         upload = storage.describe_input(
             s3,
@@ -84,22 +107,15 @@ def process(
             record.key,
             version_id=record.version_id,
             sequencer=record.sequencer,
-            max_bytes=max_bytes,
+            max_bytes=limits.max_input_bytes,
         )
     except InputError as error:
-        # Not readable: the event's own ETag and time identify the attempt.
-        run_id = storage.run_id(
-            etag=record.etag or "",
-            version_id=record.version_id,
-            last_modified=record.event_time,
-            settings=settings,
-        )
-        source = {**where, "etag": record.etag, "version_id": record.version_id}
-        attempt = _Attempt(s3, layout, name, run_id, where, source={**source, "size": record.size})
+        attempt = _Attempt(s3, layout, name, event_run_id, where, event_source)
         return attempt.fail(error, settings=settings)
 
     # Settings given with the upload override the deployment's (docs/reference.md).
-    settings = {**settings, **metadata_settings(upload.metadata)}
+    uploaded = metadata_settings(upload.metadata)
+    settings = {**settings, **uploaded}
     run_id = storage.run_id(
         etag=upload.etag,
         version_id=upload.version_id,
@@ -108,8 +124,10 @@ def process(
     )
     logger.append_keys(run_id=run_id)
     try:
-        attempt = _Attempt(s3, layout, name, run_id, where, source=upload.source())
-        return attempt.train_and_publish(upload, settings, max_bytes)
+        attempt = _Attempt(s3, layout, name, run_id, where, upload.source())
+        return attempt.train_and_publish(
+            upload, settings, uploaded=uploaded, limits=limits, deadline=deadline
+        )
     finally:
         logger.remove_keys(["run_id"])
 
@@ -124,6 +142,7 @@ class _Attempt:
     run_id: str
     where: dict
     source: dict
+    quarantine_key: str | None = None  # where the record goes when the name is unusable
 
     @property
     def prefix(self) -> str:
@@ -131,20 +150,33 @@ class _Attempt:
 
     @property
     def failure_key(self) -> str:
-        return self.layout.failure_key(self.name, self.run_id)
+        return self.quarantine_key or self.layout.failure_key(self.name, self.run_id)
 
     def outcome(self, status: Status, **details) -> Outcome:
         return Outcome(**self.where, status=status, run_id=self.run_id, **details)
 
     def train_and_publish(
-        self, upload: InputObject, settings: dict[str, str], max_bytes: int
+        self,
+        upload: InputObject,
+        settings: dict[str, str],
+        *,
+        uploaded: dict[str, str],
+        limits: Limits,
+        deadline: Deadline,
     ) -> Outcome:
         s3, bucket = self.s3, upload.bucket
+
+        def opened() -> tuple[object, InputError | None]:
+            try:
+                return storage.open_body(s3, upload), None
+            except InputError as error:
+                return None, error
+
         # The download starts with the two checks, a round trip saved; a duplicate closes it.
-        (published, _), (failure, _), body = storage.concurrently(
-            lambda: storage.read_json(s3, bucket, self.prefix + "report.json"),
+        (published, _), (failure, _), (body, unreadable) = storage.concurrently(
+            lambda: storage.read_json(s3, bucket, self.prefix + REPORT_FILE),
             lambda: storage.read_json(s3, bucket, self.failure_key),
-            lambda: storage.open_body(s3, upload),
+            opened,
         )
         with closing(body) if body is not None else nullcontext():
             if published is not None:
@@ -164,17 +196,30 @@ class _Attempt:
                     error=InputError(**failure["error"]),
                     duplicate=True,
                 )
+            if unreadable is not None:
+                return self.fail(unreadable, settings=settings)
             if body is None:
                 # Overwritten between HEAD and GET: the newer version has its own event.
                 logger.info("upload replaced before it was read; its own event will train it")
                 return self.outcome(Status.SKIPPED, reason="replaced by a newer upload")
             try:
+                limits.check_upload_settings(uploaded)
+                hyperparameters = Hyperparameters.from_strings(settings)
+                limits.check(hyperparameters)
+                least = parsing_seconds(upload.size) + training_seconds(
+                    engine=hyperparameters.engine,
+                    iterations=hyperparameters.iterations,
+                    rows=0,
+                    n_features=0,
+                )
+                deadline.expect(least, "reading this upload and training on it")
                 result = pipeline.run(
                     body,
-                    Hyperparameters.from_strings(settings),
+                    hyperparameters,
                     source=self.source,
                     run_id=self.run_id,
-                    max_bytes=max_bytes,
+                    max_bytes=limits.max_input_bytes,
+                    deadline=deadline,
                 )
             except InputError as error:
                 return self.fail(error, settings=settings)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,8 +31,11 @@ from linreg.contract import (
     DEFAULT_MODELS_PREFIX,
     FAILURES_PREFIX_ENV,
     INCOMING_PREFIX_ENV,
+    LATEST_FILE,
     MAX_INPUT_BYTES_ENV,
     MODELS_PREFIX_ENV,
+    REPORT_FILE,
+    RUN_FILES,
     UPLOAD_SUFFIXES,
 )
 from linreg.errors import InputError
@@ -43,8 +47,18 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
 }
 T = TypeVar("T")
+# S3's longest key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+# Run ids read "<upload time>-<12 hex digits>" (run_id below).
+RUN_ID_LENGTH = len("20260101T000000Z-") + 12
+# Where failure records of uploads with unusable names go (under the failures prefix).
+QUARANTINE_FOLDER = "unusable-keys"
 # How often update_latest re-reads latest.json after losing a race to another run.
 LATEST_ATTEMPTS = 8
+# How often a conditional write is tried while S3 answers 409 (a conflicting write in
+# flight), and the first pause between tries (doubling).
+CONFLICT_ATTEMPTS = 5
+CONFLICT_BACKOFF_SECONDS = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,13 +85,42 @@ class Layout:
         return cls(**{field: env[name] for field, name in names.items() if env.get(name)})
 
     def model_name(self, key: str) -> str | None:
-        """``incoming/a/b.csv`` → ``a/b``; ``None`` for a key this job must not train on."""
+        """``incoming/a/b.csv`` → ``a/b``, ``incoming/a/b.csv.gz`` → ``a/b.gz`` (a plain and
+        a compressed upload never share a model); ``None`` for a key not to train on."""
         if not key.startswith(self.incoming):
             return None
         for suffix in UPLOAD_SUFFIXES:
             if key.endswith(suffix):
-                return key[len(self.incoming) : -len(suffix)] or None
+                stem = key[len(self.incoming) : -len(suffix)]
+                return (stem + suffix.removeprefix(".csv")) if stem else None
         return None
+
+    def name_problem(self, name: str) -> str | None:
+        """Why ``name`` cannot name a model's keys, or ``None`` when it can: S3 would store
+        ``..`` or an empty segment literally, control characters break tools, and S3 keys
+        end at 1,024 bytes."""
+        if any(ord(char) < 32 or ord(char) == 127 for char in name):
+            return f"the upload's name {name!r} holds control characters"
+        if any(segment in ("", ".", "..") for segment in name.split("/")):
+            return f"the upload's name {name!r} has an empty, '.' or '..' folder"
+        run_id = "x" * RUN_ID_LENGTH
+        longest = max(
+            [self.run_prefix(name, run_id) + file for file in (*RUN_FILES, REPORT_FILE)]
+            + [self.failure_key(name, run_id)],
+            key=lambda key: len(key.encode()),
+        )
+        if len(longest.encode()) > MAX_KEY_BYTES:
+            return (
+                f"the upload's key is too long: its outputs' keys (such as {longest[:60]}…) "
+                f"would pass S3's limit of {MAX_KEY_BYTES:,} bytes"
+            )
+        return None
+
+    def quarantine_key(self, key: str, run_id: str) -> str:
+        """A failure record's key for an upload whose name cannot be used (``name_problem``):
+        always valid, and the same for the same upload."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return f"{self.failures}{QUARANTINE_FOLDER}/{digest}/{run_id}.json"
 
     def model_folder(self, name: str) -> str:
         """Where a model's runs and its latest.json live."""
@@ -98,7 +141,7 @@ class Layout:
         return f"{self.failures}{name}/"
 
     def latest_key(self, name: str) -> str:
-        return f"{self.model_folder(name)}latest.json"
+        return f"{self.model_folder(name)}{LATEST_FILE}"
 
     def failure_key(self, name: str, run_id: str) -> str:
         return f"{self.failure_folder(name)}{run_id}.json"
@@ -149,10 +192,13 @@ def describe_input(
                 "input_missing", f"{what} no longer exists (deleted after upload?)"
             ) from None
         if code in ("403", "AccessDenied"):
+            raise _unreadable(what) from None
+        if code in ("400", "BadRequest", "InvalidRequest"):
+            # S3's answer to a HEAD without the key of an object encrypted with SSE-C.
             raise InputError(
                 "input_unreadable",
-                f"{what} cannot be read by the function (access denied; is it encrypted "
-                "with a KMS key the function may not use?)",
+                f"{what} cannot be read by the function: it is encrypted with a customer-"
+                "provided key (SSE-C), which only the uploader holds; upload it without one",
             ) from None
         raise
     if head["ContentLength"] > max_bytes:
@@ -182,10 +228,21 @@ def open_body(s3, upload: InputObject):
             Bucket=upload.bucket, Key=upload.key, IfMatch=f'"{upload.etag}"', **options
         )
     except ClientError as error:
-        if error_code(error) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+        code = error_code(error)
+        if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
             return None
+        if code in ("403", "AccessDenied"):
+            raise _unreadable(f"s3://{upload.bucket}/{upload.key}") from None
         raise
     return response["Body"]
+
+
+def _unreadable(what: str) -> InputError:
+    return InputError(
+        "input_unreadable",
+        f"{what} cannot be read by the function (access denied; is it encrypted "
+        "with a KMS key the function may not use?)",
+    )
 
 
 def run_id(*, etag: str, version_id: str | None, last_modified: datetime, settings: dict) -> str:
@@ -265,6 +322,7 @@ def update_latest(
             put(s3, bucket, key, to_json(pointer), **condition)
             return True
         except ClientError as error:
+            # Changed since read (412), or a conflicting write in flight (409): read again.
             if error_code(error) not in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise
     raise RuntimeError(f"s3://{bucket}/{key} kept changing; giving up so Lambda retries")
@@ -296,13 +354,21 @@ def read_json(s3, bucket: str, key: str) -> tuple[dict | None, str | None]:
 
 
 def put_if_absent(s3, bucket: str, key: str, body: bytes) -> bool:
-    try:
-        put(s3, bucket, key, body, IfNoneMatch="*")
-    except ClientError as error:
-        if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
-            return False
-        raise
-    return True
+    """Write ``key`` unless it exists; ``False`` once the object another writer put there
+    has been seen. S3 answers 409 (ConditionalRequestConflict) while a conflicting write is
+    still in flight: that is "try again", not "someone else won"."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            put(s3, bucket, key, body, IfNoneMatch="*")
+            return True
+        except ClientError as error:
+            code = error_code(error)
+            if code in ("PreconditionFailed", "412") and exists(s3, bucket, key):
+                return False
+            if code not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise
+        time.sleep(CONFLICT_BACKOFF_SECONDS * 2**attempt)
+    raise RuntimeError(f"s3://{bucket}/{key}: conditional writes kept conflicting; Lambda retries")
 
 
 def put(s3, bucket: str, key: str, body: bytes, **conditions: str) -> None:

@@ -25,6 +25,7 @@ from threadpoolctl import ThreadpoolController
 from linreg.data.parse import Columns, Parsed, check_header, level_warnings, parse_block
 from linreg.data.split import EXACT_SPLIT_MAX_ROWS, Accumulator, Rows, SplitKind
 from linreg.data.stream import BLOCK_BYTES, Block, line_blocks, plain, split_header, telling_the_end
+from linreg.deadline import Deadline
 from linreg.errors import InputError
 from linreg.spec import IRIS, Spec
 from linreg.stats import Stats
@@ -74,13 +75,16 @@ def load(
     block_bytes: int = BLOCK_BYTES,
     exact_max_rows: int = EXACT_SPLIT_MAX_ROWS,
     threads: int | None = None,
+    deadline: Deadline | None = None,
 ) -> Dataset:
     """Read a CSV (plain or gzip) holding ``spec``'s columns from ``stream`` in one pass.
 
     Column order does not matter; extra columns are ignored. ``max_bytes`` bounds the
     uncompressed size (a small .gz can hold a huge file). Blocks are parsed on ``threads``
-    threads (default: one per available core, at most ``MAX_THREADS``).
+    threads (default: one per available core, at most ``MAX_THREADS``). Past ``deadline``
+    it stops with a ``timeout`` error.
     """
+    deadline = deadline or Deadline()
     header, blocks = split_header(line_blocks(plain(stream, max_bytes), block_bytes))
     check_header(header, spec)
     columns = Columns.of(header, spec)
@@ -106,9 +110,11 @@ def load(
             ):
                 seen.update(np.flatnonzero(np.bincount(column_codes, minlength=len(levels))))
             parts.add(X, y)
+            deadline.check("reading and parsing", rows_read=parts.row_count)
         if parts.row_count == 0:
             raise InputError("no_data", "the file has a header but no data rows")
         cut = parts.finish()
+    _check_finite(cut.train + cut.test)
     return Dataset(
         train=cut.train,
         test=cut.test,
@@ -118,6 +124,17 @@ def load(
         warnings=level_warnings(spec, levels_seen),
         spec=spec,
     )
+
+
+def _check_finite(stats: Stats) -> None:
+    """Squares of values near 1e154 and beyond overflow float64: nothing can be trained."""
+    numbers = (stats.gram, stats.moment, stats.yy)
+    if not all(np.isfinite(values).all() for values in numbers):
+        raise InputError(
+            "values_out_of_range",
+            "the values are too large to square in double precision (about 1e150 or more): "
+            "rescale the columns",
+        )
 
 
 def parsed_blocks(blocks: Iterator[Block], columns: Columns, threads: int) -> Iterator[Parsed]:

@@ -109,6 +109,18 @@ def hashed_test_rows(positions: np.ndarray, *, seed: int, test_size: float) -> n
     return (x >> np.uint64(11)) < np.uint64(int(test_size * 2**53))
 
 
+def _check_sides(train_rows: int, test_rows: int, n_features: int, test_size: float) -> None:
+    """The hashed split's parts hold what the exact split guarantees: a test row, and a
+    training row per parameter."""
+    if test_rows < 1 or train_rows < n_features + 1:
+        raise InputError(
+            "too_few_rows",
+            f"a {test_size:g} test fraction leaves {train_rows:,} training and {test_rows:,} "
+            f"test rows; at least {n_features + 1} and 1 are needed: choose a test size "
+            "nearer 0.3",
+        )
+
+
 def min_rows(test_size: float, n_features: int) -> int:
     """Fewest rows giving one test row and a train set with a row per parameter."""
     rows = 2
@@ -165,7 +177,9 @@ class Accumulator:
 
     def finish(self) -> Parts:
         if self.kept is None:
-            return self._parts(self.hashed_test, SplitKind.HASHED, None)
+            parts = self._parts(self.hashed_test, SplitKind.HASHED, None)
+            _check_sides(parts.train.n, parts.test.n, self.n_features, self.test_size)
+            return parts
         guess, early = self.early_split or (None, None)
         # A blank line makes the early guess too high: then the split is made again here.
         cut = early.result() if guess == self.row_count else self._exact_cut(self.row_count, [])
