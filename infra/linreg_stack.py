@@ -1,13 +1,17 @@
 """The linreg stack: an S3 bucket whose `incoming/*.csv[.gz]` uploads trigger a training Lambda.
 
-The function reads the CSV from the upload prefix, trains, and writes results under the
-models prefix (or a record under the failures prefix). It is never allowed to write to the
-upload prefix, so its own output can never trigger it again: the S3 -> Lambda -> S3 loop is
-ruled out by policy, not just by the notification filter, and Lambda's recursive-loop
-detection stops it as a last resort.
+S3 sends each upload's notification to an SQS queue, and the function consumes the queue
+one message at a time with a bounded number of runs at once (the event source mapping's
+maximum concurrency, which unlike reserved concurrency works in a new account). The
+function reads the CSV from the upload prefix, trains, and writes results under the models
+prefix (or a record under the failures prefix). It is never allowed to write to the upload
+prefix, so its own output can never trigger it again: the S3 -> Lambda -> S3 loop is ruled
+out by policy, not just by the notification filter, and Lambda's recursive-loop detection
+stops it as a last resort. Its writes of report.json, latest.json and failure records are
+allowed only as conditional writes, so write-once holds by IAM, not only by code.
 
-Around that core: server access logs in a second bucket, a log group with a retention, an
-SQS queue that receives events the function failed on after its retries, CloudWatch alarms
+Around that core: server access logs in a second bucket, a log group with a retention, a
+dead-letter queue for notifications the function failed on three times, CloudWatch alarms
 (optionally mailed through SNS), and the cdk-nag suppressions, each next to what it excuses.
 """
 
@@ -22,7 +26,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -36,8 +40,11 @@ from constructs import Construct
 from linreg.contract import (
     FAILURES_PREFIX_ENV,
     INCOMING_PREFIX_ENV,
+    LATEST_FILE,
     METRICS_NAMESPACE,
     MODELS_PREFIX_ENV,
+    REPORT_FILE,
+    RUN_FILES,
     SERVICE_NAME,
     UPLOAD_SUFFIXES,
     Metric,
@@ -52,8 +59,26 @@ MB_PER_VCPU = 1769
 MAX_LAMBDA_VCPUS = 6
 
 # SQS's longest retention: an upload the function gave up on stays visible for two weeks.
+# A message keeps its first enqueue time when it moves to the dead-letter queue, so this
+# must be longer than the trigger queue's retention, or a late failure would expire at once.
 FAILURE_QUEUE_RETENTION = cdk.Duration.days(14)
-ASYNC_RETRY_ATTEMPTS = 2
+# SQS's default: a backlog that waits longer than this (the age alarm fires after an hour)
+# is dropped; re-upload the file.
+TRIGGER_QUEUE_RETENTION = cdk.Duration.days(4)
+# Lambda's advice for an SQS event source: a visibility timeout of at least six times the
+# function timeout, so a message is not delivered again while a throttled batch waits.
+VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT = 6
+# Deliveries of one notification before it moves to the dead-letter queue: a transient S3
+# or Lambda error gets two more tries.
+MAX_RECEIVE_COUNT = 3
+
+# The trigger queue's backlog alarm: its oldest message has waited this long.
+BACKLOG_AGE_ALARM = cdk.Duration.hours(1)
+# The duration alarm: a run used this share of the timeout.
+DURATION_ALARM_SHARE_OF_TIMEOUT = 0.8
+
+# IAM's condition for "the request carries this header": the key is not null.
+PRESENT = "false"
 
 
 def omp_threads_for(memory_mb: int) -> int:
@@ -71,11 +96,14 @@ PRIVATE_BUCKET = {
     "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
     "enforce_ssl": True,
     "encryption": s3.BucketEncryption.S3_MANAGED,
+    # ACLs off: the bucket owns every object. Access logs still arrive, through the log
+    # bucket's policy (the @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy flag).
+    "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
 }
 
 
 class LinregStack(cdk.Stack):
-    """Buckets, training function, trigger, failure queue, logs, alarms and permissions.
+    """Buckets, training function, trigger queue, failure queue, logs, alarms and permissions.
 
     `settings` holds every configurable value (see settings.py); `lambda_src_dir` is the
     Docker build context (lambda_src/ of the repo). Other keyword arguments go to
@@ -95,7 +123,7 @@ class LinregStack(cdk.Stack):
         self.settings = settings
         # For the two buckets and the log group. Retained by default: deleting the stack
         # must not delete anyone's data, models or logs. destroyOnDelete is for throwaway
-        # stacks. (The failure queue goes with the stack: the uploads it names stay.)
+        # stacks. (The queues go with the stack: the uploads they name stay.)
         self.removal_policy = (
             cdk.RemovalPolicy.DESTROY if settings.destroy_on_delete else cdk.RemovalPolicy.RETAIN
         )
@@ -103,6 +131,7 @@ class LinregStack(cdk.Stack):
         self.access_log_bucket = self._access_log_bucket()
         self.bucket = self._bucket()
         self.failure_queue = self._failure_queue()
+        self.trigger_queue = self._trigger_queue()
         self.log_group = self._log_group()
         self.role = self._function_role()
         self.function = self._function(lambda_src_dir)
@@ -136,7 +165,7 @@ class LinregStack(cdk.Stack):
 
     def _bucket(self) -> s3.Bucket:
         settings = self.settings
-        return s3.Bucket(
+        bucket = s3.Bucket(
             self,
             "Bucket",
             **PRIVATE_BUCKET,
@@ -158,28 +187,50 @@ class LinregStack(cdk.Stack):
             removal_policy=self.removal_policy,
             auto_delete_objects=settings.destroy_on_delete,
         )
+        # SSE-C: an object encrypted with the uploader's own key cannot be read without that
+        # key, by the function or anyone else, and the key never reaches this account. Refuse
+        # such writes (PutObject, CopyObject and multipart uploads all send the header).
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyCustomerProvidedKeys",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects("*")],
+                conditions={
+                    "Null": {"s3:x-amz-server-side-encryption-customer-algorithm": PRESENT}
+                },
+            )
+        )
+        return bucket
 
     def _failure_queue(self) -> sqs.Queue:
-        queue = sqs.Queue(
+        # The trigger queue's dead-letter queue: a person reads it, nothing consumes it.
+        # (cdk-nag's AwsSolutions-SQS3 accepts a queue that is another's dead-letter queue.)
+        return sqs.Queue(
             self,
             "FailureQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=FAILURE_QUEUE_RETENTION,
         )
-        NagSuppressions.add_resource_suppressions(
-            queue,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-SQS3",
-                    reason="This queue is itself the dead-letter destination: Lambda puts an "
-                    "event here after its async retries. Nothing consumes it automatically; "
-                    "a person reads it, so there is no receive count to exceed and a DLQ of "
-                    "its own would never receive anything.",
-                )
-            ],
+
+    def _trigger_queue(self) -> sqs.Queue:
+        # Between S3 and the function: S3 sends every upload's notification here, and the
+        # event source mapping starts at most linreg:maxConcurrency runs at once.
+        return sqs.Queue(
+            self,
+            "TriggerQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=TRIGGER_QUEUE_RETENTION,
+            visibility_timeout=cdk.Duration.seconds(
+                VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT * self.settings.timeout_seconds
+            ),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.failure_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
         )
-        return queue
 
     def _log_group(self) -> logs.LogGroup:
         log_group = logs.LogGroup(self, "FunctionLogs", removal_policy=self.removal_policy)
@@ -223,16 +274,15 @@ class LinregStack(cdk.Stack):
             recursive_loop=lambda_.RecursiveLoop.TERMINATE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            # S3 invokes asynchronously: Lambda retries an event that raised, and hands
-            # it to the failure queue when the retries or the age limit run out.
-            retry_attempts=ASYNC_RETRY_ATTEMPTS,
-            max_event_age=cdk.Duration.seconds(settings.max_event_age_seconds),
-            on_failure=destinations.SqsDestination(self.failure_queue),
+            # No async retry settings: nothing invokes it asynchronously. The trigger queue
+            # redelivers a message whose run raised, and its dead-letter queue takes it
+            # after MAX_RECEIVE_COUNT deliveries.
             environment={
                 INCOMING_PREFIX_ENV: settings.incoming_prefix,
                 MODELS_PREFIX_ENV: settings.models_prefix,
                 FAILURES_PREFIX_ENV: settings.failures_prefix,
                 **settings.hyperparameter_environment(),
+                **settings.limits_environment(),
                 "OMP_NUM_THREADS": str(omp_threads_for(settings.memory_mb)),
                 # numpy's BLAS only multiplies small matrices here; its idle helper threads
                 # would spin on the function's CPU share while the main thread trains.
@@ -251,7 +301,6 @@ class LinregStack(cdk.Stack):
         # Besides the upload, the function reads its own outputs: latest.json before moving
         # it, and a run's report or failure record to recognize a duplicate delivery.
         read = [settings.incoming_prefix, settings.models_prefix, settings.failures_prefix]
-        write = [settings.models_prefix, settings.failures_prefix]
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ReadUploadsAndOutputs",
@@ -259,13 +308,8 @@ class LinregStack(cdk.Stack):
                 resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in read],
             )
         )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="WriteModelsAndFailures",
-                actions=["s3:PutObject"],
-                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in write],
-            )
-        )
+        for statement in self._write_statements():
+            self.function.add_to_role_policy(statement)
         # S3 answers a read of a missing key with 404 only to callers who may list the
         # bucket, 403 otherwise; the handler relies on 404 (first latest.json, deleted
         # uploads). It stays unconditional: a GET carries no s3:prefix, so a prefix
@@ -278,31 +322,77 @@ class LinregStack(cdk.Stack):
             )
         )
         bucket_id = self.resolve(self.bucket.node.default_child.logical_id)
+        written = [pattern for _, patterns in self._writes().values() for pattern in patterns]
+        wildcards = [f"{prefix}*" for prefix in read] + written
         NagSuppressions.add_resource_suppressions(
             self.role.node.find_child("DefaultPolicy"),
             [
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
                     reason="Object ARNs under one key prefix each: the function reads "
-                    "uploads and its own outputs and writes runs and failure records, whose "
-                    "keys it only learns from each event. No action wildcard, no other prefix.",
+                    "uploads and its own outputs and writes run files, reports, latest.json "
+                    "and failure records, whose keys it only learns from each event. No "
+                    "action wildcard, no other prefix.",
                     applies_to=sorted(
-                        {f"Resource::<{bucket_id}.Arn>/{prefix}*" for prefix in read + write}
+                        {f"Resource::<{bucket_id}.Arn>/{pattern}" for pattern in wildcards}
                     ),
                 )
             ],
             apply_to_children=True,
         )
 
+    def _write_statements(self) -> list[iam.PolicyStatement]:
+        """s3:PutObject, Allow only: run files anywhere under the models prefix; report.json
+        only if absent (If-None-Match); latest.json only as a compare-and-swap (If-Match)
+        or a first write (If-None-Match); failure records only if absent.
+
+        IAM grants add up, so a write is conditional exactly when no unconditional pattern
+        matches its key: none of the run-file patterns can match a key ending in report.json
+        or latest.json, and nothing unconditional names the failures prefix. No Deny: the
+        moto replay of this policy in the tests reads an unmatched Deny as a denial."""
+        return [
+            iam.PolicyStatement(
+                sid=sid,
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(pattern) for pattern in patterns],
+                conditions={"Null": {required: PRESENT}} if required else None,
+            )
+            for sid, (required, patterns) in self._writes().items()
+        ]
+
+    def _writes(self) -> dict[str, tuple[str | None, list[str]]]:
+        """Statement id -> (the condition key the request must carry, or None; the key
+        patterns it may write)."""
+        models = self.settings.models_prefix
+        return {
+            "WriteRunFiles": (None, [f"{models}*/{name}" for name in RUN_FILES]),
+            "WriteReportOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{REPORT_FILE}"]),
+            "MoveLatestOnlyIfUnchanged": ("s3:if-match", [f"{models}*/{LATEST_FILE}"]),
+            "CreateLatestOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{LATEST_FILE}"]),
+            "WriteFailureRecordsOnlyIfAbsent": (
+                "s3:if-none-match",
+                [f"{self.settings.failures_prefix}*"],
+            ),
+        }
+
     def _trigger(self) -> None:
         # One notification per suffix (an S3 filter holds one prefix and one suffix); any
-        # other upload would only be skipped, so it does not invoke the function at all.
+        # other upload would only be skipped, so it does not reach the queue at all.
         for suffix in UPLOAD_SUFFIXES:
             self.bucket.add_event_notification(
                 s3.EventType.OBJECT_CREATED,
-                s3n.LambdaDestination(self.function),
+                s3n.SqsDestination(self.trigger_queue),
                 s3.NotificationKeyFilter(prefix=self.settings.incoming_prefix, suffix=suffix),
             )
+        # One upload per invocation, and at most maxConcurrency runs at once. A run that
+        # raises leaves its message in the queue, to be delivered again.
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.trigger_queue,
+                batch_size=1,
+                max_concurrency=self.settings.max_concurrency,
+            )
+        )
         self._suppress_cdk_helper_findings()
 
     def _suppress_cdk_helper_findings(self) -> None:
@@ -340,7 +430,27 @@ class LinregStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
-        key.grant(cloudwatch_principal, "kms:Decrypt", "kms:GenerateDataKey*")
+        # Only for this account's alarms (the confused-deputy conditions): CloudWatch acting
+        # for an alarm in another account cannot use this key.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisAccountsAlarmsToUseTheKey",
+                principals=[cloudwatch_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {
+                        "aws:SourceArn": self.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
         topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         # The topic policy that enforce_ssl creates replaces SNS's default one, so allow
         # this account's alarms to publish explicitly.
@@ -365,23 +475,42 @@ class LinregStack(cdk.Stack):
             statistic="Sum",
             period=five_minutes,
         )
+        timeout_ms = self.settings.timeout_seconds * 1000
         return [
             self._alarm(
                 "FunctionErrors",
                 self.function.metric_errors(period=five_minutes, statistic="Sum"),
-                "The training function raised (S3 or other unexpected errors; Lambda retries).",
+                "The training function raised (S3 or other unexpected errors); the trigger "
+                "queue delivers the upload again.",
             ),
             self._alarm(
                 "FunctionThrottles",
                 self.function.metric_throttles(period=five_minutes, statistic="Sum"),
-                "Uploads arrive faster than the function's concurrency allows.",
+                "Lambda throttled the function: the account's concurrency is used up "
+                "elsewhere, or the reserved concurrency is too low.",
+            ),
+            self._alarm(
+                "FunctionNearTimeout",
+                self.function.metric_duration(period=five_minutes, statistic="Maximum"),
+                f"A run took {DURATION_ALARM_SHARE_OF_TIMEOUT:.0%} or more of the function's "
+                f"{self.settings.timeout_seconds} s timeout: larger uploads will time out.",
+                threshold=DURATION_ALARM_SHARE_OF_TIMEOUT * timeout_ms,
             ),
             self._alarm(
                 "FailureQueueNotEmpty",
                 self.failure_queue.metric_approximate_number_of_messages_visible(
                     period=five_minutes, statistic="Maximum"
                 ),
-                "An upload was given up on after its retries: see the failure queue.",
+                f"An upload failed {MAX_RECEIVE_COUNT} deliveries: see the failure queue.",
+            ),
+            self._alarm(
+                "TriggerQueueBacklog",
+                self.trigger_queue.metric_approximate_age_of_oldest_message(
+                    period=five_minutes, statistic="Maximum"
+                ),
+                f"An upload has waited {BACKLOG_AGE_ALARM.to_human_string()} or more in the "
+                "trigger queue: runs are stuck or too slow for the uploads.",
+                threshold=BACKLOG_AGE_ALARM.to_seconds(),
             ),
             self._alarm(
                 "RunsFailed",
@@ -390,12 +519,19 @@ class LinregStack(cdk.Stack):
             ),
         ]
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, why: str) -> cloudwatch.Alarm:
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        why: str,
+        *,
+        threshold: float = 1,
+    ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             f"{construct_id}Alarm",
             metric=metric,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             # No data means no invocations, which is not a problem.
@@ -425,9 +561,13 @@ class LinregStack(cdk.Stack):
             ),
             "FunctionName": (self.function.function_name, "The training function."),
             "LogGroupName": (self.log_group.log_group_name, "The function's logs."),
+            "TriggerQueueUrl": (
+                self.trigger_queue.queue_url,
+                "Upload notifications waiting for a run (S3 sends them here).",
+            ),
             "FailureQueueUrl": (
                 self.failure_queue.queue_url,
-                "Events the function failed on after its retries.",
+                f"Upload notifications the function failed on {MAX_RECEIVE_COUNT} times.",
             ),
         }
         for name, (value, description) in outputs.items():

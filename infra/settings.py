@@ -21,8 +21,11 @@ from linreg import config
 from linreg.contract import (
     DEFAULT_FAILURES_PREFIX,
     DEFAULT_INCOMING_PREFIX,
+    DEFAULT_MAX_ITERATIONS,
     DEFAULT_MODELS_PREFIX,
     MAX_INPUT_BYTES_ENV,
+    MAX_ITERATIONS_ENV,
+    UPLOAD_SETTINGS_ENV,
 )
 from linreg.spec import BUILT_IN
 
@@ -36,6 +39,11 @@ LOSSES = config.LOSSES
 ENGINES = config.ENGINES
 PRESETS = tuple(config.PRESETS)
 DATASETS = tuple(BUILT_IN)
+# The upload metadata keys an operator may allow (linreg:uploadSettings), and the two words
+# that stand for all of them and for none.
+METADATA_KEYS = tuple(sorted(config.METADATA_NAMES.values()))
+ALL_UPLOAD_SETTINGS = "all"
+NO_UPLOAD_SETTINGS = "none"
 # S3's largest object: the library's own limit (LINREG_MAX_INPUT_BYTES) can only be lower.
 MAX_OBJECT_BYTES = 5 * 2**40
 
@@ -65,6 +73,9 @@ class Settings:
     memory_mb: int = 2048
     timeout_seconds: int = 300
     reserved_concurrency: int | None = None
+    # Runs at once: the SQS event source mapping's maximum concurrency. Not reserved
+    # concurrency, which a new account (a quota of 10, all of it unreservable) cannot have.
+    max_concurrency: int = 5
     incoming_prefix: str = DEFAULT_INCOMING_PREFIX
     models_prefix: str = DEFAULT_MODELS_PREFIX
     failures_prefix: str = DEFAULT_FAILURES_PREFIX
@@ -79,8 +90,12 @@ class Settings:
     tolerance: float | None = None
     test_size: float | None = None
     max_input_bytes: int | None = None
+    # The operator's limits on what a run may do (in the environment always). The library
+    # checks each run's iterations, the deployment's own included, against max_iterations.
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
+    # The environment's text: "" for all, "none", or sorted comma-joined metadata keys.
+    upload_settings: str = ""
     log_retention_days: int = 30
-    max_event_age_seconds: int = 6 * 3600
     noncurrent_version_days: int = 90
     access_log_expiration_days: int = 365
     destroy_on_delete: bool = False
@@ -101,6 +116,7 @@ class Settings:
         }
         settings = cls(**values)
         settings._check_prefixes()
+        settings._check_concurrency()
         return settings
 
     def hyperparameter_environment(self) -> dict[str, str]:
@@ -108,6 +124,25 @@ class Settings:
         values = {name: getattr(self, field) for field, name in config.ENV_NAMES.items()}
         values[MAX_INPUT_BYTES_ENV] = self.max_input_bytes
         return {name: "" if value is None else str(value) for name, value in values.items()}
+
+    def limits_environment(self) -> dict[str, str]:
+        """The operator's limits on uploads; always set, so the function never guesses."""
+        return {
+            MAX_ITERATIONS_ENV: str(self.max_iterations),
+            UPLOAD_SETTINGS_ENV: self.upload_settings,
+        }
+
+    def _check_concurrency(self) -> None:
+        # Lambda's advice: a maximum concurrency above the reserved concurrency gets its
+        # invocations throttled, and a throttled SQS message counts as a receive, so good
+        # uploads would end in the dead-letter queue after three of them.
+        reserved = self.reserved_concurrency
+        if reserved is not None and reserved < self.max_concurrency:
+            raise SettingsError(
+                f"{PREFIX}reservedConcurrency {reserved} is below {PREFIX}maxConcurrency "
+                f"{self.max_concurrency}: the queue would start runs the reservation throttles; "
+                f"raise the one or lower the other (maxConcurrency is at least 2)"
+            )
 
     def _check_prefixes(self) -> None:
         # Overlapping prefixes would let the function's own output trigger it again
@@ -220,6 +255,23 @@ def email(key: str, raw: Any) -> str | None:
     return str(raw).strip()
 
 
+def upload_settings(key: str, raw: Any) -> str:
+    """Which settings upload metadata may set, as the function's environment text: "" for
+    all, "none", or the allowed metadata keys, sorted and comma-joined."""
+    text = "" if raw is None else str(raw).strip().lower()
+    if text in ("", ALL_UPLOAD_SETTINGS):
+        return ""
+    if text == NO_UPLOAD_SETTINGS:
+        return NO_UPLOAD_SETTINGS
+    names = [name.strip() for name in text.split(",")]
+    if any(name not in METADATA_KEYS for name in names):
+        raise SettingsError(
+            f"{key} must be {ALL_UPLOAD_SETTINGS!r}, {NO_UPLOAD_SETTINGS!r} or a comma-separated "
+            f"list of upload metadata keys from {', '.join(METADATA_KEYS)}, got {raw!r}"
+        )
+    return ",".join(sorted(set(names)))
+
+
 def stack_name(key: str, raw: Any) -> str:
     if not STACK_NAME.fullmatch(str(raw)):
         raise SettingsError(
@@ -235,6 +287,7 @@ CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     f"{PREFIX}memoryMb": ("memory_mb", whole_number(128, 10240)),
     f"{PREFIX}timeoutSeconds": ("timeout_seconds", whole_number(1, 900)),
     f"{PREFIX}reservedConcurrency": ("reserved_concurrency", optional_whole_number(1, 10_000)),
+    f"{PREFIX}maxConcurrency": ("max_concurrency", whole_number(2, 1000)),
     f"{PREFIX}incomingPrefix": ("incoming_prefix", prefix),
     f"{PREFIX}modelsPrefix": ("models_prefix", prefix),
     f"{PREFIX}failuresPrefix": ("failures_prefix", prefix),
@@ -248,8 +301,9 @@ CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     f"{PREFIX}tolerance": ("tolerance", fraction),
     f"{PREFIX}testSize": ("test_size", fraction),
     f"{PREFIX}maxInputBytes": ("max_input_bytes", optional_whole_number(1, MAX_OBJECT_BYTES)),
+    f"{PREFIX}maxIterations": ("max_iterations", whole_number(1, MAX_ITERATIONS)),
+    f"{PREFIX}uploadSettings": ("upload_settings", upload_settings),
     f"{PREFIX}logRetentionDays": ("log_retention_days", log_retention),
-    f"{PREFIX}maxEventAgeSeconds": ("max_event_age_seconds", whole_number(60, 6 * 3600)),
     f"{PREFIX}noncurrentVersionDays": ("noncurrent_version_days", whole_number(1, 36500)),
     f"{PREFIX}accessLogExpirationDays": ("access_log_expiration_days", whole_number(1, 36500)),
     f"{PREFIX}destroyOnDelete": ("destroy_on_delete", boolean),

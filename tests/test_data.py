@@ -298,3 +298,46 @@ def test_a_row_with_an_extra_field_is_refused_even_first_in_its_block(iris_bytes
         load_bytes(b"".join(lines), block_bytes=block_bytes)
 
     assert error.value.code == "malformed_csv" and f"line {line}" in error.value.message
+
+
+def test_blank_and_comma_only_lines_never_reach_the_careful_parse(iris_bytes, monkeypatch):
+    from linreg.data import parse
+
+    careful = []
+    monkeypatch.setattr(parse, "_careful_parse", lambda *args: careful.append(args))
+    header, rows = iris_bytes.split(b"\n", 1)
+    padded = header + b"\n" + rows.replace(b"\n", b"\n\n,,,,\n\r\n")
+
+    data = load_bytes(padded, block_bytes=1000)
+
+    assert careful == [] and data.total_rows == 150
+
+
+def test_after_cut_blank_lines_errors_still_name_the_files_line(iris_bytes):
+    lines = iris_bytes.splitlines(keepends=True)
+    lines[30] = lines[30].replace(b"setosa", b"rosa")
+    padded = lines[0] + b"\n\n\n" + b"".join(lines[1:])  # the bad row is now line 34
+
+    with pytest.raises(InputError, match="line 34"):
+        load_bytes(padded)
+
+
+def test_a_file_of_blank_lines_takes_no_more_memory_than_one_of_rows():
+    block_bytes = 64 << 10
+    rows = iris_like(200_000)
+    header, body = rows.split(b"\n", 1)
+    # As many bytes, nearly all of them blank lines, and a few rows at the end.
+    blank = header + b"\n" + b"\n" * len(body) + iris_like(20).split(b"\n", 1)[1]
+
+    peak_while_loading(rows, block_bytes)  # the first load also pays for lazy imports
+    rows_peak, blank_peak = (peak_while_loading(data, block_bytes) for data in (rows, blank))
+
+    # Sent down the careful parse, the blank lines took about twenty times the rows' peak.
+    assert blank_peak < 3 * rows_peak, f"{blank_peak:,} bytes for blank lines, {rows_peak:,}"
+
+
+@pytest.mark.parametrize("test_size", [1e-7, 0.9999999])
+def test_the_hashed_split_needs_rows_on_each_side_as_the_exact_one_does(test_size):
+    with pytest.raises(InputError) as error:
+        load_bytes(iris_like(3000), exact_max_rows=100, test_size=test_size)
+    assert error.value.code == "too_few_rows"

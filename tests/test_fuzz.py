@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from linreg.data import load_bytes
 from linreg.errors import InputError
-from linreg.spec import IRIS
+from linreg.spec import BUILT_IN, IRIS
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+LIBRARY = Path(__file__).resolve().parents[1] / "lambda_src" / "linreg"
 
 
 def documented_codes() -> set[str]:
@@ -38,11 +39,18 @@ cell = st.one_of(
             '"',
             "versicolor",
             "x",
+            "1e200",
+            "-1e120",
+            "  ",
         ]
     ),
     st.text(max_size=6),
 )
-row = st.lists(cell, min_size=0, max_size=7).map(",".join)
+# Rows, and lines that cost nothing to send: blank, commas only, spaces only.
+row = st.one_of(
+    st.lists(cell, min_size=0, max_size=7).map(",".join),
+    st.sampled_from(["", ",,,,", ",,", "   "]),
+)
 header = st.lists(st.sampled_from([*IRIS.required, "extra", "", "iris"]), max_size=7).map(",".join)
 csv_text = st.builds(
     lambda head, rows, newline: newline.join([head, *rows]),
@@ -62,9 +70,28 @@ def test_the_documented_codes_were_found():
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(csv_bytes)
-def test_loader_raises_only_documented_codes(data):
+@given(csv_bytes, st.sampled_from([0.3, 1e-7, 0.9999999]))
+def test_loader_raises_only_documented_codes(data, test_size):
     try:
-        load_bytes(data, max_bytes=10_000, block_bytes=64, exact_max_rows=8)
+        load_bytes(data, max_bytes=10_000, block_bytes=64, exact_max_rows=8, test_size=test_size)
     except InputError as error:
         assert error.code in CODES, error.code
+
+
+def codes_in_the_source() -> set[str]:
+    """Every error code the library can raise: each ``InputError("code", ...)``, the spec
+    codes for unknown levels, and the hyperparameter checks' code."""
+    source = "\n".join(path.read_text() for path in LIBRARY.rglob("*.py"))
+    codes = set(re.findall(r'InputError\(\s*"([a-z_]+)"', source))
+    return (
+        codes
+        | {spec.unknown_level_code for spec in BUILT_IN.values()}
+        | {
+            "invalid_hyperparameters",
+            "unknown_level",
+        }
+    )
+
+
+def test_the_reference_documents_exactly_the_codes_the_library_raises():
+    assert codes_in_the_source() == CODES

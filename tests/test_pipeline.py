@@ -435,3 +435,113 @@ def test_a_duplicate_delivery_closes_the_upload_it_began_to_fetch(s3, iris_bytes
     (again,) = handler.handle_event(event_for("incoming/iris.csv"), s3=gated, env={})
     assert again["duplicate"]
     assert gated.bodies["incoming/iris.csv"].closed
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/../models/x.csv",
+        "incoming/a//b.csv",
+        "incoming/bell\x07.csv",
+        f"incoming/{'x' * 1000}.csv",
+    ],
+)
+def test_an_unusable_upload_name_is_recorded_where_its_record_can_be_written(s3, iris_bytes, key):
+    s3.put_object(Bucket=BUCKET, Key=key, Body=iris_bytes)
+
+    (outcome,) = handler.handle_event(event_for(key), s3=s3, env={})
+
+    assert outcome["code"] == "bad_key"
+    assert outcome["failure_key"].startswith("failures/unusable-keys/")
+    assert keys(s3, "failures/") == [outcome["failure_key"]] and keys(s3, "models/") == []
+    assert read_json(s3, outcome["failure_key"])["input"]["key"] == key
+
+
+class SseCustomerKeyS3:
+    """HEAD answers as S3 does for an object encrypted with a customer-provided key."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def head_object(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "400", "Message": "Bad Request"}}
+        raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "HeadObject")
+
+
+def test_an_upload_encrypted_with_a_customer_key_is_recorded_not_retried(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+
+    (outcome,) = handler.handle_event(
+        event_for("incoming/iris.csv"), s3=SseCustomerKeyS3(s3), env={}
+    )
+
+    assert outcome["code"] == "input_unreadable" and "SSE-C" in outcome["message"]
+    assert keys(s3, "failures/") == [outcome["failure_key"]]
+
+
+def test_a_long_run_keeps_report_json_small_and_its_whole_curve_beside_it(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+
+    (outcome,) = handler.handle_event(
+        event_for("incoming/iris.csv"), s3=s3, env={"LINREG_ITERATIONS": "5000"}
+    )
+
+    report = read_json(s3, outcome["prefix"] + "report.json")
+    whole = read_json(s3, outcome["prefix"] + "loss_history.json")
+    assert len(report["loss_history"]) == 1000 and len(whole["loss_history"]) == 5000
+    assert report["loss_history_iterations"][0] == 1
+    assert report["loss_history_iterations"][-1] == 5000
+    assert report["loss_history"][-1] == whole["loss_history"][-1]
+
+
+def test_a_short_run_has_its_whole_curve_in_the_report_and_no_extra_file(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+
+    (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
+
+    report = read_json(s3, outcome["prefix"] + "report.json")
+    assert len(report["loss_history"]) == 100 and "loss_history_file" not in report
+    assert outcome["prefix"] + "loss_history.json" not in keys(s3)
+
+
+def wrapped(kind: str, s3_event: dict) -> dict:
+    """``s3_event`` as SQS or SNS hand it on."""
+    if kind == "sqs":
+        return {"Records": [{"eventSource": "aws:sqs", "body": json.dumps(s3_event)}]}
+    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(s3_event)}}]}
+
+
+@pytest.mark.parametrize("kind", ["sqs", "sns"])
+def test_an_s3_event_wrapped_by_a_queue_or_topic_trains(s3, iris_bytes, kind):
+    s3.put_object(Bucket=BUCKET, Key="incoming/lab/a b.csv", Body=iris_bytes)
+
+    (outcome,) = handler.handle_event(
+        wrapped(kind, event_for("incoming/lab/a b.csv")), s3=s3, env={}
+    )
+
+    assert outcome["status"] == "succeeded" and outcome["key"] == "incoming/lab/a b.csv"
+
+
+def test_the_test_event_s3_sends_to_a_queue_is_ignored(s3):
+    test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}
+    assert handler.handle_event(wrapped("sqs", test_event), s3=s3, env={}) == []
+
+
+def test_eventbridges_object_created_event_trains_its_unencoded_key(s3, iris_bytes):
+    key = "incoming/lab/a+b c.csv"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=iris_bytes)
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "time": "2026-11-29T12:00:00Z",
+        "detail": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": 3858}},
+    }
+
+    (outcome,) = handler.handle_event(event, s3=s3, env={})
+
+    assert outcome["status"] == "succeeded" and outcome["key"] == key

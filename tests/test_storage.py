@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from linreg.storage import Layout, concurrently, publish_run, run_id
+from linreg.storage import Layout, concurrently, publish_run, put_if_absent, run_id
 
 
 def test_model_name_strips_the_upload_prefix_and_suffix():
@@ -88,3 +88,73 @@ def test_concurrent_calls_all_end_before_the_first_error_is_raised():
     with pytest.raises(ValueError, match="first"):
         concurrently(fails, slow, also_fails)
     assert ended.is_set()
+
+
+def test_a_compressed_upload_names_its_own_model():
+    assert Layout().model_name("incoming/lab/a.csv.gz") == "lab/a.gz"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../models/x", "a/./b", "a//b", "/a", "a/", "tab\there", "bell\x07", "x" * 1000],
+)
+def test_unusable_names_are_refused_with_a_reason(name):
+    assert Layout().name_problem(name)
+
+
+@pytest.mark.parametrize("name", ["iris", "field trials/iris été 2026", "a.b/c-d_e", "x" * 900])
+def test_ordinary_names_are_usable(name):
+    assert Layout().name_problem(name) is None
+
+
+def test_the_quarantine_key_is_short_and_stable_whatever_the_upload_key():
+    layout = Layout()
+    key = "incoming/" + "../" * 400 + "x.csv"
+    first = layout.quarantine_key(key, "20260101T000000Z-0123456789ab")
+    assert first == layout.quarantine_key(key, "20260101T000000Z-0123456789ab")
+    assert first.startswith("failures/") and len(first.encode()) < 100
+
+
+class ConflictingS3:
+    """put_object answers with the given error codes in turn, then does as asked."""
+
+    def __init__(self, *codes: str, stored: bool = False) -> None:
+        self.codes, self.stored, self.puts = list(codes), stored, 0
+
+    def put_object(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        self.puts += 1
+        if self.codes:
+            code = self.codes.pop(0)
+            raise ClientError({"Error": {"Code": code, "Message": code}}, "PutObject")
+        self.stored = True
+
+    def head_object(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        if not self.stored:
+            raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")
+        return {}
+
+
+def test_a_409_conflict_is_retried_not_taken_for_a_duplicate():
+    s3 = ConflictingS3("ConditionalRequestConflict", "ConditionalRequestConflict")
+    assert put_if_absent(s3, "b", "models/x/r/report.json", b"{}") is True
+    assert s3.puts == 3
+
+
+def test_a_412_is_a_duplicate_only_once_the_winners_object_is_seen():
+    s3 = ConflictingS3("PreconditionFailed", stored=True)
+    assert put_if_absent(s3, "b", "models/x/r/report.json", b"{}") is False
+
+
+def test_a_412_without_an_object_to_show_for_it_is_tried_again():
+    s3 = ConflictingS3("PreconditionFailed")
+    assert put_if_absent(s3, "b", "models/x/r/report.json", b"{}") is True
+
+
+def test_conflicts_that_never_end_raise_so_lambda_retries():
+    s3 = ConflictingS3(*["ConditionalRequestConflict"] * 10)
+    with pytest.raises(RuntimeError):
+        put_if_absent(s3, "b", "models/x/r/report.json", b"{}")

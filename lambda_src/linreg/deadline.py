@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from linreg.errors import InputError
 
-# Time kept back for the failure record (one small PUT, with boto3's retries), at most
-# this much and at most this share of the time there is.
-MARGIN_SECONDS = 10.0
+# Time kept back for the failure record (one small PUT, with boto3's retries): this share
+# of the time there is, at least the first and at most the second figure.
 MARGIN_SHARE = 0.2
+MARGIN_SECONDS = (1.0, 10.0)
 # Faster than this machine parses, and than any Lambda size would (optimistic bounds).
 PARSE_BYTES_PER_SECOND = 500e6
 STATISTICS_SECONDS_PER_ITERATION = 50e-6
@@ -35,7 +35,8 @@ class Deadline:
     @classmethod
     def for_remaining(cls, seconds: float) -> Deadline:
         """The deadline of an invocation with ``seconds`` left, its margin kept back."""
-        margin = min(MARGIN_SECONDS, MARGIN_SHARE * seconds)
+        least, most = MARGIN_SECONDS
+        margin = min(most, max(least, MARGIN_SHARE * seconds))
         return cls(time.monotonic() + seconds - margin)
 
     def seconds_left(self) -> float:

@@ -7,6 +7,7 @@ reads. Policy resources come back rendered as text, with the data bucket's ARN w
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 from aws_cdk.assertions import Match
@@ -51,6 +52,18 @@ def function_id(resources: dict) -> str:
         if r["Properties"].get("PackageType") == "Image"
     }
     return only(functions)[0]
+
+
+def trigger_queue_id(resources: dict) -> str:
+    """The queue S3 notifies and the function consumes: the one with a dead-letter queue."""
+    queues = of_type(resources, "AWS::SQS::Queue")
+    return only({k: r for k, r in queues.items() if "RedrivePolicy" in r["Properties"]})[0]
+
+
+def failure_queue_id(resources: dict) -> str:
+    """The trigger queue's dead-letter queue."""
+    redrive = resources[trigger_queue_id(resources)]["Properties"]["RedrivePolicy"]
+    return redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
 
 
 def function_role_id(resources: dict) -> str:
@@ -128,6 +141,12 @@ def allowed(statements: list[dict], action: str) -> list[dict]:
     return [s for s in statements if s["Effect"] == "Allow" and action in s["Action"]]
 
 
+def iam_matches(arn: str, pattern: str) -> bool:
+    """Whether an IAM resource ``pattern`` covers ``arn``: ``*`` is any run of characters
+    (``/`` included), ``?`` any one character, everything else literal, case-sensitive."""
+    return fnmatch.fnmatchcase(arn, pattern.replace("[", "[[]"))
+
+
 def bucket_policy_statements(resources: dict, bucket: str) -> list[dict]:
     """The statements of the one bucket policy on ``bucket`` (a logical id)."""
     (policy,) = [
@@ -150,15 +169,17 @@ def tls_only_statement(action: str) -> object:
 
 
 def notification_filters(resources: dict) -> list[set[tuple[str, str]]]:
-    """Each Lambda notification's key filter as {(rule name, value)}.
+    """Each notification's key filter as {(rule name, value)}.
 
-    Fails unless every one targets the training function on every ObjectCreated event."""
+    Fails unless every one sends every ObjectCreated event to the trigger queue, and
+    nothing is notified any other way (no Lambda function, no topic)."""
     _, notifications = only(of_type(resources, "Custom::S3BucketNotifications"))
     configuration = notifications["Properties"]["NotificationConfiguration"]
-    targets = configuration["LambdaFunctionConfigurations"]
+    assert set(configuration) == {"QueueConfigurations"}, configuration
+    targets = configuration["QueueConfigurations"]
     for target in targets:
         assert target["Events"] == ["s3:ObjectCreated:*"]
-        assert target["LambdaFunctionArn"] == {"Fn::GetAtt": [function_id(resources), "Arn"]}
+        assert target["QueueArn"] == {"Fn::GetAtt": [trigger_queue_id(resources), "Arn"]}
     return [
         {(rule["Name"], rule["Value"]) for rule in target["Filter"]["Key"]["FilterRules"]}
         for target in targets

@@ -4,22 +4,78 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match, Template
 
-from template import alarms_by_metric, as_list, of_type, only, tls_only_statement
+from template import (
+    alarms_by_metric,
+    as_list,
+    failure_queue_id,
+    function_id,
+    of_type,
+    only,
+    tls_only_statement,
+    trigger_queue_id,
+)
+
+# The alarms that fire on a single event in a five-minute window.
+COUNTING = ("Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "RunsFailed")
 
 
-def test_alarms_fire_on_errors_throttles_queued_failures_and_failed_runs(resources: dict) -> None:
+def test_alarms_watch_errors_throttles_duration_both_queues_and_failed_runs(
+    resources: dict,
+) -> None:
     alarms = alarms_by_metric(resources)
 
-    assert set(alarms) == {
-        "Errors",
-        "Throttles",
-        "ApproximateNumberOfMessagesVisible",
-        "RunsFailed",
-    }
+    assert set(alarms) == {*COUNTING, "Duration", "ApproximateAgeOfOldestMessage"}
     for alarm in alarms.values():
-        assert alarm["Threshold"] == 1
+        assert alarm["Period"] == 300
+        assert alarm["EvaluationPeriods"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_counting_alarms_fire_at_one(resources: dict) -> None:
+    alarms = alarms_by_metric(resources)
+
+    assert {name: alarms[name]["Threshold"] for name in COUNTING} == dict.fromkeys(COUNTING, 1)
+
+
+def test_failure_queue_alarm_fires_when_the_dead_letter_queue_holds_an_upload(
+    resources: dict,
+) -> None:
+    alarm = alarms_by_metric(resources)["ApproximateNumberOfMessagesVisible"]
+
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [failure_queue_id(resources), "QueueName"]}}
+    ]
+    assert alarm["Statistic"] == "Maximum"
+
+
+def test_backlog_alarm_fires_when_an_upload_waited_an_hour_in_the_trigger_queue(
+    resources: dict,
+) -> None:
+    alarm = alarms_by_metric(resources)["ApproximateAgeOfOldestMessage"]
+
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [trigger_queue_id(resources), "QueueName"]}}
+    ]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 3600)
+
+
+def test_duration_alarm_fires_at_80_percent_of_the_timeout(resources: dict) -> None:
+    alarm = alarms_by_metric(resources)["Duration"]
+
+    assert alarm["Namespace"] == "AWS/Lambda"
+    assert alarm["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": function_id(resources)}}
+    ]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 0.8 * 300 * 1000)
+
+
+def test_duration_alarm_follows_the_configured_timeout(configured_resources: dict) -> None:
+    alarm = alarms_by_metric(configured_resources)["Duration"]
+
+    assert alarm["Threshold"] == 0.8 * 600 * 1000
 
 
 def test_failed_runs_alarm_watches_the_library_metric(resources: dict) -> None:
@@ -48,20 +104,52 @@ def test_alarm_email_subscribes_to_a_topic_every_alarm_notifies(
         assert alarm["AlarmActions"] == [{"Ref": topic}]
 
 
-def test_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(
-    configured_resources: dict,
-) -> None:
-    _, topic = only(of_type(configured_resources, "AWS::SNS::Topic"))
-    key_id, key = only(of_type(configured_resources, "AWS::KMS::Key"))
-    for_cloudwatch = [
+def cloudwatch_key_statements(resources: dict) -> list[dict]:
+    """The alarm topic key's policy statements for CloudWatch."""
+    _, key = only(of_type(resources, "AWS::KMS::Key"))
+    return [
         s
         for s in key["Properties"]["KeyPolicy"]["Statement"]
         if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
     ]
 
+
+def test_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(
+    configured_resources: dict,
+) -> None:
+    _, topic = only(of_type(configured_resources, "AWS::SNS::Topic"))
+    key_id, key = only(of_type(configured_resources, "AWS::KMS::Key"))
+    (for_cloudwatch,) = cloudwatch_key_statements(configured_resources)
+
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert sorted(as_list(for_cloudwatch[0]["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert for_cloudwatch["Effect"] == "Allow"
+    assert sorted(as_list(for_cloudwatch["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_alarm_topic_key_serves_cloudwatch_only_for_this_accounts_alarms(
+    configured_resources: dict,
+) -> None:
+    (for_cloudwatch,) = cloudwatch_key_statements(configured_resources)
+    alarms_here = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":cloudwatch:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":alarm:*",
+            ],
+        ]
+    }
+
+    assert for_cloudwatch["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {"aws:SourceArn": alarms_here},
+    }
 
 
 def test_alarm_topic_denies_publishing_without_tls(configured_template: Template) -> None:

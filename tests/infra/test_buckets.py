@@ -46,6 +46,54 @@ def test_bucket_is_encrypted_with_s3_managed_keys(resources: dict, which) -> Non
     ]
 
 
+@BOTH_BUCKETS
+def test_bucket_owner_enforced_disables_acls(resources: dict, which) -> None:
+    properties = resources[which(resources)]["Properties"]
+
+    assert properties["OwnershipControls"] == {
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    }
+    assert "AccessControl" not in properties
+
+
+def test_access_logs_are_delivered_through_the_log_bucket_policy(resources: dict) -> None:
+    # With ACLs disabled, S3's log delivery may write only by the bucket policy, and only
+    # for the data bucket of this account.
+    data = bucket_id(resources)
+    deliveries = [
+        s
+        for s in bucket_policy_statements(resources, access_log_bucket_id(resources))
+        if s["Effect"] == "Allow" and s["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    ]
+
+    assert [s["Action"] for s in deliveries] == ["s3:PutObject"]
+    assert deliveries[0]["Condition"] == {
+        "ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [data, "Arn"]}},
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    }
+
+
+def test_data_bucket_denies_uploads_with_customer_provided_keys(resources: dict) -> None:
+    # SSE-C: nobody here could read the object without the uploader's key.
+    data = bucket_id(resources)
+    denials = [
+        s
+        for s in bucket_policy_statements(resources, data)
+        if s["Effect"] == "Deny" and s["Action"] == "s3:PutObject"
+    ]
+
+    assert denials == [
+        {
+            "Sid": "DenyCustomerProvidedKeys",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:PutObject",
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [data, "Arn"]}, "/*"]]},
+            "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+        }
+    ]
+
+
 def test_bucket_versioning_is_enabled(resources: dict) -> None:
     properties = resources[bucket_id(resources)]["Properties"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Template
 
+from linreg.contract import DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS_ENV, UPLOAD_SETTINGS_ENV
 from linreg_stack import omp_threads_for
 from template import function_environment, function_id, of_type, only
 
@@ -104,6 +105,23 @@ def test_configured_dataset_preset_engine_and_limits_reach_the_environment(
     assert environment["LINREG_TOLERANCE"] == "1e-05"
     assert environment["LINREG_TEST_SIZE"] == "0.25"
     assert environment["LINREG_MAX_INPUT_BYTES"] == "1048576"
+
+
+def test_operator_limits_default_to_the_contracts_iterations_and_all_upload_settings(
+    resources: dict,
+) -> None:
+    # Always present: an empty upload-settings value means every setting.
+    environment = function_environment(resources)
+
+    assert environment[MAX_ITERATIONS_ENV] == str(DEFAULT_MAX_ITERATIONS)
+    assert environment[UPLOAD_SETTINGS_ENV] == ""
+
+
+def test_operator_limits_follow_the_context(configured_resources: dict) -> None:
+    environment = function_environment(configured_resources)
+
+    assert environment[MAX_ITERATIONS_ENV] == "20000"
+    assert environment[UPLOAD_SETTINGS_ENV] == "iterations,learning-rate,preset"
 
 
 def test_configured_memory_sets_the_openmp_threads(configured_resources: dict) -> None:

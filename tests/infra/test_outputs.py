@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk.assertions import Template
 
 from helpers import ROOT
 from settings import CONTEXT_KEYS
-from template import bucket_id
+from template import bucket_id, failure_queue_id, trigger_queue_id
 
 # Where the deploy documentation lives: its "## Deploy to AWS" section lists the outputs
 # and the context keys.
@@ -19,6 +21,7 @@ OUTPUTS = {
     "ExampleUploadCommand",
     "FunctionName",
     "LogGroupName",
+    "TriggerQueueUrl",
     "FailureQueueUrl",
 }
 
@@ -46,6 +49,15 @@ def test_example_upload_command_copies_the_sample_into_the_upload_prefix(
     }
 
 
+def test_queue_url_outputs_name_the_trigger_and_failure_queues(
+    template: Template, resources: dict
+) -> None:
+    outputs = template.to_json()["Outputs"]
+
+    assert outputs["TriggerQueueUrl"]["Value"] == {"Ref": trigger_queue_id(resources)}
+    assert outputs["FailureQueueUrl"]["Value"] == {"Ref": failure_queue_id(resources)}
+
+
 def test_readme_documents_every_stack_output() -> None:
     section = deploy_section()
 
@@ -56,3 +68,20 @@ def test_readme_documents_every_context_key() -> None:
     section = deploy_section()
 
     assert [key for key in sorted(CONTEXT_KEYS) if f"`{key}`" not in section] == []
+
+
+def test_readme_lists_exactly_the_stack_outputs(template: Template) -> None:
+    # The outputs table: | `Name` | value |, and nothing retired left behind.
+    section = deploy_section()
+    table = section.split("| output | value |", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
+
+    assert listed == set(template.to_json()["Outputs"])
+
+
+def test_configuration_table_lists_exactly_the_context_keys() -> None:
+    # A removed key's row must go too: the deploy would refuse it as unknown.
+    section = deploy_section()
+    listed = set(re.findall(r"^\| `(linreg:\w+)` \|", section, flags=re.MULTILINE))
+
+    assert listed == set(CONTEXT_KEYS)

@@ -2,7 +2,9 @@
 
 The enforced half replays the role's S3 statements through moto: an IAM user with exactly
 those statements runs the real handler, and moto checks each of its S3 calls against them.
-(moto does not model S3's 403-for-404 without s3:ListBucket; a template test covers that.)
+(moto does not model S3's 403-for-404 without s3:ListBucket; a template test covers that.
+Nor does it evaluate the Null conditions on s3:if-none-match and s3:if-match: it ignores
+them, so write-once by IAM is checked on the template, with IAM's wildcard rules.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from moto.core.authorization import enable_iam_authentication
 
 from helpers import BUCKET, event_for
 from linreg import handler
+from linreg.contract import LATEST_FILE, REPORT_FILE, RUN_FILES
 from template import (
     DATA_BUCKET,
     all_statements,
@@ -24,21 +27,156 @@ from template import (
     as_list,
     function_role_id,
     function_statements,
+    iam_matches,
     of_type,
     only,
+    trigger_queue_id,
 )
 
 UPLOADED_OBJECT = f"{DATA_BUCKET}/incoming/iris.csv"
+# The condition that lets a PutObject through only with that header: the key is not null.
+ONLY_WITH = {
+    header: {"Null": {f"s3:{header}": "false"}} for header in ("if-none-match", "if-match")
+}
+
+
+@pytest.fixture(params=["default", "configured"])
+def app_statements(request: pytest.FixtureRequest) -> tuple[list[dict], str, str]:
+    """Either app's function statements, with its models and failures prefixes."""
+    if request.param == "default":
+        return function_statements(request.getfixturevalue("resources")), "models/", "failures/"
+    resources = request.getfixturevalue("configured_resources")
+    return function_statements(resources), "results/models/", "results/failures/"
+
+
+def writes(statements: list[dict]) -> list[tuple[str, str | None]]:
+    """(resource, condition as JSON or None) for each resource an Allow grants PutObject."""
+    return sorted(
+        (resource, json.dumps(s["Condition"], sort_keys=True) if "Condition" in s else None)
+        for s in allowed(statements, "s3:PutObject")
+        for resource in s["Resource"]
+    )
+
+
+def conditions_on(statements: list[dict], resource: str) -> list[dict | None]:
+    """The condition of each PutObject Allow that names ``resource`` (None: unconditional)."""
+    return [
+        s.get("Condition") for s in allowed(statements, "s3:PutObject") if resource in s["Resource"]
+    ]
+
+
+def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
+    """Every PutObject grant the write-once design asks for, in ``writes`` form."""
+    if_none_match = json.dumps(ONLY_WITH["if-none-match"], sort_keys=True)
+    if_match = json.dumps(ONLY_WITH["if-match"], sort_keys=True)
+    models, failures = f"{DATA_BUCKET}/{models}", f"{DATA_BUCKET}/{failures}"
+    return sorted(
+        [(f"{models}*/{name}", None) for name in RUN_FILES]
+        + [
+            (f"{models}*/{REPORT_FILE}", if_none_match),
+            (f"{models}*/{LATEST_FILE}", if_match),
+            (f"{models}*/{LATEST_FILE}", if_none_match),
+            (f"{failures}*", if_none_match),
+        ]
+    )
 
 
 # --- read from the template ---------------------------------------------------------------
 
 
-def test_function_writes_only_under_models_and_failures(resources: dict) -> None:
-    statements = allowed(function_statements(resources), "s3:PutObject")
-    written = {resource for s in statements for resource in s["Resource"]}
+def test_function_writes_only_its_run_files_reports_latest_and_failure_records(
+    resources: dict,
+) -> None:
+    assert writes(function_statements(resources)) == expected_writes("models/", "failures/")
 
-    assert written == {f"{DATA_BUCKET}/models/*", f"{DATA_BUCKET}/failures/*"}
+
+def test_run_files_may_be_written_unconditionally(resources: dict) -> None:
+    statements = function_statements(resources)
+
+    for name in RUN_FILES:
+        assert conditions_on(statements, f"{DATA_BUCKET}/models/*/{name}") == [None], name
+
+
+def test_report_may_be_written_only_if_absent(resources: dict) -> None:
+    # report.json marks a run complete: it must never replace another delivery's.
+    conditions = conditions_on(
+        function_statements(resources), f"{DATA_BUCKET}/models/*/report.json"
+    )
+
+    assert conditions == [ONLY_WITH["if-none-match"]]
+
+
+def test_latest_may_be_written_only_as_a_compare_and_swap_or_a_first_write(
+    resources: dict,
+) -> None:
+    # Two statements, one per header: a single one with both keys would need both at once.
+    conditions = conditions_on(
+        function_statements(resources), f"{DATA_BUCKET}/models/*/latest.json"
+    )
+
+    assert sorted(conditions, key=json.dumps) == sorted(ONLY_WITH.values(), key=json.dumps)
+
+
+def test_failure_records_may_be_written_only_if_absent(resources: dict) -> None:
+    conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/failures/*")
+
+    assert conditions == [ONLY_WITH["if-none-match"]]
+
+
+def test_write_once_follows_the_configured_prefixes(configured_resources: dict) -> None:
+    statements = function_statements(configured_resources)
+
+    assert writes(statements) == expected_writes("results/models/", "results/failures/")
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        "{models}iris/0123abcd/report.json",
+        "{models}iris/latest.json",
+        "{models}a/b/c/latest.json",
+        "{failures}iris/0123abcd.json",
+        "{failures}x/report.json",
+    ],
+)
+def test_no_unconditional_write_reaches_a_report_latest_or_failure_record(
+    app_statements: tuple[list[dict], str, str], outcome: str
+) -> None:
+    # IAM Allows add up: one unconditional pattern matching these keys would make the
+    # conditions above pointless. In a resource ARN, * also matches "/".
+    statements, models, failures = app_statements
+    key = f"{DATA_BUCKET}/" + outcome.format(models=models, failures=failures)
+    unconditional = [
+        resource
+        for s in allowed(statements, "s3:PutObject")
+        if "Condition" not in s
+        for resource in s["Resource"]
+        if iam_matches(key, resource)
+    ]
+
+    assert unconditional == []
+
+
+def test_function_policy_has_no_deny(resources: dict) -> None:
+    # Allow-only by design: moto's replay below reads an unmatched Deny as a denial.
+    assert [s for s in function_statements(resources) if s["Effect"] != "Allow"] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "pattern", "matches"),
+    [
+        ("B/models/iris/r/report.json", "B/models/*/report.json", True),
+        ("B/models/iris/latest.json", "B/models/*/report.json", False),
+        ("B/models/report.json", "B/models/*/report.json", False),
+        ("B/models/a/b/params.json", "B/models/*/params.json", True),
+        ("B/models/x/params.jsonx", "B/models/*/params.json", False),
+        ("B/models/[a]/latest.json", "B/models/[a]/latest.json", True),
+        ("B/Models/x/latest.json", "B/models/*/latest.json", False),
+    ],
+)
+def test_iam_wildcards_match_as_iam_does(key: str, pattern: str, matches: bool) -> None:
+    # The helper the write-once test relies on: * spans "/", brackets are literal.
+    assert iam_matches(key, pattern) is matches
 
 
 def test_function_reads_only_uploads_and_its_own_outputs(resources: dict) -> None:
@@ -67,17 +205,15 @@ def test_function_may_only_get_uploads(resources: dict) -> None:
         assert all(action.startswith("s3:Get") for action in statement["Action"]), statement
 
 
-def test_permissions_follow_the_configured_prefixes(configured_resources: dict) -> None:
+def test_reads_follow_the_configured_prefixes(configured_resources: dict) -> None:
     statements = function_statements(configured_resources)
     read = {r for s in allowed(statements, "s3:GetObject") for r in s["Resource"]}
-    written = {r for s in allowed(statements, "s3:PutObject") for r in s["Resource"]}
 
     assert read == {
         f"{DATA_BUCKET}/uploads/*",
         f"{DATA_BUCKET}/results/models/*",
         f"{DATA_BUCKET}/results/failures/*",
     }
-    assert written == {f"{DATA_BUCKET}/results/models/*", f"{DATA_BUCKET}/results/failures/*"}
 
 
 def test_function_role_has_no_managed_policy(resources: dict) -> None:
@@ -115,11 +251,22 @@ def test_function_may_list_the_bucket_unconditionally_so_missing_keys_read_as_40
         assert "Condition" not in statement
 
 
-def test_function_may_send_to_the_failure_queue(resources: dict) -> None:
-    queue, _ = only(of_type(resources, "AWS::SQS::Queue"))
-    statements = allowed(function_statements(resources), "sqs:SendMessage")
+def test_function_may_only_consume_the_trigger_queue(resources: dict) -> None:
+    queue = json.dumps({"Fn::GetAtt": [trigger_queue_id(resources), "Arn"]})
+    statements = [
+        s
+        for s in function_statements(resources)
+        if any(action.startswith("sqs:") for action in s["Action"])
+    ]
 
-    assert [s["Resource"] for s in statements] == [[json.dumps({"Fn::GetAtt": [queue, "Arn"]})]]
+    assert [s["Resource"] for s in statements] == [[queue]]
+    assert sorted(statements[0]["Action"]) == [
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+    ]
 
 
 def test_no_policy_allows_every_s3_action(resources: dict) -> None:
@@ -199,5 +346,15 @@ def test_function_policy_refuses_writing_an_upload(clients: tuple) -> None:
 
     with enable_iam_authentication(), pytest.raises(function.exceptions.ClientError) as denied:
         function.put_object(Bucket=BUCKET, Key="incoming/loop.csv", Body=b"x")
+
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_function_policy_refuses_writing_other_files_under_models(clients: tuple) -> None:
+    # Only the run files, report.json and latest.json: nothing else under the models prefix.
+    _, function = clients
+
+    with enable_iam_authentication(), pytest.raises(function.exceptions.ClientError) as denied:
+        function.put_object(Bucket=BUCKET, Key="models/iris/0123abcd/notes.txt", Body=b"x")
 
     assert denied.value.response["Error"]["Code"] == "AccessDenied"

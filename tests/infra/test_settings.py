@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from linreg import config
+from linreg.contract import DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS_ENV, UPLOAD_SETTINGS_ENV
 from linreg.spec import BUILT_IN
 from settings import CONTEXT_KEYS, DATASETS, Settings, SettingsError
 
@@ -19,11 +20,13 @@ def test_empty_context_gives_the_documented_defaults() -> None:
         memory_mb=2048,
         timeout_seconds=300,
         reserved_concurrency=None,
+        max_concurrency=5,
         incoming_prefix="incoming/",
         models_prefix="models/",
         failures_prefix="failures/",
+        max_iterations=DEFAULT_MAX_ITERATIONS,
+        upload_settings="",
         log_retention_days=30,
-        max_event_age_seconds=21600,
         noncurrent_version_days=90,
         access_log_expiration_days=365,
         destroy_on_delete=False,
@@ -130,6 +133,9 @@ def test_set_hyperparameters_become_environment_text() -> None:
         ("linreg:timeoutSeconds", "0"),
         ("linreg:timeoutSeconds", "901"),
         ("linreg:reservedConcurrency", "0"),
+        ("linreg:maxConcurrency", "1"),
+        ("linreg:maxConcurrency", "1001"),
+        ("linreg:maxConcurrency", ""),
         ("linreg:incomingPrefix", "incoming"),
         ("linreg:incomingPrefix", "/incoming/"),
         ("linreg:incomingPrefix", "in*/"),
@@ -148,9 +154,14 @@ def test_set_hyperparameters_become_environment_text() -> None:
         ("linreg:tolerance", "1"),
         ("linreg:testSize", "0"),
         ("linreg:maxInputBytes", "0"),
+        ("linreg:maxIterations", "0"),
+        ("linreg:maxIterations", str(config.MAX_ITERATIONS + 1)),
+        ("linreg:uploadSettings", "colour"),
+        ("linreg:uploadSettings", "learning_rate"),
+        ("linreg:uploadSettings", "preset,,seed"),
+        ("linreg:uploadSettings", "all,preset"),
+        ("linreg:uploadSettings", "none,preset"),
         ("linreg:logRetentionDays", "31"),
-        ("linreg:maxEventAgeSeconds", "59"),
-        ("linreg:maxEventAgeSeconds", "21601"),
         ("linreg:noncurrentVersionDays", "0"),
         ("linreg:accessLogExpirationDays", "0"),
         ("linreg:destroyOnDelete", "yes"),
@@ -165,6 +176,74 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_key(key: str, value: o
 def test_a_misspelt_key_is_refused_rather_than_ignored() -> None:
     with pytest.raises(SettingsError, match="unknown context key linreg:memorymb"):
         Settings.from_context({"linreg:memorymb": "2048"})
+
+
+def test_the_removed_max_event_age_key_is_refused_as_unknown() -> None:
+    # Nothing invokes the function asynchronously any more, so it would mean nothing.
+    with pytest.raises(SettingsError, match="unknown context key linreg:maxEventAgeSeconds"):
+        Settings.from_context({"linreg:maxEventAgeSeconds": "3600"})
+
+
+# --- concurrency --------------------------------------------------------------------------
+
+
+def test_max_concurrency_accepts_lambdas_range() -> None:
+    assert Settings.from_context({"linreg:maxConcurrency": "2"}).max_concurrency == 2
+    assert Settings.from_context({"linreg:maxConcurrency": 1000}).max_concurrency == 1000
+
+
+def test_reserved_concurrency_below_max_concurrency_is_refused() -> None:
+    # Lambda would throttle the queue's extra runs, and each throttle counts as a delivery.
+    with pytest.raises(SettingsError, match="^linreg:reservedConcurrency 4 is below"):
+        Settings.from_context({"linreg:reservedConcurrency": "4"})
+
+
+def test_reserved_concurrency_at_least_max_concurrency_is_accepted() -> None:
+    settings = Settings.from_context(
+        {"linreg:reservedConcurrency": "3", "linreg:maxConcurrency": "3"}
+    )
+
+    assert (settings.reserved_concurrency, settings.max_concurrency) == (3, 3)
+
+
+# --- the operator's limits ----------------------------------------------------------------
+
+
+def test_limits_environment_always_names_both_limits() -> None:
+    assert Settings().limits_environment() == {
+        MAX_ITERATIONS_ENV: str(DEFAULT_MAX_ITERATIONS),
+        UPLOAD_SETTINGS_ENV: "",
+    }
+
+
+def test_max_iterations_limits_match_the_library() -> None:
+    limit = str(config.MAX_ITERATIONS)
+
+    assert Settings.from_context({"linreg:maxIterations": limit}).max_iterations == int(limit)
+    assert Settings.from_context({"linreg:maxIterations": "1"}).max_iterations == 1
+
+
+@pytest.mark.parametrize("value", ["all", " ALL ", "", None])
+def test_upload_settings_all_or_unset_is_an_empty_environment_value(value: object) -> None:
+    assert Settings.from_context({"linreg:uploadSettings": value}).upload_settings == ""
+
+
+def test_upload_settings_none_allows_no_metadata() -> None:
+    assert Settings.from_context({"linreg:uploadSettings": " None"}).upload_settings == "none"
+
+
+def test_upload_settings_are_sorted_unique_metadata_keys() -> None:
+    settings = Settings.from_context({"linreg:uploadSettings": " Seed , preset,seed"})
+
+    assert settings.upload_settings == "preset,seed"
+
+
+def test_upload_settings_accept_every_library_metadata_key() -> None:
+    names = ",".join(config.METADATA_NAMES.values())
+
+    assert Settings.from_context({"linreg:uploadSettings": names}).upload_settings == ",".join(
+        sorted(config.METADATA_NAMES.values())
+    )
 
 
 @pytest.mark.parametrize(

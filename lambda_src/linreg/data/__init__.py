@@ -114,7 +114,6 @@ def load(
         if parts.row_count == 0:
             raise InputError("no_data", "the file has a header but no data rows")
         cut = parts.finish()
-    _check_finite(cut.train + cut.test)
     return Dataset(
         train=cut.train,
         test=cut.test,
@@ -124,17 +123,6 @@ def load(
         warnings=level_warnings(spec, levels_seen),
         spec=spec,
     )
-
-
-def _check_finite(stats: Stats) -> None:
-    """Squares of values near 1e154 and beyond overflow float64: nothing can be trained."""
-    numbers = (stats.gram, stats.moment, stats.yy)
-    if not all(np.isfinite(values).all() for values in numbers):
-        raise InputError(
-            "values_out_of_range",
-            "the values are too large to square in double precision (about 1e150 or more): "
-            "rescale the columns",
-        )
 
 
 def parsed_blocks(blocks: Iterator[Block], columns: Columns, threads: int) -> Iterator[Parsed]:

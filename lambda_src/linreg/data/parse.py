@@ -21,6 +21,8 @@ from linreg.spec import IRIS, Spec
 
 # A wider file is not what a spec describes; refusing it early keeps memory bounded.
 MAX_COLUMNS = 100
+# Beyond this, squares and their sums over many rows could overflow double precision.
+MAX_MAGNITUDE = 1e100
 
 # One block's rows: features X (m, features), target y (m, 1), level codes (m, categorical).
 Parsed = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -175,8 +177,10 @@ def _fast_parse(block: bytes, columns: Columns) -> Parsed | None:
         ],
     )
     numbers = [frame[position[name]].to_numpy() for name in (spec.target, *spec.numeric)]
-    # Infinities fail isfinite; codes < 0 are blanks or unknown levels.
-    if not all(np.isfinite(column).all() for column in numbers) or (codes < 0).any():
+    # NaN, infinities and huge values fail the bound; codes < 0 are blanks or unknown levels.
+    if not all((np.abs(column) <= MAX_MAGNITUDE).all() for column in numbers):
+        return None
+    if (codes < 0).any():
         return None
     return _design(numbers[1:], codes, spec), numbers[0].reshape(-1, 1), codes
 
@@ -227,16 +231,20 @@ def _without_blank_lines(block: bytes, first_line: int) -> _Lines:
         return _Lines(block, first_line)
     codes = np.frombuffer(block, dtype=np.uint8)
     end = ord("\n") if ord("\n") in codes else ord("\r")
-    ends = np.flatnonzero(codes == end)  # each line's last byte, its line end
-    if not block.endswith(bytes([end])):
-        ends = np.append(ends, len(codes) - 1)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    content = (codes != ord(",")) & (codes != ord("\r")) & (codes != ord("\n"))
-    counted = np.concatenate([[0], np.cumsum(content)])
-    blank = counted[ends + 1] == counted[starts]
+    unterminated = not block.endswith(bytes([end]))
+    if unterminated:
+        codes = np.append(codes, np.uint8(end))  # the last line, ended like the others
+    ends = codes == end
+    # Bytes of content (not commas, \r or line ends) up to each line's end: a line that adds
+    # none is blank. int32 and no per-line positions keep this to a few bytes per byte.
+    content = np.cumsum((codes != ord(",")) & (codes != ord("\r")) & ~ends, dtype=np.int32)
+    blank = np.diff(content[ends], prepend=np.int32(0)) == 0
     if not blank.any():
         return _Lines(block, first_line)
-    keep = np.repeat(~blank, ends - starts + 1)
+    line_of_byte = np.cumsum(ends, dtype=np.int32) - ends  # each byte's line, from 0
+    keep = ~blank[line_of_byte]
+    if unterminated:
+        codes, keep = codes[:-1], keep[:-1]
     return _Lines(codes[keep].tobytes(), first_line, first_line + np.flatnonzero(~blank))
 
 
@@ -302,6 +310,13 @@ def _numbers(cells: pd.Series, column: str) -> np.ndarray:
             "non_numeric",
             f"column {column}, line {cells.index[bad.argmax()]}: {cells[bad].iloc[0]!r} "
             "is not a finite number",
+        )
+    huge = values.abs() > MAX_MAGNITUDE
+    if huge.any():
+        raise InputError(
+            "values_out_of_range",
+            f"column {column}, line {cells.index[huge.argmax()]}: {cells[huge].iloc[0]!r} is "
+            f"beyond ±{MAX_MAGNITUDE:g}, too large to square and sum: rescale the column",
         )
     return values.to_numpy(dtype=np.float64)
 
