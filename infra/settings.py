@@ -117,6 +117,7 @@ class Settings:
         settings = cls(**values)
         settings._check_prefixes()
         settings._check_concurrency()
+        settings._check_iterations()
         return settings
 
     def hyperparameter_environment(self) -> dict[str, str]:
@@ -142,6 +143,15 @@ class Settings:
                 f"{PREFIX}reservedConcurrency {reserved} is below {PREFIX}maxConcurrency "
                 f"{self.max_concurrency}: the queue would start runs the reservation throttles; "
                 f"raise the one or lower the other (maxConcurrency is at least 2)"
+            )
+
+    def _check_iterations(self) -> None:
+        # The function refuses a run above its own limit: a default above it would fail them all.
+        if self.iterations is not None and self.iterations > self.max_iterations:
+            raise SettingsError(
+                f"{PREFIX}iterations {self.iterations} is above {PREFIX}maxIterations "
+                f"{self.max_iterations}: every run would be refused; raise the limit or "
+                "lower the iterations"
             )
 
     def _check_prefixes(self) -> None:

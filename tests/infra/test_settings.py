@@ -286,7 +286,8 @@ def test_every_key_maps_to_a_settings_field() -> None:
 
 def test_hyperparameter_limits_match_the_library() -> None:
     # A limit only the library knows would pass the deploy and fail every run.
-    assert Settings.from_context({"linreg:iterations": str(config.MAX_ITERATIONS)}).iterations
+    most = str(config.MAX_ITERATIONS)
+    assert Settings.from_context({"linreg:iterations": most, "linreg:maxIterations": most})
     for loss in config.LOSSES:
         assert Settings.from_context({"linreg:loss": loss}).loss == loss
     for engine in config.ENGINES:
@@ -295,6 +296,11 @@ def test_hyperparameter_limits_match_the_library() -> None:
         assert Settings.from_context({"linreg:preset": preset}).preset == preset
     with pytest.raises(SettingsError):
         Settings.from_context({"linreg:iterations": str(config.MAX_ITERATIONS + 1)})
+
+
+def test_default_iterations_above_the_iteration_limit_stop_synthesis() -> None:
+    with pytest.raises(SettingsError, match="maxIterations"):
+        Settings.from_context({"linreg:iterations": "5000", "linreg:maxIterations": "1000"})
 
 
 def test_dataset_names_match_the_librarys_built_ins() -> None:
