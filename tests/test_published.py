@@ -138,6 +138,15 @@ def test_runs_finds_runs_and_failures_under_multi_segment_prefixes(s3, iris_byte
     assert any("failed" in line and "[empty_file]" in line for line in lines)
 
 
-def test_runs_of_a_folder_outside_the_models_prefix_exits_2(s3, capsys):
-    assert main(["runs", f"s3://{BUCKET}/results/models/iris"]) == 2
-    assert "[bad_model]" in capsys.readouterr().err
+def test_runs_finds_failures_by_name_when_the_models_prefix_is_not_given(s3, iris_bytes, capsys):
+    env = {"MODELS_PREFIX": "results/models/", "FAILURES_PREFIX": "results/failures/"}
+    outcomes = []
+    for body in (iris_bytes, b""):
+        s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=body)
+        outcomes += handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
+    model = f"s3://{BUCKET}/results/models/iris"
+
+    assert main(["runs", model, "--failures-prefix", "results/failures/"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert sorted(line.split()[0] for line in lines) == sorted(o["run_id"] for o in outcomes)

@@ -40,27 +40,32 @@ def load_params(model: str, *, s3=None) -> dict:
 
 
 def list_runs(model: str, *, s3, layout: Layout | None = None) -> list[dict]:
-    """Every run of a model name, newest first: succeeded runs from their report.json,
-    failed and diverged ones from their failure records. ``model`` is
-    ``s3://bucket/<models prefix><name>``, the prefixes those of ``layout``."""
+    """Every run of a model, newest first: succeeded runs from their report.json, failed
+    and diverged ones from their failure records. ``model`` is
+    ``s3://bucket/<models prefix><name>``, the prefixes those of ``layout``; for a folder
+    outside its models prefix, the name is the shortest ending of the folder's path that has
+    failure records."""
     layout = layout or Layout()
     bucket, folder = _bucket_and_prefix(model)
-    name = layout.name_of_model_folder(folder)
-    if name is None:
-        raise InputError(
-            "bad_model",
-            f"{model!r} is not under the models prefix {layout.models!r} "
-            "(s3://bucket/<models prefix><name>; see --models-prefix)",
-        )
     runs = []
-    for run_prefix in _folders(s3, bucket, layout.model_folder(name)):
+    for run_prefix in _folders(s3, bucket, folder):
         report, _ = storage.read_json(s3, bucket, run_prefix + "report.json")
         if report is not None:  # a folder without a report is a run still being written
             runs.append(_row(report, bucket, run_prefix + _page(s3, bucket, run_prefix)))
-    for key in _keys(s3, bucket, layout.failure_folder(name)):
+    name = layout.name_of_model_folder(folder) or _name_with_failures(s3, bucket, folder, layout)
+    for key in _keys(s3, bucket, layout.failure_folder(name)) if name else []:
         record, _ = storage.read_json(s3, bucket, key)
         runs.append(_row({**(record.get("report") or {}), **record}, bucket, key))
     return sorted(runs, key=lambda run: run["run_id"], reverse=True)
+
+
+def _name_with_failures(s3, bucket: str, folder: str, layout: Layout) -> str | None:
+    segments = folder.strip("/").split("/")
+    for start in range(len(segments) - 1, -1, -1):
+        name = "/".join(segments[start:])
+        if _keys(s3, bucket, layout.failure_folder(name)):
+            return name
+    return None
 
 
 def link(s3, bucket: str, key: str) -> str:
