@@ -6,6 +6,8 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.model_selection import train_test_split
 
 from corpus import CORPUS_DIR, FAILING
@@ -13,7 +15,7 @@ from helpers import IRIS_CSV, iris_like
 from linreg import data as dataset
 from linreg.data import load, load_bytes
 from linreg.data.split import exact_split, hashed_test_rows
-from linreg.data.stream import line_blocks, split_header, telling_the_end
+from linreg.data.stream import line_blocks, owned_lines, split_header, telling_the_end
 from linreg.errors import InputError
 from linreg.spec import IRIS
 from linreg.stats import Stats
@@ -180,8 +182,8 @@ def test_large_inputs_use_the_seeded_per_row_split():
     data = iris_like(20_000)
     streamed = load_bytes(data, exact_max_rows=1000, block_bytes=4096)
     exact = load_bytes(data)
-    test = hashed_test_rows(np.arange(20_000), seed=1, test_size=0.3)
     X, y = all_rows(exact)
+    test = hashed_test_rows(X, y, seed=1, test_size=0.3)
     expected = Stats.of(X[test], y[test])
     assert streamed.split_kind == "hashed" and streamed.rows is None
     assert streamed.test.n == expected.n
@@ -190,10 +192,22 @@ def test_large_inputs_use_the_seeded_per_row_split():
 
 
 def test_hashed_split_holds_the_test_fraction_and_follows_the_seed():
-    rows = np.arange(100_000)
-    test = hashed_test_rows(rows, seed=1, test_size=0.3)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(100_000, 5)), rng.normal(size=(100_000, 1))
+    test = hashed_test_rows(X, y, seed=1, test_size=0.3)
     assert test.mean() == pytest.approx(0.3, abs=0.01)
-    assert not np.array_equal(test, hashed_test_rows(rows, seed=2, test_size=0.3))
+    assert not np.array_equal(test, hashed_test_rows(X, y, seed=2, test_size=0.3))
+
+
+def test_the_hashed_split_does_not_depend_on_where_a_row_sits():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(1000, 5)), rng.normal(size=(1000, 1))
+    order = rng.permutation(1000)
+
+    test = hashed_test_rows(X, y, seed=1, test_size=0.3)
+
+    shuffled = hashed_test_rows(np.asfortranarray(X[order]), y[order], seed=1, test_size=0.3)
+    assert np.array_equal(shuffled, test[order])
 
 
 def test_errors_in_later_blocks_name_the_files_line(iris_bytes):
@@ -341,3 +355,29 @@ def test_the_hashed_split_needs_rows_on_each_side_as_the_exact_one_does(test_siz
     with pytest.raises(InputError) as error:
         load_bytes(iris_like(3000), exact_max_rows=100, test_size=test_size)
     assert error.value.code == "too_few_rows"
+
+
+line = st.binary(max_size=40).map(lambda raw: raw.replace(b"\n", b"").replace(b"\r", b""))
+
+
+@given(
+    lines=st.lists(line, max_size=30),
+    ending=st.sampled_from([b"\n", b"\r\n"]),
+    final_line_end=st.booleans(),
+    part_bytes=st.integers(min_value=1, max_value=120),
+    block_bytes=st.integers(min_value=1, max_value=64),
+)
+def test_ranges_that_tile_a_file_hand_out_each_line_once(
+    lines, ending, final_line_end, part_bytes, block_bytes
+):
+    data = ending.join(lines) + (ending if final_line_end and lines else b"")
+    handed = []
+    for start in range(0, len(data), part_bytes):
+        stream = io.BytesIO(data[max(start - 1, 0) :])
+        blocks = list(owned_lines(stream, start, start + part_bytes, block_bytes))
+        handed += blocks
+        # Whole lines only: only the block that ends the file may lack a line end.
+        ends_the_file = len(b"".join(handed)) == len(data)
+        assert all(block.endswith(b"\n") for block in blocks[: None if not ends_the_file else -1])
+
+    assert b"".join(handed) == data

@@ -36,6 +36,19 @@ MAX_ITERATIONS_ENV = "LINREG_MAX_ITERATIONS"
 UPLOAD_SETTINGS_ENV = "LINREG_UPLOAD_SETTINGS"
 DEFAULT_MAX_ITERATIONS = 100_000
 
+# Scale-out (Step Functions Distributed Map): the state machine the function starts for an
+# upload above the size, the bytes per part, and how a step's event names its step.
+STATE_MACHINE_ARN_ENV = "LINREG_STATE_MACHINE_ARN"
+DISTRIBUTED_ABOVE_BYTES_ENV = "LINREG_DISTRIBUTED_ABOVE_BYTES"
+PART_BYTES_ENV = "LINREG_PART_BYTES"
+DEFAULT_DISTRIBUTED_ABOVE_BYTES = 256 * 2**20
+DEFAULT_PART_BYTES = 64 * 2**20
+STEP_FIELD = "linreg_step"  # in a state machine's Lambda payload: "plan", "part" or "reduce"
+# Under a run's folder: the plan (a JSON array, one item per part) and each part's statistics.
+DISTRIBUTED_FOLDER = "distributed/"
+PLAN_FILE = "plan.json"
+MANIFEST_SUFFIX = ".manifest.json"  # an upload announcing a dataset of many part files
+
 # Powertools' service and metrics namespace (embedded metric format in the logs).
 SERVICE_NAME = "linreg"
 METRICS_NAMESPACE = "Linreg"

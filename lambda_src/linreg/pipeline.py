@@ -68,6 +68,34 @@ def run(
         if error.code == "timeout":
             error.details["bytes_read"] = stream.bytes
         raise
+    timings = {
+        "read_seconds": stream.seconds,
+        "parse_seconds": time.perf_counter() - started - stream.seconds,
+    }
+    return train(
+        table,
+        hyperparameters,
+        source=source,
+        run_id=run_id,
+        on_iteration=on_iteration,
+        deadline=deadline,
+        timings=timings,
+    )
+
+
+def train(
+    table: data.Dataset,
+    hyperparameters: Hyperparameters,
+    *,
+    source: dict | None = None,
+    run_id: str | None = None,
+    on_iteration: Callable[[int, float], None] | None = None,
+    deadline: Deadline | None = None,
+    timings: dict[str, float] | None = None,
+) -> Run:
+    """Train on a file's statistics (and rows, if kept), as read by ``run`` or summed from
+    parts (``linreg.distributed``), and make the run's report and files."""
+    deadline = deadline or Deadline()
     deadline.expect(
         training_seconds(
             engine=hyperparameters.engine,
@@ -109,11 +137,7 @@ def run(
         standardization=(
             report.standardization(scaling, fitted, table.spec.features) if scaling else None
         ),
-        timings={
-            "read_seconds": stream.seconds,
-            "parse_seconds": parsed - started - stream.seconds,
-            "train_seconds": trained - parsed,
-        },
+        timings={**(timings or {}), "train_seconds": trained - parsed},
         source=source,
         run_id=run_id,
     )

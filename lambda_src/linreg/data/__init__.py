@@ -24,7 +24,15 @@ from threadpoolctl import ThreadpoolController
 
 from linreg.data.parse import Columns, Parsed, check_header, level_warnings, parse_block
 from linreg.data.split import EXACT_SPLIT_MAX_ROWS, Accumulator, Rows, SplitKind
-from linreg.data.stream import BLOCK_BYTES, Block, line_blocks, plain, split_header, telling_the_end
+from linreg.data.stream import (
+    BLOCK_BYTES,
+    Block,
+    count_lines,
+    line_blocks,
+    plain,
+    split_header,
+    telling_the_end,
+)
 from linreg.deadline import Deadline
 from linreg.errors import InputError
 from linreg.spec import IRIS, Spec
@@ -84,33 +92,22 @@ def load(
     threads (default: one per available core, at most ``MAX_THREADS``). Past ``deadline``
     it stops with a ``timeout`` error.
     """
-    deadline = deadline or Deadline()
     header, blocks = split_header(line_blocks(plain(stream, max_bytes), block_bytes))
-    check_header(header, spec)
-    columns = Columns.of(header, spec)
-    levels_seen = [set() for _ in spec.categorical]
-    # One BLAS thread: the parsing threads have the cores, and idle OpenBLAS helper threads
-    # would spin on them between the small products of each block's statistics.
-    with (
-        _blas().limit(limits=1, user_api="blas"),
-        _switch_interval(SWITCH_INTERVAL_SECONDS),
-        ThreadPoolExecutor(1, thread_name_prefix="split") as helper,
-    ):
-        parts = Accumulator(
-            n_features=len(spec.features),
-            test_size=test_size,
-            seed=split_seed,
-            exact_max_rows=exact_max_rows,
-            helper=helper,
+    with _helper_thread() as helper:
+        parts, levels_seen = _accumulate(
+            header,
+            blocks,
+            spec=spec,
+            accumulator=Accumulator(
+                n_features=len(spec.features),
+                test_size=test_size,
+                seed=split_seed,
+                exact_max_rows=exact_max_rows,
+                helper=helper,
+            ),
+            threads=threads,
+            deadline=deadline or Deadline(),
         )
-        blocks = telling_the_end(blocks, parts.expect)
-        for X, y, codes in parsed_blocks(blocks, columns, threads or default_threads()):
-            for seen, (_, levels), column_codes in zip(
-                levels_seen, spec.categorical, codes.T, strict=True
-            ):
-                seen.update(np.flatnonzero(np.bincount(column_codes, minlength=len(levels))))
-            parts.add(X, y)
-            deadline.check("reading and parsing", rows_read=parts.row_count)
         if parts.row_count == 0:
             raise InputError("no_data", "the file has a header but no data rows")
         cut = parts.finish()
@@ -123,6 +120,99 @@ def load(
         warnings=level_warnings(spec, levels_seen),
         spec=spec,
     )
+
+
+@dataclass(frozen=True)
+class PartStatistics:
+    """One part of a file cut by byte ranges: the statistics of its rows under the hashed
+    split, the levels it saw, and how many lines it holds (to count lines across parts)."""
+
+    train: Stats
+    test: Stats
+    levels_seen: list[set[int]]
+    lines: int
+
+
+def load_part(
+    chunks: Iterator[bytes],
+    header: list[str],
+    *,
+    spec: Spec = IRIS,
+    test_size: float = 0.3,
+    split_seed: int = 1,
+    threads: int | None = None,
+    deadline: Deadline | None = None,
+) -> PartStatistics:
+    """The statistics of one part's lines (``owned_lines``), the file's ``header`` read
+    elsewhere. Every row goes by the hashed split, which gives each row the side it gets in
+    one pass over the whole file. Lines are numbered from 1 within the part."""
+    counted = _Counted(chunks)
+    with _helper_thread() as helper:
+        parts, levels_seen = _accumulate(
+            header,
+            counted.numbered(),
+            spec=spec,
+            accumulator=Accumulator(
+                n_features=len(spec.features),
+                test_size=test_size,
+                seed=split_seed,
+                exact_max_rows=0,
+                helper=helper,
+            ),
+            threads=threads,
+            deadline=deadline or Deadline(),
+        )
+    test = parts.hashed_test
+    return PartStatistics(parts.total - test, test, levels_seen, counted.lines)
+
+
+class _Counted:
+    """Numbers whole-line chunks by their first line (from 1), and counts the lines."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks, self.lines, self.unterminated = chunks, 0, False
+
+    def numbered(self) -> Iterator[Block]:
+        for chunk in self.chunks:
+            if chunk:
+                yield chunk, self.lines + 1
+                self.lines += count_lines(chunk)
+                self.unterminated = not chunk.endswith((b"\n", b"\r"))
+        self.lines += self.unterminated
+
+
+def _accumulate(
+    header: list[str],
+    blocks: Iterator[Block],
+    *,
+    spec: Spec,
+    accumulator: Accumulator,
+    threads: int | None,
+    deadline: Deadline,
+) -> tuple[Accumulator, list[set[int]]]:
+    """Every block parsed and added to ``accumulator``; the levels seen per column."""
+    check_header(header, spec)
+    columns = Columns.of(header, spec)
+    levels_seen = [set() for _ in spec.categorical]
+    # One BLAS thread: the parsing threads have the cores, and idle OpenBLAS helper threads
+    # would spin on them between the small products of each block's statistics.
+    with _blas().limit(limits=1, user_api="blas"), _switch_interval(SWITCH_INTERVAL_SECONDS):
+        blocks = telling_the_end(blocks, accumulator.expect)
+        for X, y, codes in parsed_blocks(blocks, columns, threads or default_threads()):
+            for seen, (_, levels), column_codes in zip(
+                levels_seen, spec.categorical, codes.T, strict=True
+            ):
+                seen.update(np.flatnonzero(np.bincount(column_codes, minlength=len(levels))))
+            accumulator.add(X, y)
+            deadline.check("reading and parsing", rows_read=accumulator.row_count)
+    return accumulator, levels_seen
+
+
+@contextmanager
+def _helper_thread() -> Iterator[ThreadPoolExecutor]:
+    # The exact split is made here while the last blocks still parse.
+    with ThreadPoolExecutor(1, thread_name_prefix="split") as helper:
+        yield helper
 
 
 def parsed_blocks(blocks: Iterator[Block], columns: Columns, threads: int) -> Iterator[Parsed]:

@@ -2,7 +2,7 @@
 
 Up to ``EXACT_SPLIT_MAX_ROWS`` rows are kept and split exactly as the tutorial splits its
 frame (scikit-learn's ``train_test_split``). Beyond that, a seeded hash of each row's
-position assigns it, with the same test fraction, and only sufficient statistics are kept
+values assigns it, with the same test fraction, and only sufficient statistics are kept
 (``linreg.stats``). Knows nothing of S3, parsing or MXNet.
 """
 
@@ -95,21 +95,29 @@ def exact_split(
     return next(splitter.split(np.empty((row_count, 0))))
 
 
-def hashed_test_rows(positions: np.ndarray, *, seed: int, test_size: float) -> np.ndarray:
-    """Which rows (by 0-based position in the file) are test rows, for large inputs.
+def hashed_test_rows(X: np.ndarray, y: np.ndarray, *, seed: int, test_size: float) -> np.ndarray:
+    """Which rows are test rows, for large inputs: a splitmix64 hash of each row's values
+    (their bits) and the seed, uniform on [0, 1), below the test fraction.
 
-    A splitmix64 hash of (position, seed) is uniform on [0, 1): the assignment is seeded,
-    needs no row count in advance, and does not depend on how the file was cut into blocks.
+    The assignment depends on a row's values and the seed alone: not on where the row sits
+    or how the file was cut into blocks or parts, so one pass and a distributed run of the
+    same file split it alike. Identical rows land on the same side.
     """
-    offset = np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64)  # Python ints: no overflow warning
-    x = positions.astype(np.uint64) + offset
+    hashed = np.full(len(X), seed * 0x9E3779B97F4A7C15 % 2**64, dtype=np.uint64)
+    for column in (*X.T, np.asarray(y).reshape(-1)):
+        bits = np.ascontiguousarray(column, dtype=np.float64).view(np.uint64)
+        hashed = _splitmix(hashed ^ bits)
+    return (hashed >> np.uint64(11)) < np.uint64(int(test_size * 2**53))
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    x = x ^ (x >> np.uint64(31))
-    return (x >> np.uint64(11)) < np.uint64(int(test_size * 2**53))
+    return x ^ (x >> np.uint64(31))
 
 
-def _check_sides(train_rows: int, test_rows: int, n_features: int, test_size: float) -> None:
+def check_sides(train_rows: int, test_rows: int, n_features: int, test_size: float) -> None:
     """The hashed split's parts hold what the exact split guarantees: a test row, and a
     training row per parameter."""
     if test_rows < 1 or train_rows < n_features + 1:
@@ -164,21 +172,19 @@ class Accumulator:
         self.total += Stats.of(X, y)
         if self.kept is not None and self.row_count + len(X) > self.exact_max_rows:
             # Too many to keep: take the kept rows' test part and stream from here on.
-            first_row = 0
             for kept_X, kept_y in self.kept:
-                self.hashed_test += self._hashed_test(kept_X, kept_y, first_row)
-                first_row += len(kept_X)
+                self.hashed_test += self._hashed_test(kept_X, kept_y)
             self.kept = None
         if self.kept is not None:
             self.kept.append((X, y))
         else:
-            self.hashed_test += self._hashed_test(X, y, self.row_count)
+            self.hashed_test += self._hashed_test(X, y)
         self.row_count += len(X)
 
     def finish(self) -> Parts:
         if self.kept is None:
             parts = self._parts(self.hashed_test, SplitKind.HASHED, None)
-            _check_sides(parts.train.n, parts.test.n, self.n_features, self.test_size)
+            check_sides(parts.train.n, parts.test.n, self.n_features, self.test_size)
             return parts
         guess, early = self.early_split or (None, None)
         # A blank line makes the early guess too high: then the split is made again here.
@@ -187,9 +193,8 @@ class Accumulator:
         rows = Rows(blocks=tuple(self.kept), train_index=cut.train_index, test_index=cut.test_index)
         return self._parts(cut.test, SplitKind.EXACT, rows)
 
-    def _hashed_test(self, X: np.ndarray, y: np.ndarray, first_row: int) -> Stats:
-        positions = np.arange(first_row, first_row + len(X))
-        test = hashed_test_rows(positions, seed=self.seed, test_size=self.test_size)
+    def _hashed_test(self, X: np.ndarray, y: np.ndarray) -> Stats:
+        test = hashed_test_rows(X, y, seed=self.seed, test_size=self.test_size)
         return Stats.of(X[test], y[test])
 
     def _exact_cut(self, row_count: int, blocks: list[Block]) -> _ExactCut:

@@ -59,6 +59,48 @@ def line_blocks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Bl
         line += count_lines(block)
 
 
+def owned_lines(
+    stream: BinaryIO, start: int, end: int, block_bytes: int = BLOCK_BYTES
+) -> Iterator[bytes]:
+    """The lines a byte range ``[start, end)`` of a file owns, in blocks of whole lines.
+
+    A range owns every line whose first byte lies in it, so ranges that tile a file hand out
+    each line exactly once, whatever the cut. ``stream`` starts at byte ``max(start - 1, 0)``
+    of the file: unless ``start`` is 0, everything up to the first line end is the previous
+    range's. Reading stops after the line that crosses ``end`` (or at the end of the file).
+    """
+    offset = max(start - 1, 0)  # the file position of carry[0]
+    carry = b""
+    if start > 0:
+        while True:
+            chunk = stream.read(block_bytes)
+            if not chunk:
+                return
+            line_end = chunk.find(b"\n")
+            if line_end >= 0:
+                carry, offset = chunk[line_end + 1 :], offset + line_end + 1
+                break
+            offset += len(chunk)
+    if offset >= end:
+        return
+    while True:
+        # The last owned line ends at the first line end at or after byte end - 1.
+        stop = carry.find(b"\n", max(end - 1 - offset, 0))
+        if stop >= 0:
+            yield carry[: stop + 1]
+            return
+        last = carry.rfind(b"\n")
+        if len(carry) > block_bytes and last >= 0:
+            yield carry[: last + 1]
+            carry, offset = carry[last + 1 :], offset + last + 1
+        chunk = stream.read(block_bytes)
+        if not chunk:
+            if carry:
+                yield carry  # the file's last line, without a line end
+            return
+        carry += chunk
+
+
 def count_lines(block: bytes) -> int:
     """Line ends in ``block``: ``\\n`` (and ``\\r\\n``), or ``\\r`` alone for old Mac files."""
     # numpy counts a byte faster than bytes.count (docs/performance.md).

@@ -1,0 +1,114 @@
+"""One file cut into byte ranges (or a dataset of part files), trained from the parts'
+sufficient statistics: the cut, a part's statistics as JSON, and their sum.
+
+Training needs only AᵀA, Aᵀy, yᵀy and n of each side of the split, and those add up: each
+part computes its own, and the sum is what one pass over the whole file would have given.
+The hashed split keys on each row's values, so a row lands on the same side whichever part
+reads it. Knows nothing of S3 or of the state machine that runs the parts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import numpy as np
+
+from linreg.data import Dataset, PartStatistics, SplitKind
+from linreg.data.parse import level_warnings
+from linreg.data.split import check_sides
+from linreg.errors import InputError
+from linreg.spec import Spec
+from linreg.stats import Stats
+
+
+def byte_ranges(data_start: int, size: int, part_bytes: int) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges of at most ``part_bytes`` that tile ``[data_start, size)``."""
+    starts = range(data_start, size, part_bytes)
+    return [(start, min(start + part_bytes, size)) for start in starts] or [(data_start, size)]
+
+
+def part_result(index: int, statistics: PartStatistics) -> dict:
+    """A part's statistics as JSON (floats written exactly, as repr does)."""
+    return {
+        "index": index,
+        "lines": statistics.lines,
+        "train": _stats_json(statistics.train),
+        "test": _stats_json(statistics.test),
+        "levels_seen": [sorted(int(code) for code in seen) for seen in statistics.levels_seen],
+        "error": None,
+    }
+
+
+def part_failure(index: int, lines: int, error: InputError) -> dict:
+    """A part that met a problem in its input: the run ends with it, as one pass would."""
+    return {"index": index, "lines": lines, "error": error.as_dict()}
+
+
+def reduce(
+    results: Iterable[dict], *, parts: int, header: list[str], spec: Spec, test_size: float
+) -> Dataset:
+    """The whole file's statistics from its parts' results (one per part, in any order).
+
+    Refuses to go on unless every part is there. A part's problem is the file's: the first
+    part with one (in file order) ends the run, its line numbers counted in the whole file.
+    """
+    by_index = {result["index"]: result for result in results}
+    missing = sorted(set(range(parts)) - set(by_index))
+    if missing:
+        raise RuntimeError(f"parts {missing[:10]} of {parts} have no statistics; not training")
+    ordered = [by_index[index] for index in range(parts)]
+    lines_before = 0
+    for result in ordered:
+        if result["error"] is not None:
+            raise _in_the_file(result["error"], lines_before)
+        lines_before += result["lines"]
+    train = _sum(result["train"] for result in ordered)
+    test = _sum(result["test"] for result in ordered)
+    if train.n + test.n == 0:
+        raise InputError("no_data", "the file has a header but no data rows")
+    check_sides(train.n, test.n, len(spec.features), test_size)
+    seen = [set() for _ in spec.categorical]
+    for result in ordered:
+        for column, codes in zip(seen, result["levels_seen"], strict=True):
+            column.update(codes)
+    return Dataset(
+        train=train,
+        test=test,
+        split_kind=SplitKind.HASHED,
+        rows=None,
+        ignored_columns=tuple(name for name in header if name not in spec.required),
+        warnings=level_warnings(spec, seen),
+        spec=spec,
+    )
+
+
+def _in_the_file(error: dict, lines_before: int) -> InputError:
+    # A part numbers its lines from 1; in the file, its first line follows the header and
+    # the lines of the parts before it.
+    def shifted(match: re.Match) -> str:
+        return f"line {int(match.group(1)) + 1 + lines_before}"
+
+    return InputError(error["code"], re.sub(r"line (\d+)", shifted, error["message"]))
+
+
+def _stats_json(stats: Stats) -> dict:
+    return {
+        "gram": stats.gram.tolist(),
+        "moment": stats.moment.tolist(),
+        "yy": stats.yy,
+        "n": stats.n,
+    }
+
+
+def _sum(documents: Iterable[dict]) -> Stats:
+    total = None
+    for document in documents:
+        stats = Stats(
+            gram=np.array(document["gram"], dtype=np.float64),
+            moment=np.array(document["moment"], dtype=np.float64),
+            yy=float(document["yy"]),
+            n=int(document["n"]),
+        )
+        total = stats if total is None else total + stats
+    return total
