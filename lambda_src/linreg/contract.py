@@ -72,6 +72,7 @@ class Status(StrEnum):
     FAILED = "failed"  # bad input or settings: a failure record, no model
     DIVERGED = "diverged"  # the loss exploded: a failure record, no model
     SKIPPED = "skipped"  # not the function's to train (wrong key, or replaced upload)
+    STARTED = "started"  # handed to the state machine (scale-out); it publishes the run
 
 
 class StopReason(StrEnum):

@@ -58,10 +58,16 @@ def reduce(
     if missing:
         raise RuntimeError(f"parts {missing[:10]} of {parts} have no statistics; not training")
     ordered = [by_index[index] for index in range(parts)]
-    lines_before = 0
+    files = {result.get("key") for result in ordered}
+    lines_before, file = 0, None
     for result in ordered:
+        if result.get("key") != file:  # each part file counts its own lines
+            lines_before, file = 0, result.get("key")
         if result["error"] is not None:
-            raise _in_the_file(result["error"], lines_before)
+            error = _in_the_file(result["error"], lines_before)
+            if len(files) > 1:
+                error = InputError(error.code, f"in {file}: {error.message}")
+            raise error
         lines_before += result["lines"]
     train = _sum(result["train"] for result in ordered)
     test = _sum(result["test"] for result in ordered)

@@ -16,9 +16,9 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from linreg import runs
+from linreg import runs, scale_out
 from linreg.config import Limits, env_settings
-from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, Metric, Status
+from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, STEP_FIELD, Metric, Status
 from linreg.deadline import Deadline
 from linreg.event import s3_records
 from linreg.runs import Outcome
@@ -48,6 +48,8 @@ seed_font_cache(os.environ)
 
 def lambda_handler(event: dict, context: object) -> dict:
     logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+    if STEP_FIELD in event:
+        return step(event, s3=s3_client(), env=os.environ)
     outcomes = process_event(event, s3=s3_client(), env=os.environ, deadline=deadline_of(context))
     publish_metrics(outcomes)
     return {"outcomes": [outcome.as_dict() for outcome in outcomes]}
@@ -78,11 +80,36 @@ def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline
         logger.append_keys(bucket=record.bucket, input_key=record.key)
         outcomes.append(
             runs.process(
-                s3, record, layout=layout, settings=settings, limits=limits, deadline=deadline
+                s3,
+                record,
+                layout=layout,
+                settings=settings,
+                limits=limits,
+                deadline=deadline,
+                env=env,
+                sfn=sfn_client,
             )
         )
     logger.remove_keys(["bucket", "input_key"])
     return outcomes
+
+
+def step(event: dict, *, s3, env: Mapping[str, str]) -> dict:
+    """A step of the scale-out state machine (``linreg.scale_out``): its result."""
+    layout = Layout.from_env(env)
+    name = event[STEP_FIELD]
+    if name == "plan":
+        return scale_out.plan(s3, event, layout=layout, env=env)
+    if name == "part":
+        return scale_out.part(s3, event["item"])
+    if name == "reduce":
+        outcome = runs.finish_distributed(s3, event["run"], layout=layout)
+    elif name == "fail":
+        outcome = runs.fail_distributed(s3, event["run"], layout=layout)
+    else:
+        raise ValueError(f"unknown step {name!r}")
+    publish_metrics([outcome])
+    return outcome.as_dict()
 
 
 def publish_metrics(outcomes: list[Outcome]) -> None:
@@ -106,6 +133,11 @@ def publish_metrics(outcomes: list[Outcome]) -> None:
             )
     if metrics.metric_set:
         metrics.flush_metrics()
+
+
+def sfn_client():
+    """The Step Functions client, made only when a run is handed to the state machine."""
+    return boto3.client("stepfunctions", region_name=os.environ.get("AWS_REGION"))
 
 
 def s3_client():

@@ -92,6 +92,7 @@ def train(
     on_iteration: Callable[[int, float], None] | None = None,
     deadline: Deadline | None = None,
     timings: dict[str, float] | None = None,
+    execution: dict | None = None,
 ) -> Run:
     """Train on a file's statistics (and rows, if kept), as read by ``run`` or summed from
     parts (``linreg.distributed``), and make the run's report and files."""
@@ -141,6 +142,8 @@ def train(
         source=source,
         run_id=run_id,
     )
+    # How the run was computed: in one pass, or from a state machine's parts.
+    document["execution"] = execution or {"mode": "single", "parts": 1}
     if not succeeded:
         error = InputError("diverged", divergence_message(training.loss_history))
         document["error"] = error.as_dict()

@@ -13,12 +13,13 @@ Lambda retries the event.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 
-from linreg import pipeline, storage
+from linreg import pipeline, scale_out, storage
 from linreg.config import Hyperparameters, Limits, metadata_settings
 from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
 from linreg.deadline import Deadline, parsing_seconds, training_seconds
@@ -76,9 +77,13 @@ def process(
     settings: dict[str, str],
     limits: Limits | None = None,
     deadline: Deadline | None = None,
+    env: Mapping[str, str] | None = None,
+    sfn: Callable[[], object] | None = None,
 ) -> Outcome:
     """Train on the object one record names, once, and publish or record the result, all
-    within ``limits`` and before ``deadline``."""
+    within ``limits`` and before ``deadline``. With a state machine in ``env`` (scale-out),
+    a large upload or a manifest is handed to it instead (``sfn`` makes its client)."""
+    env = env or {}
     limits, deadline = limits or Limits(), deadline or Deadline()
     where = {"bucket": record.bucket, "key": record.key}
     name = layout.model_name(record.key)
@@ -102,13 +107,11 @@ def process(
         return attempt.fail(InputError("bad_key", problem), settings=settings)
     try:
         upload = storage.describe_input(
-            s3,
-            record.bucket,
-            record.key,
-            version_id=record.version_id,
-            sequencer=record.sequencer,
-            max_bytes=limits.max_input_bytes,
+            s3, record.bucket, record.key, version_id=record.version_id, sequencer=record.sequencer
         )
+        distributed = scale_out.goes_distributed(upload, env)
+        if not distributed:
+            storage.check_size(upload, limits.max_input_bytes)
     except InputError as error:
         attempt = _Attempt(s3, layout, name, event_run_id, where, event_source)
         return attempt.fail(error, settings=settings)
@@ -122,6 +125,8 @@ def process(
         last_modified=upload.last_modified,
         settings=settings,
     )
+    if distributed:
+        return _start(sfn() if sfn else None, env, where, upload, name, run_id, settings)
     logger.append_keys(run_id=run_id)
     try:
         attempt = _Attempt(s3, layout, name, run_id, where, upload.source())
@@ -130,6 +135,60 @@ def process(
         )
     finally:
         logger.remove_keys(["run_id"])
+
+
+def _start(sfn, env, where, upload: InputObject, name, run_id, settings) -> Outcome:
+    """Hand the run to the state machine; a duplicate delivery finds it started."""
+    run = {
+        "bucket": upload.bucket,
+        "key": upload.key,
+        "version_id": upload.version_id,
+        "etag": upload.etag,
+        "size": upload.size,
+        "run_id": run_id,
+        "name": name,
+        "settings": settings,
+        "source": upload.source(),
+    }
+    started = scale_out.start(sfn, scale_out.state_machine(env), run)
+    logger.info("handed to the state machine", extra={"run_id": run_id, "started": started})
+    return Outcome(**where, status=Status.STARTED, run_id=run_id, duplicate=not started)
+
+
+def finish_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
+    """The state machine's last step: the parts' statistics summed, trained and published
+    (or recorded) as one run of the whole file would be."""
+    where = {"bucket": run["bucket"], "key": run["key"]}
+    attempt = _Attempt(s3, layout, run["name"], run["run_id"], where, run["source"])
+    settings = run["settings"]
+    try:
+        table = scale_out.parts_dataset(s3, run)
+        execution = {"mode": "distributed", "parts": run["plan"]["parts"]}
+        result = pipeline.train(
+            table,
+            Hyperparameters.from_strings(settings),
+            source=run["source"],
+            run_id=run["run_id"],
+            execution=execution,
+        )
+    except InputError as error:
+        return attempt.fail(error, settings=settings)
+    if result.status != Status.SUCCEEDED:
+        return attempt.fail(result.error, settings=settings, report=result.report)
+    return attempt.publish(result)
+
+
+def fail_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
+    """A failure record for a run the state machine could not finish."""
+    where = {"bucket": run["bucket"], "key": run["key"]}
+    attempt = _Attempt(s3, layout, run["name"], run["run_id"], where, run["source"])
+    cause = run.get("error") or {}
+    error = InputError(
+        "run_failed",
+        "the distributed run could not finish: "
+        f"{cause.get('Error', 'error')}: {str(cause.get('Cause', ''))[:500]}",
+    )
+    return attempt.fail(error, settings=run["settings"])
 
 
 @dataclass(frozen=True)

@@ -174,12 +174,12 @@ class InputObject:
 
 
 def describe_input(
-    s3, bucket: str, key: str, *, version_id: str | None, sequencer: str | None, max_bytes: int
+    s3, bucket: str, key: str, *, version_id: str | None, sequencer: str | None
 ) -> InputObject:
     """HEAD the upload: identity and size, before anything is downloaded.
 
-    Raises ``InputError`` for what a retry cannot fix: the object (version) is gone,
-    access to it is denied, or it is larger than ``max_bytes``.
+    Raises ``InputError`` for what a retry cannot fix: the object (version) is gone, or
+    the function may not read it.
     """
     options = {"VersionId": version_id} if version_id else {}
     what = f"s3://{bucket}/{key}" + (f" version {version_id}" if version_id else "")
@@ -201,12 +201,6 @@ def describe_input(
                 "provided key (SSE-C), which only the uploader holds; upload it without one",
             ) from None
         raise
-    if head["ContentLength"] > max_bytes:
-        raise InputError(
-            "too_large",
-            f"{what} is {head['ContentLength']:,} bytes; the limit is {max_bytes:,} "
-            f"({MAX_INPUT_BYTES_ENV})",
-        )
     return InputObject(
         bucket=bucket,
         key=key,
@@ -217,6 +211,16 @@ def describe_input(
         sequencer=sequencer,
         metadata=head.get("Metadata", {}),
     )
+
+
+def check_size(upload: InputObject, max_bytes: int) -> None:
+    """Refuse an upload larger than ``max_bytes`` before it is downloaded."""
+    if upload.size > max_bytes:
+        raise InputError(
+            "too_large",
+            f"s3://{upload.bucket}/{upload.key} is {upload.size:,} bytes; the limit is "
+            f"{max_bytes:,} ({MAX_INPUT_BYTES_ENV})",
+        )
 
 
 def open_body(s3, upload: InputObject):

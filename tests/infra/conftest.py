@@ -57,6 +57,10 @@ CONFIGURED = {
     "linreg:accessLogExpirationDays": "180",
     "linreg:destroyOnDelete": "true",
     "linreg:alarmEmail": "ops@example.com",
+    "linreg:distributedAboveBytes": "134217728",
+    "linreg:partBytes": "33554432",
+    "linreg:maxParallelParts": "20",
+    "linreg:distributedTimeoutSeconds": "7200",
 }
 APPS = ("default", "configured")
 

@@ -71,6 +71,41 @@ def function_role_id(resources: dict) -> str:
     return resources[function_id(resources)]["Properties"]["Role"]["Fn::GetAtt"][0]
 
 
+def function_log_group_id(resources: dict) -> str:
+    """The training function's log group."""
+    return resources[function_id(resources)]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+
+
+def state_machine_id(resources: dict) -> str:
+    """The distributed run's state machine: the only one."""
+    return only(of_type(resources, "AWS::StepFunctions::StateMachine"))[0]
+
+
+def state_machine_role_id(resources: dict) -> str:
+    """The state machine's role."""
+    return resources[state_machine_id(resources)]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+
+
+def role_statements(resources: dict, role: str) -> list[dict]:
+    """Every statement of the IAM policies attached to ``role`` (a logical id), with Action
+    and Resource as lists; resources left as the template has them."""
+    statements = [
+        statement
+        for resource in of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": role} in resource["Properties"].get("Roles", [])
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    statements += [
+        statement
+        for policy in resources[role]["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    return [
+        {**s, "Action": as_list(s["Action"]), "Resource": as_list(s["Resource"])}
+        for s in statements
+    ]
+
+
 def function_environment(resources: dict) -> dict:
     """The training function's environment variables."""
     return resources[function_id(resources)]["Properties"]["Environment"]["Variables"]

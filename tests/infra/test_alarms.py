@@ -16,10 +16,20 @@ from template import (
 )
 
 # The alarms that fire on a single event in a five-minute window.
-COUNTING = ("Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "RunsFailed")
+COUNTING = (
+    "Errors",
+    "Throttles",
+    "ApproximateNumberOfMessagesVisible",
+    "RunsFailed",
+    "ExecutionsFailed",
+    "ExecutionsTimedOut",
+    "ExecutionsAborted",
+)
+# The state machine's: a distributed run that ended badly.
+EXECUTIONS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
 
 
-def test_alarms_watch_errors_throttles_duration_both_queues_and_failed_runs(
+def test_alarms_watch_errors_throttles_duration_queues_failed_runs_and_executions(
     resources: dict,
 ) -> None:
     alarms = alarms_by_metric(resources)
@@ -157,3 +167,23 @@ def test_alarm_topic_denies_publishing_without_tls(configured_template: Template
         "AWS::SNS::TopicPolicy",
         {"PolicyDocument": {"Statement": Match.array_with([tls_only_statement("sns:Publish")])}},
     )
+
+
+def test_execution_alarms_watch_the_state_machine_sum_over_five_minutes(
+    resources: dict,
+) -> None:
+    state_machine, _ = only(of_type(resources, "AWS::StepFunctions::StateMachine"))
+    alarms = alarms_by_metric(resources)
+
+    for name in EXECUTIONS:
+        alarm = alarms[name]
+        assert alarm["Namespace"] == "AWS/States"
+        assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": state_machine}}]
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["Period"]) == ("Sum", 1, 300)
+
+
+def test_execution_alarms_notify_the_topic_too(configured_resources: dict) -> None:
+    topic, _ = only(of_type(configured_resources, "AWS::SNS::Topic"))
+    alarms = alarms_by_metric(configured_resources)
+
+    assert [alarms[name]["AlarmActions"] for name in EXECUTIONS] == [[{"Ref": topic}]] * 3

@@ -7,7 +7,7 @@ from aws_cdk.assertions import Template
 
 from linreg.contract import DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS_ENV, UPLOAD_SETTINGS_ENV
 from linreg_stack import omp_threads_for
-from template import function_environment, function_id, of_type, only
+from template import function_environment, function_id, of_type
 
 
 def test_function_is_an_x86_64_container_image(template: Template) -> None:
@@ -147,14 +147,18 @@ def test_lambda_terminates_recursive_loops(template: Template) -> None:
 
 
 def test_function_logs_as_json_to_its_own_log_group_kept_one_month(resources: dict) -> None:
-    log_group, properties = only(of_type(resources, "AWS::Logs::LogGroup"))
     logging = resources[function_id(resources)]["Properties"]["LoggingConfig"]
+    log_group = resources[logging["LogGroup"]["Ref"]]
 
-    assert logging == {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}}
-    assert properties["Properties"]["RetentionInDays"] == 30
+    assert logging["LogFormat"] == "JSON"
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == 30
 
 
 def test_log_retention_follows_the_context(configured_resources: dict) -> None:
-    _, log_group = only(of_type(configured_resources, "AWS::Logs::LogGroup"))
+    # Both log groups: the function's and the state machine's.
+    log_groups = of_type(configured_resources, "AWS::Logs::LogGroup")
 
-    assert log_group["Properties"]["RetentionInDays"] == 90
+    assert len(log_groups) == 2
+    for log_group in log_groups.values():
+        assert log_group["Properties"]["RetentionInDays"] == 90

@@ -8,7 +8,7 @@ from aws_cdk.assertions import Template
 
 from helpers import ROOT
 from settings import CONTEXT_KEYS
-from template import bucket_id, failure_queue_id, trigger_queue_id
+from template import bucket_id, failure_queue_id, of_type, only, trigger_queue_id
 
 # Where the deploy documentation lives: its "## Deploy to AWS" section lists the outputs
 # and the context keys.
@@ -23,6 +23,7 @@ OUTPUTS = {
     "LogGroupName",
     "TriggerQueueUrl",
     "FailureQueueUrl",
+    "StateMachineArn",
 }
 
 
@@ -85,3 +86,11 @@ def test_configuration_table_lists_exactly_the_context_keys() -> None:
     listed = set(re.findall(r"^\| `(linreg:\w+)` \|", section, flags=re.MULTILINE))
 
     assert listed == set(CONTEXT_KEYS)
+
+
+def test_state_machine_arn_output_names_the_state_machine(
+    template: Template, resources: dict
+) -> None:
+    state_machine, _ = only(of_type(resources, "AWS::StepFunctions::StateMachine"))
+
+    assert template.to_json()["Outputs"]["StateMachineArn"]["Value"] == {"Ref": state_machine}

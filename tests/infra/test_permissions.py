@@ -19,17 +19,16 @@ from moto.core.authorization import enable_iam_authentication
 
 from helpers import BUCKET, event_for
 from linreg import handler
-from linreg.contract import LATEST_FILE, REPORT_FILE, RUN_FILES
+from linreg.contract import DISTRIBUTED_FOLDER, LATEST_FILE, REPORT_FILE, RUN_FILES
 from template import (
     DATA_BUCKET,
     all_statements,
     allowed,
     as_list,
+    function_log_group_id,
     function_role_id,
     function_statements,
     iam_matches,
-    of_type,
-    only,
     trigger_queue_id,
 )
 
@@ -72,6 +71,7 @@ def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
     models, failures = f"{DATA_BUCKET}/{models}", f"{DATA_BUCKET}/{failures}"
     return sorted(
         [(f"{models}*/{name}", None) for name in RUN_FILES]
+        + [(f"{models}*/{DISTRIBUTED_FOLDER}*", None)]
         + [
             (f"{models}*/{REPORT_FILE}", if_none_match),
             (f"{models}*/{LATEST_FILE}", if_match),
@@ -224,7 +224,7 @@ def test_function_role_has_no_managed_policy(resources: dict) -> None:
 
 
 def test_function_may_write_logs_only_to_its_own_log_group(resources: dict) -> None:
-    log_group, _ = only(of_type(resources, "AWS::Logs::LogGroup"))
+    log_group = function_log_group_id(resources)
     statements = [
         s
         for s in function_statements(resources)

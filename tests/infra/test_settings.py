@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 
 from linreg import config
-from linreg.contract import DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS_ENV, UPLOAD_SETTINGS_ENV
+from linreg.contract import (
+    DEFAULT_DISTRIBUTED_ABOVE_BYTES,
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_PART_BYTES,
+    DISTRIBUTED_ABOVE_BYTES_ENV,
+    MAX_ITERATIONS_ENV,
+    PART_BYTES_ENV,
+    UPLOAD_SETTINGS_ENV,
+)
 from linreg.spec import BUILT_IN
 from settings import CONTEXT_KEYS, DATASETS, Settings, SettingsError
 
@@ -305,3 +313,75 @@ def test_default_iterations_above_the_iteration_limit_stop_synthesis() -> None:
 
 def test_dataset_names_match_the_librarys_built_ins() -> None:
     assert set(DATASETS) == set(BUILT_IN)
+
+
+# --- scale-out ------------------------------------------------------------------------------
+
+
+def test_distributed_settings_default_to_the_contracts_sizes() -> None:
+    settings = Settings()
+
+    assert settings.distributed_environment() == {
+        DISTRIBUTED_ABOVE_BYTES_ENV: str(DEFAULT_DISTRIBUTED_ABOVE_BYTES),
+        PART_BYTES_ENV: str(DEFAULT_PART_BYTES),
+    }
+    assert (settings.max_parallel_parts, settings.distributed_timeout_seconds) == (100, 3600)
+
+
+def test_distributed_settings_accept_their_whole_ranges() -> None:
+    lowest = Settings.from_context(
+        {
+            "linreg:distributedAboveBytes": str(2**20),
+            "linreg:partBytes": str(2**20),
+            "linreg:maxParallelParts": "1",
+            "linreg:timeoutSeconds": "20",
+            "linreg:distributedTimeoutSeconds": "60",
+        }
+    )
+    highest = Settings.from_context(
+        {
+            "linreg:distributedAboveBytes": 5 * 2**40,
+            "linreg:partBytes": 10 * 2**30,
+            "linreg:maxParallelParts": 10_000,
+            "linreg:distributedTimeoutSeconds": 86_400,
+        }
+    )
+
+    assert (lowest.part_bytes, lowest.max_parallel_parts) == (2**20, 1)
+    assert lowest.distributed_timeout_seconds == 60
+    assert (highest.distributed_above_bytes, highest.part_bytes) == (5 * 2**40, 10 * 2**30)
+    assert (highest.max_parallel_parts, highest.distributed_timeout_seconds) == (10_000, 86_400)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("linreg:distributedAboveBytes", str(2**20 - 1)),
+        ("linreg:distributedAboveBytes", str(5 * 2**40 + 1)),
+        ("linreg:distributedAboveBytes", "256MiB"),
+        ("linreg:partBytes", str(2**20 - 1)),
+        ("linreg:partBytes", str(10 * 2**30 + 1)),
+        ("linreg:maxParallelParts", "0"),
+        ("linreg:maxParallelParts", "10001"),
+        ("linreg:distributedTimeoutSeconds", "59"),
+        ("linreg:distributedTimeoutSeconds", "86401"),
+        ("linreg:distributedTimeoutSeconds", ""),
+    ],
+)
+def test_a_bad_distributed_value_is_refused_naming_the_key(key: str, value: object) -> None:
+    with pytest.raises(SettingsError, match=f"^{key} "):
+        Settings.from_context({key: value})
+
+
+def test_parts_larger_than_the_threshold_are_refused() -> None:
+    with pytest.raises(SettingsError, match="^linreg:partBytes .* above"):
+        Settings.from_context(
+            {"linreg:partBytes": str(64 * 2**20), "linreg:distributedAboveBytes": str(32 * 2**20)}
+        )
+
+
+def test_a_run_timeout_shorter_than_three_function_timeouts_is_refused() -> None:
+    # Plan, the parts and reduce run one after another, each up to the function's timeout.
+    with pytest.raises(SettingsError, match="^linreg:distributedTimeoutSeconds 899 is below"):
+        Settings.from_context({"linreg:distributedTimeoutSeconds": "899"})
+    assert Settings.from_context({"linreg:distributedTimeoutSeconds": "900"})
