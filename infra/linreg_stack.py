@@ -17,6 +17,8 @@ dead-letter queue for notifications the function failed on three times, CloudWat
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +35,26 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk.aws_ecr_assets import Platform
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from linreg.contract import (
+    DISTRIBUTED_FOLDER,
     FAILURES_PREFIX_ENV,
     INCOMING_PREFIX_ENV,
     LATEST_FILE,
     METRICS_NAMESPACE,
     MODELS_PREFIX_ENV,
+    PLAN_FILE,
     REPORT_FILE,
     RUN_FILES,
     SERVICE_NAME,
-    UPLOAD_SUFFIXES,
+    STATE_MACHINE_ARN_ENV,
+    STEP_FIELD,
+    TRIGGER_SUFFIXES,
     Metric,
 )
 from settings import Settings
@@ -79,6 +87,51 @@ DURATION_ALARM_SHARE_OF_TIMEOUT = 0.8
 
 # IAM's condition for "the request carries this header": the key is not null.
 PRESENT = "false"
+
+# The distributed run's state machine (see _state_machine). Its name is fixed, derived from
+# the stack's name, so that the function's environment and role can name its ARN without
+# referring to the resource (which refers to the function: a cycle). Step Functions allows
+# 80 characters.
+STATE_MACHINE_SUFFIX = "-Distributed"
+MAX_STATE_MACHINE_NAME = 80
+# The state names of the definition: what the console, the logs and the tests show.
+PREPARE_PLAN_STATE = "PreparePlan"
+PLAN_STATE = "Plan"
+PLAN_FAILED_STATE = "PlanFailed"
+PARTS_STATE = "TrainParts"
+PART_STATE = "TrainPart"
+REDUCE_STATE = "Reduce"
+RECORD_FAILURE_STATE = "RecordFailure"
+FAILED_STATE = "RunFailed"
+# Step names of the Lambda payload's STEP_FIELD (the library dispatches on them).
+PLAN_STEP, PART_STEP, REDUCE_STEP, FAIL_STEP = "plan", "part", "reduce", "fail"
+# Lambda's own transient errors: every Lambda step retries them.
+LAMBDA_TRANSIENT_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+LAMBDA_RETRY = {"interval": cdk.Duration.seconds(2), "max_attempts": 6, "backoff_rate": 2.0}
+# A part raises only for transient S3 errors (input problems are written as data), and a
+# run has many parts, so a part that raised gets a few more tries before the run fails.
+PART_RETRY = {"interval": cdk.Duration.seconds(5), "max_attempts": 3, "backoff_rate": 2.0}
+# Where the state machine keeps the plan step's answer, and a caught error.
+PLAN_FIELD = "plan"
+ERROR_FIELD = "error"
+PLAN_PATH = f"$.{PLAN_FIELD}"
+ERROR_PATH = f"$.{ERROR_FIELD}"
+
+
+def state_machine_name(stack_name: str) -> str:
+    """The state machine's fixed name: the stack's name and a suffix; a stack name too long
+    for Step Functions' 80 characters is cut and told apart by a hash of the whole."""
+    name = f"{stack_name}{STATE_MACHINE_SUFFIX}"
+    if len(name) <= MAX_STATE_MACHINE_NAME:
+        return name
+    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:8]
+    keep = MAX_STATE_MACHINE_NAME - len(STATE_MACHINE_SUFFIX) - len(digest) - 1
+    return f"{stack_name[:keep]}-{digest}{STATE_MACHINE_SUFFIX}"
 
 
 def omp_threads_for(memory_mb: int) -> int:
@@ -134,9 +187,18 @@ class LinregStack(cdk.Stack):
         self.trigger_queue = self._trigger_queue()
         self.log_group = self._log_group()
         self.role = self._function_role()
+        self.state_machine_name = state_machine_name(self.stack_name)
+        # Built from the fixed name, not from the resource: see STATE_MACHINE_SUFFIX.
+        self.state_machine_arn = self.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self.state_machine_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.function = self._function(lambda_src_dir)
         self._grant_least_privilege()
         self._trigger()
+        self.state_machine = self._state_machine()
         self.alarm_topic = self._alarm_topic() if settings.alarm_email else None
         self.alarms = self._alarms()
         self._outputs()
@@ -232,8 +294,8 @@ class LinregStack(cdk.Stack):
             ),
         )
 
-    def _log_group(self) -> logs.LogGroup:
-        log_group = logs.LogGroup(self, "FunctionLogs", removal_policy=self.removal_policy)
+    def _log_group(self, construct_id: str = "FunctionLogs") -> logs.LogGroup:
+        log_group = logs.LogGroup(self, construct_id, removal_policy=self.removal_policy)
         # CDK's RetentionDays enum only names the day counts; settings.py has already
         # checked this number against the same list CloudWatch accepts.
         log_group.node.default_child.retention_in_days = self.settings.log_retention_days
@@ -283,6 +345,10 @@ class LinregStack(cdk.Stack):
                 FAILURES_PREFIX_ENV: settings.failures_prefix,
                 **settings.hyperparameter_environment(),
                 **settings.limits_environment(),
+                # Uploads above the size go to the state machine, by this ARN (built from
+                # its fixed name: naming the resource here would make a cycle).
+                STATE_MACHINE_ARN_ENV: self.state_machine_arn,
+                **settings.distributed_environment(),
                 "OMP_NUM_THREADS": str(omp_threads_for(settings.memory_mb)),
                 # numpy's BLAS only multiplies small matrices here; its idle helper threads
                 # would spin on the function's CPU share while the main thread trains.
@@ -321,6 +387,15 @@ class LinregStack(cdk.Stack):
                 resources=[bucket.bucket_arn],
             )
         )
+        # Uploads above linreg:distributedAboveBytes: start this stack's state machine, and
+        # no other. By the ARN built from its fixed name (see STATE_MACHINE_SUFFIX).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartDistributedRuns",
+                actions=["states:StartExecution"],
+                resources=[self.state_machine_arn],
+            )
+        )
         bucket_id = self.resolve(self.bucket.node.default_child.logical_id)
         written = [pattern for _, patterns in self._writes().values() for pattern in patterns]
         wildcards = [f"{prefix}*" for prefix in read] + written
@@ -330,8 +405,9 @@ class LinregStack(cdk.Stack):
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
                     reason="Object ARNs under one key prefix each: the function reads "
-                    "uploads and its own outputs and writes run files, reports, latest.json "
-                    "and failure records, whose keys it only learns from each event. No "
+                    "uploads and its own outputs and writes run files, reports, latest.json, "
+                    "failure records and distributed runs' plans and part statistics, whose "
+                    "keys it only learns from each event. No "
                     "action wildcard, no other prefix.",
                     applies_to=sorted(
                         {f"Resource::<{bucket_id}.Arn>/{pattern}" for pattern in wildcards}
@@ -366,6 +442,9 @@ class LinregStack(cdk.Stack):
         models = self.settings.models_prefix
         return {
             "WriteRunFiles": (None, [f"{models}*/{name}" for name in RUN_FILES]),
+            # A distributed run's plan and its parts' statistics (read back through the
+            # models prefix's read grant).
+            "WriteDistributedFiles": (None, [f"{models}*/{DISTRIBUTED_FOLDER}*"]),
             "WriteReportOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{REPORT_FILE}"]),
             "MoveLatestOnlyIfUnchanged": ("s3:if-match", [f"{models}*/{LATEST_FILE}"]),
             "CreateLatestOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{LATEST_FILE}"]),
@@ -378,7 +457,7 @@ class LinregStack(cdk.Stack):
     def _trigger(self) -> None:
         # One notification per suffix (an S3 filter holds one prefix and one suffix); any
         # other upload would only be skipped, so it does not reach the queue at all.
-        for suffix in UPLOAD_SUFFIXES:
+        for suffix in TRIGGER_SUFFIXES:
             self.bucket.add_event_notification(
                 s3.EventType.OBJECT_CREATED,
                 s3n.SqsDestination(self.trigger_queue),
@@ -394,6 +473,198 @@ class LinregStack(cdk.Stack):
             )
         )
         self._suppress_cdk_helper_findings()
+
+    # --- scale-out: the distributed run ---------------------------------------------------
+
+    def _state_machine(self) -> sfn.StateMachine:
+        """PreparePlan -> Plan -> TrainParts (a Distributed Map over the plan's items, one
+        TrainPart child execution each) -> Reduce; an error that outlasts its retries goes to
+        RecordFailure (the function writes the run's failure record), then RunFailed.
+
+        The same function serves every step, told apart by the payload's STEP_FIELD. The
+        execution input is the function's own (bucket, key, version_id, run_id, name and
+        more) and passes through untouched; the plan's location is added at $.plan, a caught
+        error at $.error. The definition stays within what moto executes, so the tests run
+        it: no ItemBatcher, no ResultWriter, no Express children, no tolerated failures.
+        """
+        function = self.function
+
+        def invoke(state: str, payload: sfn.TaskInput, **kwargs: Any) -> tasks.LambdaInvoke:
+            task = tasks.LambdaInvoke(
+                self,
+                state,
+                lambda_function=function,
+                payload=payload,
+                # Retried below, with TooManyRequestsException too.
+                retry_on_service_exceptions=False,
+                **kwargs,
+            )
+            return task.add_retry(errors=list(LAMBDA_TRANSIENT_ERRORS), **LAMBDA_RETRY)
+
+        def with_run(step: str) -> sfn.TaskInput:
+            # The whole state (execution input, $.plan, $.error) as "run".
+            return sfn.TaskInput.from_object({STEP_FIELD: step, "run": sfn.JsonPath.object_at("$")})
+
+        # The plan step's payload is the execution input with STEP_FIELD added. JSONPath
+        # cannot add a field to an object except by merging in another object, and an
+        # object literal in an intrinsic needs escaped braces, which moto reads differently
+        # from AWS; so a Pass state sets the two objects side by side first (no intrinsic
+        # literal), and the plan step unwraps the state again (OutputPath).
+        prepare = sfn.Pass(
+            self,
+            PREPARE_PLAN_STATE,
+            parameters={"step": {STEP_FIELD: PLAN_STEP}, "input": sfn.JsonPath.object_at("$")},
+        )
+        plan = invoke(
+            PLAN_STATE,
+            sfn.TaskInput.from_json_path_at("States.JsonMerge($.input, $.step, false)"),
+            result_selector={
+                "bucket.$": "$.Payload.bucket",
+                "key.$": "$.Payload.key",
+                "parts.$": "$.Payload.parts",
+            },
+            result_path=f"$.input.{PLAN_FIELD}",
+            output_path="$.input",
+        )
+        part = invoke(PART_STATE, sfn.TaskInput.from_json_path_at("$"))
+        part.add_retry(errors=[sfn.Errors.TASKS_FAILED], **PART_RETRY)
+        parts = sfn.DistributedMap(
+            self,
+            PARTS_STATE,
+            item_reader=sfn.S3JsonItemReader(
+                bucket_name_path=sfn.JsonPath.string_at(f"{PLAN_PATH}.bucket"),
+                key=sfn.JsonPath.string_at(f"{PLAN_PATH}.key"),
+            ),
+            item_selector={
+                STEP_FIELD: PART_STEP,
+                "item": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+            },
+            max_concurrency=self.settings.max_parallel_parts,
+            map_execution_type=sfn.StateMachineType.STANDARD,
+            # The parts' statistics are in S3; the state keeps nothing of theirs.
+            result_path=sfn.JsonPath.DISCARD,
+        ).item_processor(part)
+        reduce = invoke(REDUCE_STATE, with_run(REDUCE_STEP), output_path="$.Payload")
+        record_failure = invoke(RECORD_FAILURE_STATE, with_run(FAIL_STEP)).next(
+            sfn.Fail(
+                self,
+                FAILED_STATE,
+                error="LinregRunFailed",
+                cause="A step failed; the run's failure record is under the failures prefix.",
+            )
+        )
+        # A caught error joins the run's state at $.error; the plan step's state is still
+        # wrapped when it fails, so its error is unwrapped on the way.
+        plan.add_catch(
+            sfn.Pass(self, PLAN_FAILED_STATE, output_path="$.input").next(record_failure),
+            errors=[sfn.Errors.ALL],
+            result_path=f"$.input.{ERROR_FIELD}",
+        )
+        for step in (parts, reduce):
+            step.add_catch(record_failure, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+
+        # Every execution's events, the parts' included (a few per part), with their data:
+        # keys and counts, nothing secret.
+        self.state_machine_log_group = self._log_group("StateMachineLogs")
+        state_machine = sfn.StateMachine(
+            self,
+            "DistributedRun",
+            state_machine_name=self.state_machine_name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(
+                prepare.next(plan).next(parts).next(reduce)
+            ),
+            timeout=cdk.Duration.seconds(self.settings.distributed_timeout_seconds),
+            logs=sfn.LogOptions(
+                destination=self.state_machine_log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+            tracing_enabled=False,
+        )
+        # Read only the plans: the item reader's one S3 call (CDK grants none for a bucket
+        # named by a JSONPath).
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadPlans",
+                actions=["s3:GetObject"],
+                resources=[
+                    self.bucket.arn_for_objects(
+                        f"{self.settings.models_prefix}*/{DISTRIBUTED_FOLDER}{PLAN_FILE}"
+                    )
+                ],
+            )
+        )
+        self._suppress_state_machine_findings(state_machine)
+        return state_machine
+
+    def _suppress_state_machine_findings(self, state_machine: sfn.StateMachine) -> None:
+        NagSuppressions.add_resource_suppressions(
+            state_machine,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SF2",
+                    reason="No X-Ray: every execution logs all its events to its log group, "
+                    "and the function logs every step; traces would cost per execution and "
+                    "nothing here reads them.",
+                ),
+            ],
+        )
+        function_id = self.resolve(self.function.node.default_child.logical_id)
+        bucket_id = self.resolve(self.bucket.node.default_child.logical_id)
+        plans = f"{self.settings.models_prefix}*/{DISTRIBUTED_FOLDER}{PLAN_FILE}"
+        NagSuppressions.add_resource_suppressions(
+            state_machine.role.node.find_child("DefaultPolicy"),
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Log delivery to CloudWatch Logs (logs:*LogDelivery and friends) "
+                    "supports no resource-level permissions, so its Resource is '*'; "
+                    "lambda:InvokeFunction names this stack's one function and its "
+                    "versions ('<arn>:*', as CDK grants it); s3:GetObject only the plans "
+                    "under the models prefix, whose run folder the state machine learns "
+                    "from the plan step.",
+                    applies_to=[
+                        "Resource::*",
+                        f"Resource::<{function_id}.Arn>:*",
+                        f"Resource::<{bucket_id}.Arn>/{plans}",
+                    ],
+                )
+            ],
+            apply_to_children=True,
+        )
+        # CDK names the executions by the state machine's name, cut from its ARN.
+        own_name = json.dumps(
+            {
+                "Fn::Select": [
+                    6,
+                    {
+                        "Fn::Split": [
+                            ":",
+                            {"Ref": self.resolve(state_machine.node.default_child.logical_id)},
+                        ]
+                    },
+                ]
+            },
+            separators=(",", ":"),
+        )
+        executions = (
+            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+            f"execution:{own_name}"
+        )
+        NagSuppressions.add_resource_suppressions(
+            state_machine.node.find_child("DistributedMapPolicy"),
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Distributed Map's documented permissions: DescribeExecution, "
+                    "StopExecution and RedriveExecution on this state machine's own "
+                    "executions (and its map runs), which it names only at run time.",
+                    applies_to=[f"{executions}:*", f"{executions}/*:*"],
+                )
+            ],
+            apply_to_children=True,
+        )
 
     def _suppress_cdk_helper_findings(self) -> None:
         # add_event_notification brings in aws-cdk-lib's own small function that writes the
@@ -517,6 +788,23 @@ class LinregStack(cdk.Stack):
                 runs_failed,
                 "The function recorded a failed run (bad input) under the failures prefix.",
             ),
+            self._alarm(
+                "DistributedRunsFailed",
+                self.state_machine.metric_failed(period=five_minutes, statistic="Sum"),
+                "A distributed run failed: a step failed after its retries (its failure "
+                "record is under the failures prefix), or recording the failure failed too.",
+            ),
+            self._alarm(
+                "DistributedRunsTimedOut",
+                self.state_machine.metric_timed_out(period=five_minutes, statistic="Sum"),
+                f"A distributed run took longer than {self.settings.distributed_timeout_seconds}"
+                " s (linreg:distributedTimeoutSeconds) and was stopped, without a record.",
+            ),
+            self._alarm(
+                "DistributedRunsAborted",
+                self.state_machine.metric_aborted(period=five_minutes, statistic="Sum"),
+                "A distributed run was stopped by hand (StopExecution), without a record.",
+            ),
         ]
 
     def _alarm(
@@ -568,6 +856,10 @@ class LinregStack(cdk.Stack):
             "FailureQueueUrl": (
                 self.failure_queue.queue_url,
                 f"Upload notifications the function failed on {MAX_RECEIVE_COUNT} times.",
+            ),
+            "StateMachineArn": (
+                self.state_machine.state_machine_arn,
+                "The distributed runs of uploads above linreg:distributedAboveBytes.",
             ),
         }
         for name, (value, description) in outputs.items():

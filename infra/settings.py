@@ -19,12 +19,16 @@ from typing import Any
 
 from linreg import config
 from linreg.contract import (
+    DEFAULT_DISTRIBUTED_ABOVE_BYTES,
     DEFAULT_FAILURES_PREFIX,
     DEFAULT_INCOMING_PREFIX,
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_MODELS_PREFIX,
+    DEFAULT_PART_BYTES,
+    DISTRIBUTED_ABOVE_BYTES_ENV,
     MAX_INPUT_BYTES_ENV,
     MAX_ITERATIONS_ENV,
+    PART_BYTES_ENV,
     UPLOAD_SETTINGS_ENV,
 )
 from linreg.spec import BUILT_IN
@@ -46,6 +50,19 @@ ALL_UPLOAD_SETTINGS = "all"
 NO_UPLOAD_SETTINGS = "none"
 # S3's largest object: the library's own limit (LINREG_MAX_INPUT_BYTES) can only be lower.
 MAX_OBJECT_BYTES = 5 * 2**40
+# The scale-out's limits. Below a MiB a part or a threshold only multiplies Lambda runs for
+# nothing; a part above 10 GiB could not be read within Lambda's 15 minutes.
+MIN_PART_BYTES = 2**20
+MAX_PART_BYTES = 10 * 2**30
+# Distributed Map's own limit on child executions running at once.
+MAX_PARALLEL_PARTS = 10_000
+# A whole distributed run: at least a minute (one plan, one part, one reduce fit in it), at
+# most a day. Standard executions may run a year, but a run still going after a day is stuck,
+# and the timeout is what turns a stuck run into a failure record and an alarm.
+MIN_DISTRIBUTED_TIMEOUT_SECONDS = 60
+MAX_DISTRIBUTED_TIMEOUT_SECONDS = 86_400
+# Lambda steps of a distributed run that follow one another: plan, a part, reduce.
+DISTRIBUTED_STEPS_IN_A_ROW = 3
 
 # The only retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (
@@ -100,6 +117,13 @@ class Settings:
     access_log_expiration_days: int = 365
     destroy_on_delete: bool = False
     alarm_email: str | None = None
+    # Scale-out (Step Functions Distributed Map): uploads above this size go to the state
+    # machine, which trains on parts of about part_bytes each, at most max_parallel_parts at
+    # once, and gives a whole run distributed_timeout_seconds.
+    distributed_above_bytes: int = DEFAULT_DISTRIBUTED_ABOVE_BYTES
+    part_bytes: int = DEFAULT_PART_BYTES
+    max_parallel_parts: int = 100
+    distributed_timeout_seconds: int = 3600
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -118,6 +142,7 @@ class Settings:
         settings._check_prefixes()
         settings._check_concurrency()
         settings._check_iterations()
+        settings._check_distributed()
         return settings
 
     def hyperparameter_environment(self) -> dict[str, str]:
@@ -131,6 +156,13 @@ class Settings:
         return {
             MAX_ITERATIONS_ENV: str(self.max_iterations),
             UPLOAD_SETTINGS_ENV: self.upload_settings,
+        }
+
+    def distributed_environment(self) -> dict[str, str]:
+        """Where the function switches to the state machine, and the size of its parts."""
+        return {
+            DISTRIBUTED_ABOVE_BYTES_ENV: str(self.distributed_above_bytes),
+            PART_BYTES_ENV: str(self.part_bytes),
         }
 
     def _check_concurrency(self) -> None:
@@ -152,6 +184,24 @@ class Settings:
                 f"{PREFIX}iterations {self.iterations} is above {PREFIX}maxIterations "
                 f"{self.max_iterations}: every run would be refused; raise the limit or "
                 "lower the iterations"
+            )
+
+    def _check_distributed(self) -> None:
+        # A part as large as the threshold would make a distributed run of a single part.
+        if self.part_bytes > self.distributed_above_bytes:
+            raise SettingsError(
+                f"{PREFIX}partBytes {self.part_bytes} is above {PREFIX}distributedAboveBytes "
+                f"{self.distributed_above_bytes}: a distributed run would be one part; lower "
+                "the one or raise the other"
+            )
+        # Plan, the parts and reduce run one after another, each up to the function's timeout:
+        # a shorter run timeout would end runs the function was still working on.
+        least = DISTRIBUTED_STEPS_IN_A_ROW * self.timeout_seconds
+        if self.distributed_timeout_seconds < least:
+            raise SettingsError(
+                f"{PREFIX}distributedTimeoutSeconds {self.distributed_timeout_seconds} is below "
+                f"{DISTRIBUTED_STEPS_IN_A_ROW} times {PREFIX}timeoutSeconds "
+                f"{self.timeout_seconds} ({least}): plan, parts and reduce run one after another"
             )
 
     def _check_prefixes(self) -> None:
@@ -318,4 +368,14 @@ CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     f"{PREFIX}accessLogExpirationDays": ("access_log_expiration_days", whole_number(1, 36500)),
     f"{PREFIX}destroyOnDelete": ("destroy_on_delete", boolean),
     f"{PREFIX}alarmEmail": ("alarm_email", email),
+    f"{PREFIX}distributedAboveBytes": (
+        "distributed_above_bytes",
+        whole_number(MIN_PART_BYTES, MAX_OBJECT_BYTES),
+    ),
+    f"{PREFIX}partBytes": ("part_bytes", whole_number(MIN_PART_BYTES, MAX_PART_BYTES)),
+    f"{PREFIX}maxParallelParts": ("max_parallel_parts", whole_number(1, MAX_PARALLEL_PARTS)),
+    f"{PREFIX}distributedTimeoutSeconds": (
+        "distributed_timeout_seconds",
+        whole_number(MIN_DISTRIBUTED_TIMEOUT_SECONDS, MAX_DISTRIBUTED_TIMEOUT_SECONDS),
+    ),
 }

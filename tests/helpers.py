@@ -14,6 +14,7 @@ from urllib.parse import quote_plus
 
 import numpy as np
 import pandas as pd
+from botocore.exceptions import ClientError
 
 # Fake credentials and region, so nothing can ever sign a request for real AWS.
 from linreg.local import FAKE_AWS as FAKE_AWS
@@ -78,3 +79,37 @@ def s3_server() -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+
+
+class FakeStepFunctions:
+    """Records the executions started; a name starts once, as in Step Functions."""
+
+    def __init__(self) -> None:
+        self.executions: dict[str, dict] = {}
+
+    def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict:
+        if name in self.executions:
+            error = {"Error": {"Code": "ExecutionAlreadyExists", "Message": name}}
+            raise ClientError(error, "StartExecution")
+        self.executions[name] = json.loads(input)
+        return {"executionArn": f"{stateMachineArn}:{name}"}
+
+
+def process(s3, key: str, env: dict, sfn: FakeStepFunctions) -> dict:
+    """The function's outcome for an upload, with ``sfn`` as its Step Functions."""
+    from linreg import runs
+    from linreg.config import Limits, env_settings
+    from linreg.event import s3_records
+    from linreg.storage import Layout
+
+    (record,) = s3_records(event_for(key))
+    outcome = runs.process(
+        s3,
+        record,
+        layout=Layout.from_env(env),
+        settings=env_settings(env),
+        limits=Limits.from_env(env),
+        env=env,
+        sfn=lambda: sfn,
+    )
+    return outcome.as_dict()

@@ -381,3 +381,13 @@ def test_ranges_that_tile_a_file_hand_out_each_line_once(
         assert all(block.endswith(b"\n") for block in blocks[: None if not ends_the_file else -1])
 
     assert b"".join(handed) == data
+
+
+def test_loads_at_once_in_several_threads_leave_the_switch_interval_as_it_was():
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = sys.getswitchinterval()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda seed: load_bytes(iris_like(3000, seed), block_bytes=1000), range(8)))
+
+    assert sys.getswitchinterval() == before

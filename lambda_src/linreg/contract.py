@@ -18,8 +18,11 @@ DEFAULT_MODELS_PREFIX = "models/"
 DEFAULT_FAILURES_PREFIX = "failures/"
 
 # What the function trains on; anything else under the upload prefix is skipped. Longest
-# first, so that "a.csv.gz" is not read as a ".gz" named "a.csv".
+# first, so that "a.csv.gz" is not read as a ".gz" named "a.csv". A manifest announces a
+# dataset of many part files (scale-out); the stack notifies the function of all three.
 UPLOAD_SUFFIXES = (".csv.gz", ".csv")
+MANIFEST_SUFFIX = ".manifest.json"
+TRIGGER_SUFFIXES = (*UPLOAD_SUFFIXES, MANIFEST_SUFFIX)
 
 # What a run writes under models/<name>/<run_id>/: report.json last, and only if absent
 # (the run is complete exactly when it exists); latest.json sits in models/<name>/.
@@ -47,7 +50,6 @@ STEP_FIELD = "linreg_step"  # in a state machine's Lambda payload: "plan", "part
 # Under a run's folder: the plan (a JSON array, one item per part) and each part's statistics.
 DISTRIBUTED_FOLDER = "distributed/"
 PLAN_FILE = "plan.json"
-MANIFEST_SUFFIX = ".manifest.json"  # an upload announcing a dataset of many part files
 
 # Powertools' service and metrics namespace (embedded metric format in the logs).
 SERVICE_NAME = "linreg"

@@ -111,6 +111,7 @@ def process(
         )
         distributed = scale_out.goes_distributed(upload, env)
         if not distributed:
+            scale_out.check_trainable_here(upload)
             storage.check_size(upload, limits.max_input_bytes)
     except InputError as error:
         attempt = _Attempt(s3, layout, name, event_run_id, where, event_source)

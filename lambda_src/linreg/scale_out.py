@@ -64,6 +64,16 @@ def goes_distributed(upload: InputObject, env: Mapping[str, str]) -> bool:
     return upload.key.endswith(MANIFEST_SUFFIX) or upload.size > distributed_above(env)
 
 
+def check_trainable_here(upload: InputObject) -> None:
+    """A manifest names part files for the state machine; without one it cannot train."""
+    if upload.key.endswith(MANIFEST_SUFFIX):
+        raise InputError(
+            "bad_manifest",
+            f"{upload.key} is a manifest of part files, which only a deployment with the "
+            "scale-out state machine trains",
+        )
+
+
 def start(sfn, arn: str, run: dict) -> bool:
     """Start the run's execution; ``False`` when a delivery already started it (execution
     names are unique per state machine for 90 days)."""
@@ -220,7 +230,13 @@ def _header(s3, file: dict) -> tuple[list[str], int, bool]:
         body.close()
     compressed = head[:2] == b"\x1f\x8b"
     if compressed:
-        return [], 0, True
+        # Its header is inside the compressed stream: decompress just enough of it.
+        body = _open(s3, file, first_byte=0)
+        try:
+            header, _ = split_header(line_blocks(plain(body, None), MAX_LINE_BYTES))
+        finally:
+            body.close()
+        return header, 0, True
     header, _ = split_header(line_blocks(plain(io.BytesIO(head), None)))
     line_end = head.find(b"\n")
     return header, (line_end + 1 if line_end >= 0 else len(head)), False

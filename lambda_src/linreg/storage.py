@@ -32,6 +32,7 @@ from linreg.contract import (
     FAILURES_PREFIX_ENV,
     INCOMING_PREFIX_ENV,
     LATEST_FILE,
+    MANIFEST_SUFFIX,
     MAX_INPUT_BYTES_ENV,
     MODELS_PREFIX_ENV,
     REPORT_FILE,
@@ -89,6 +90,8 @@ class Layout:
         a compressed upload never share a model); ``None`` for a key not to train on."""
         if not key.startswith(self.incoming):
             return None
+        if key.endswith(MANIFEST_SUFFIX):
+            return key[len(self.incoming) : -len(MANIFEST_SUFFIX)] or None
         for suffix in UPLOAD_SUFFIXES:
             if key.endswith(suffix):
                 stem = key[len(self.incoming) : -len(suffix)]

@@ -35,12 +35,13 @@ def queue_policy_statements(resources: dict, queue: str) -> list[dict]:
 # --- S3 -> the trigger queue --------------------------------------------------------------
 
 
-def test_csv_and_gzipped_csv_created_under_incoming_go_to_the_trigger_queue(
+def test_csv_gzipped_csv_and_manifests_created_under_incoming_go_to_the_trigger_queue(
     resources: dict,
 ) -> None:
     assert sorted(map(sorted, notification_filters(resources))) == [
         [("prefix", "incoming/"), ("suffix", ".csv")],
         [("prefix", "incoming/"), ("suffix", ".csv.gz")],
+        [("prefix", "incoming/"), ("suffix", ".manifest.json")],
     ]
 
 

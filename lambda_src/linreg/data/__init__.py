@@ -12,6 +12,7 @@ import functools
 import io
 import os
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -258,10 +259,21 @@ def _blas() -> ThreadpoolController:
 
 @contextmanager
 def _switch_interval(seconds: float) -> Iterator[None]:
-    """The interpreter's thread switch interval (process-wide) set for the duration."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(seconds)
+    """The interpreter's thread switch interval (process-wide) set while any load runs:
+    the first of several loads at once (parts in threads) sets it, the last restores it."""
+    with _interval_lock:
+        if _interval_users[0] == 0:
+            _interval_users[1] = sys.getswitchinterval()
+            sys.setswitchinterval(seconds)
+        _interval_users[0] += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(previous)
+        with _interval_lock:
+            _interval_users[0] -= 1
+            if _interval_users[0] == 0:
+                sys.setswitchinterval(_interval_users[1])
+
+
+_interval_lock = threading.Lock()
+_interval_users: list = [0, 0.0]  # loads running, and the interval before the first
