@@ -90,7 +90,10 @@ def function_settings(template_path: Path) -> dict:
         if resource["Type"] == "AWS::Lambda::Function"
         and resource["Properties"].get("PackageType") == "Image"
     ]
-    environment = function.get("Environment", {}).get("Variables", {})
+    environment = {
+        name: _resolved(value)
+        for name, value in function.get("Environment", {}).get("Variables", {}).items()
+    }
     unresolved = [name for name, value in environment.items() if not isinstance(value, str)]
     if unresolved:
         raise SystemExit(f"environment values only known at deploy time: {unresolved}")
@@ -101,6 +104,28 @@ def function_settings(template_path: Path) -> dict:
         "tmp_mb": function.get("EphemeralStorage", {}).get("Size", 512),
         "log_format": function.get("LoggingConfig", {}).get("LogFormat", "Text"),
     }
+
+
+# What the pseudo parameters stand for when the image runs here.
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+def _resolved(value: object) -> object:
+    """A value with its pseudo parameters and joins resolved (an ARN built from them);
+    anything else only deploy time knows stays as it is."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return PSEUDO_PARAMETERS.get(value["Ref"], value)
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        parts = [_resolved(part) for part in parts]
+        if all(isinstance(part, str) for part in parts):
+            return separator.join(parts)
+    return value
 
 
 def default_base() -> str:

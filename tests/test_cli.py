@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from corpus import CORPUS_DIR, FAILING
-from helpers import IRIS_CSV, ROOT
+from helpers import IRIS_CSV, ROOT, iris_like
 from linreg.cli import main
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))
@@ -108,3 +108,16 @@ def test_invoke_runs_each_sample_event_against_embedded_s3(event, tmp_path):
     reports = list(tmp_path.glob("models/**/report.json"))
     assert len(reports) == len(trained)
     assert all(json.loads(r.read_text())["status"] == "succeeded" for r in reports)
+
+
+def test_invoke_can_train_a_large_upload_in_parts_as_the_state_machine_would(tmp_path, capsys):
+    big = tmp_path / "big.csv"
+    big.write_bytes(iris_like(60_000))
+    event = str(ROOT / "events" / "s3-put.json")
+    options = ["--distributed-above", "100000", "--part-bytes", "400000"]
+
+    assert main(["invoke", event, "--data", str(big), *options]) == 0
+
+    out = capsys.readouterr().out
+    assert "succeeded" in out and "distributed, in 4 parts" in out
+    assert "rows       60000" in out

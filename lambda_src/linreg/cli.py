@@ -84,6 +84,15 @@ def parser() -> argparse.ArgumentParser:
         metavar="CSV",
         help="what the embedded S3 holds at each event key (default: the sample iris data)",
     )
+    invoke.add_argument(
+        "--distributed-above",
+        type=int,
+        metavar="BYTES",
+        help="train uploads above this size in parts, as the deployed state machine does",
+    )
+    invoke.add_argument(
+        "--part-bytes", type=int, metavar="BYTES", help="with --distributed-above: bytes per part"
+    )
     invoke.add_argument("--verbose", action="store_true", help="show the handler's logs")
     invoke.set_defaults(command=invoke_command)
 
@@ -226,10 +235,15 @@ def invoke_command(args: argparse.Namespace) -> int:
         place = nullcontext()
     else:
         place = _embedded_s3_with_sample_data(records, _read_file(args.data))
-    with place:
+    with place, _scale_out(args) as executions:
         from linreg.handler import lambda_handler, s3_client
 
         outcomes = lambda_handler(event, None)["outcomes"]
+        # A run handed to the state machine reports as what its execution did.
+        outcomes = [
+            executions.outcomes.get(outcome.get("run_id"), outcome) if executions else outcome
+            for outcome in outcomes
+        ]
         s3 = s3_client()
         for outcome in outcomes:
             _print_outcome(s3, outcome)
@@ -237,6 +251,30 @@ def invoke_command(args: argparse.Namespace) -> int:
                 _download(s3, outcome, args.out)
     ok = all(outcome["status"] in (Status.SUCCEEDED, Status.SKIPPED) for outcome in outcomes)
     return EXIT_OK if ok else EXIT_FAILED
+
+
+@contextmanager
+def _scale_out(args: argparse.Namespace):
+    """With --distributed-above, the handler hands large uploads to a local stand-in for
+    the state machine (``linreg.local.LocalStateMachine``), which it yields."""
+    if args.distributed_above is None:
+        yield None
+        return
+    from linreg import contract, handler
+    from linreg.local import LocalStateMachine
+
+    executions = LocalStateMachine(lambda event: handler.lambda_handler(event, None))
+    env = {
+        contract.STATE_MACHINE_ARN_ENV: "arn:aws:states:local:000000000000:stateMachine:linreg",
+        contract.DISTRIBUTED_ABOVE_BYTES_ENV: str(args.distributed_above),
+    }
+    if args.part_bytes:
+        env[contract.PART_BYTES_ENV] = str(args.part_bytes)
+    with (
+        mock.patch.dict(os.environ, env),
+        mock.patch.object(handler, "sfn_client", lambda: executions),
+    ):
+        yield executions
 
 
 @contextmanager
@@ -293,7 +331,15 @@ def _describe(report: dict, outcome: dict) -> str:
             f"over {report['iterations_run']} iterations",
             f"  outputs    s3://{outcome['bucket']}/{outcome['prefix']}",
         ]
+        + _execution(report)
     )
+
+
+def _execution(report: dict) -> list[str]:
+    execution = report.get("execution") or {}
+    if execution.get("mode") != "distributed":
+        return []
+    return [f"  execution  distributed, in {execution['parts']} parts"]
 
 
 def _download(s3, outcome: dict, out: Path) -> None:

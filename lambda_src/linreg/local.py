@@ -38,3 +38,45 @@ def embedded_s3() -> Iterator[str]:
             yield url
     finally:
         server.stop()
+
+
+class LocalStateMachine:
+    """A stand-in for the scale-out state machine's client, for ``linreg invoke``: an
+    execution runs at once, in this process, through the function's own steps in the state
+    machine's order (plan, the parts on a few threads, reduce; the fail step if one raises).
+    The state machine itself is exercised in moto by the tests (tests/infra)."""
+
+    def __init__(self, step, threads: int = 4) -> None:
+        self.step, self.threads = step, threads
+        self.outcomes: dict[str, dict] = {}
+
+    def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict:  # noqa: N803
+        import json
+        from concurrent.futures import ThreadPoolExecutor
+
+        from botocore.exceptions import ClientError
+
+        if name in self.outcomes:
+            error = {"Error": {"Code": "ExecutionAlreadyExists", "Message": name}}
+            raise ClientError(error, "StartExecution")
+        run = json.loads(input)
+        try:
+            plan = self.step({**run, "linreg_step": "plan"})
+            items = self._plan_items(plan)
+            with ThreadPoolExecutor(self.threads) as pool:
+                list(pool.map(lambda item: self.step({"linreg_step": "part", "item": item}), items))
+            outcome = self.step({"linreg_step": "reduce", "run": {**run, "plan": plan}})
+        except Exception as error:  # as the state machine catches any step's failure
+            cause = {"Error": type(error).__name__, "Cause": str(error)}
+            outcome = self.step({"linreg_step": "fail", "run": {**run, "error": cause}})
+        self.outcomes[name] = outcome
+        return {"executionArn": f"{stateMachineArn}:{name}"}
+
+    @staticmethod
+    def _plan_items(plan: dict) -> list[dict]:
+        import json
+
+        import boto3
+
+        body = boto3.client("s3").get_object(Bucket=plan["bucket"], Key=plan["key"])["Body"]
+        return json.loads(body.read())

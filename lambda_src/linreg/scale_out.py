@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
@@ -39,6 +40,9 @@ from linreg.errors import InputError
 from linreg.jsonfile import to_json
 from linreg.spec import spec_named
 from linreg.storage import InputObject, Layout
+
+# How many part results the reduce reads at once.
+READ_THREADS = 32
 
 
 def state_machine(env: Mapping[str, str]) -> str | None:
@@ -166,12 +170,14 @@ def parts_dataset(s3, run: dict):
     """The run's dataset, summed from its parts' statistics (``reduce``'s first half)."""
     plan_location = run["plan"]
     items, _ = storage.read_json(s3, plan_location["bucket"], plan_location["key"])
-    results = storage.concurrently(
-        *(
-            (lambda item=item: storage.read_json(s3, item["bucket"], item["statistics_key"])[0])
-            for item in items
+    # Thousands of parts: read them a few dozen at a time, not a thread each.
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="parts") as pool:
+        results = list(
+            pool.map(
+                lambda item: storage.read_json(s3, item["bucket"], item["statistics_key"])[0],
+                items,
+            )
         )
-    )
     hyperparameters = Hyperparameters.from_strings(run["settings"])
     return distributed.reduce(
         [result for result in results if result is not None],
