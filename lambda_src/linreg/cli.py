@@ -226,9 +226,17 @@ def invoke_command(args: argparse.Namespace) -> int:
     records = s3_records(event)
     if not records:
         raise InputError("no_records", f"{args.event} holds no S3 records")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if args.verbose else "ERROR")
     # Metrics are CloudWatch log lines; on a terminal they would only bury the summary.
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false" if args.verbose else "true")
+    quiet = {
+        "POWERTOOLS_LOG_LEVEL": "INFO" if args.verbose else "ERROR",
+        "POWERTOOLS_METRICS_DISABLED": "false" if args.verbose else "true",
+    }
+    quiet = {name: value for name, value in quiet.items() if name not in os.environ}
+    with mock.patch.dict(os.environ, quiet):
+        return _invoke(args, event, records)
+
+
+def _invoke(args: argparse.Namespace, event: dict, records: list) -> int:
     if args.endpoint_url:
         place = mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL_S3": args.endpoint_url})
     elif args.aws:

@@ -133,6 +133,9 @@ def publish_metrics(outcomes: list[Outcome]) -> None:
             )
     if metrics.metric_set:
         metrics.flush_metrics()
+        # With metrics disabled (the CLI), flush keeps them: they would pile up and come
+        # out with a later invocation's.
+        metrics.clear_metrics()
 
 
 def sfn_client():
