@@ -123,12 +123,19 @@ def test_runs_links_are_presigned_urls_to_each_report(published, capsys):
     assert len(links) == 3 and all("X-Amz-Signature=" in link for link in links)
 
 
-def test_runs_finds_runs_and_failures_under_multi_segment_prefixes(s3, iris_bytes, capsys):
+@pytest.fixture
+def multi_segment_runs(s3, iris_bytes) -> list[dict]:
+    """A succeeded and a failed run of "iris" under results/models/ and results/failures/."""
     env = {"MODELS_PREFIX": "results/models/", "FAILURES_PREFIX": "results/failures/"}
     outcomes = []
     for body in (iris_bytes, b""):
         s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=body)
         outcomes += handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
+    return outcomes
+
+
+def test_runs_finds_runs_and_failures_under_multi_segment_prefixes(multi_segment_runs, capsys):
+    outcomes = multi_segment_runs
     prefixes = ["--models-prefix", "results/models/", "--failures-prefix", "results/failures/"]
 
     assert main(["runs", f"s3://{BUCKET}/results/models/iris", *prefixes]) == 0
@@ -138,12 +145,10 @@ def test_runs_finds_runs_and_failures_under_multi_segment_prefixes(s3, iris_byte
     assert any("failed" in line and "[empty_file]" in line for line in lines)
 
 
-def test_runs_finds_failures_by_name_when_the_models_prefix_is_not_given(s3, iris_bytes, capsys):
-    env = {"MODELS_PREFIX": "results/models/", "FAILURES_PREFIX": "results/failures/"}
-    outcomes = []
-    for body in (iris_bytes, b""):
-        s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=body)
-        outcomes += handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
+def test_runs_finds_failures_by_name_when_the_models_prefix_is_not_given(
+    multi_segment_runs, capsys
+):
+    outcomes = multi_segment_runs
     model = f"s3://{BUCKET}/results/models/iris"
 
     assert main(["runs", model, "--failures-prefix", "results/failures/"]) == 0

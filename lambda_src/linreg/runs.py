@@ -174,9 +174,7 @@ def finish_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
         )
     except InputError as error:
         return attempt.fail(error, settings=settings)
-    if result.status != Status.SUCCEEDED:
-        return attempt.fail(result.error, settings=settings, report=result.report)
-    return attempt.publish(result)
+    return attempt.finish(result, settings=settings)
 
 
 def fail_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
@@ -283,6 +281,10 @@ class _Attempt:
                 )
             except InputError as error:
                 return self.fail(error, settings=settings)
+        return self.finish(result, settings=settings)
+
+    def finish(self, result: pipeline.Run, *, settings: dict) -> Outcome:
+        """Publish a trained run, or record a diverged one."""
         if result.status != Status.SUCCEEDED:
             return self.fail(result.error, settings=settings, report=result.report)
         return self.publish(result)
