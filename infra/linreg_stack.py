@@ -25,6 +25,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -199,6 +201,7 @@ class LinregStack(cdk.Stack):
         self._grant_least_privilege()
         self._trigger()
         self.state_machine = self._state_machine()
+        self._record_executions_that_end_unfinished()
         self.alarm_topic = self._alarm_topic() if settings.alarm_email else None
         self.alarms = self._alarms()
         self._outputs()
@@ -683,6 +686,29 @@ class LinregStack(cdk.Stack):
                         "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                         "AWSLambdaBasicExecutionRole"
                     ],
+                )
+            ],
+        )
+
+    def _record_executions_that_end_unfinished(self) -> None:
+        # An execution that times out or is stopped never reaches RecordFailure (a Catch
+        # cannot see the state machine's own timeout): EventBridge hands its end to the
+        # function, which writes the run's failure record (once, like any other).
+        events.Rule(
+            self,
+            "DistributedRunEnded",
+            description="A distributed run ended without finishing: record its failure",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["TIMED_OUT", "ABORTED", "FAILED"],
+                    "stateMachineArn": [self.state_machine_arn],
+                },
+            ),
+            targets=[
+                events_targets.LambdaFunction(
+                    self.function, dead_letter_queue=self.failure_queue, retry_attempts=4
                 )
             ],
         )

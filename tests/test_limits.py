@@ -184,3 +184,25 @@ def test_a_bad_operator_limit_raises_instead_of_failing_each_upload(s3, iris_byt
 
     with pytest.raises(ValueError):
         handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
+
+
+@pytest.fixture(scope="module")
+def past_the_exact_split() -> bytes:
+    """Just over a million rows: split by the hashed split."""
+    return iris_like(1_050_000)
+
+
+@pytest.mark.parametrize("test_size", ["1e-7", "0.9999999"])
+def test_a_test_size_that_leaves_a_side_too_few_rows_is_recorded_not_retried(
+    s3, past_the_exact_split, test_size
+):
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="incoming/big.csv",
+        Body=past_the_exact_split,
+        Metadata={"test-size": test_size},
+    )
+
+    outcome = invoke(s3, "incoming/big.csv", seconds_left=300)
+
+    assert_recorded_without_a_model(s3, outcome, "too_few_rows")

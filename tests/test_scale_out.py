@@ -144,3 +144,19 @@ def test_the_fail_step_leaves_a_failure_record(s3, big_csv):
 
     assert outcome["code"] == "run_failed" and "States.Timeout" in outcome["message"]
     assert keys(s3, "failures/") == [outcome["failure_key"]]
+
+
+def test_an_execution_that_timed_out_leaves_a_failure_record_once(s3, big_csv):
+    s3.put_object(Bucket=BUCKET, Key="incoming/big.csv", Body=big_csv)
+    _, run = hand_over(s3, "incoming/big.csv", scale_out_env())
+    ended = {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"status": "TIMED_OUT", "input": json.dumps(run), "name": run["run_id"]},
+    }
+
+    first, again = (handler.lambda_handler(ended, None) for _ in range(2))
+
+    assert first["code"] == "run_failed" and "States.TIMED_OUT" in first["message"]
+    assert again["duplicate"] is True
+    assert keys(s3, "failures/") == [first["failure_key"]]

@@ -50,6 +50,12 @@ def lambda_handler(event: dict, context: object) -> dict:
     logger.append_keys(request_id=getattr(context, "aws_request_id", None))
     if STEP_FIELD in event:
         return step(event, s3=s3_client(), env=os.environ)
+    if scale_out.is_execution_end(event):
+        outcome = runs.fail_distributed(
+            s3_client(), scale_out.unfinished_run(event), layout=Layout.from_env(os.environ)
+        )
+        publish_metrics([outcome])
+        return outcome.as_dict()
     outcomes = process_event(event, s3=s3_client(), env=os.environ, deadline=deadline_of(context))
     publish_metrics(outcomes)
     return {"outcomes": [outcome.as_dict() for outcome in outcomes]}

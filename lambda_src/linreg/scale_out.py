@@ -90,6 +90,23 @@ def start(sfn, arn: str, run: dict) -> bool:
     return True
 
 
+def is_execution_end(event: dict) -> bool:
+    """EventBridge's word that a state machine execution ended (the stack sends only the
+    unfinished ones: timed out, aborted or failed)."""
+    return (
+        event.get("source") == "aws.states"
+        and event.get("detail-type") == "Step Functions Execution Status Change"
+    )
+
+
+def unfinished_run(event: dict) -> dict:
+    """The run of an execution that ended unfinished, with why, for its failure record."""
+    detail = event["detail"]
+    status = detail.get("status", "FAILED")
+    cause = detail.get("cause") or f"the execution ended {status}"
+    return {**json.loads(detail["input"]), "error": {"Error": f"States.{status}", "Cause": cause}}
+
+
 def distributed_folder(layout: Layout, run: dict) -> str:
     return layout.run_prefix(run["name"], run["run_id"]) + DISTRIBUTED_FOLDER
 

@@ -384,3 +384,19 @@ def test_function_may_write_plans_and_part_statistics(resources: dict) -> None:
         assert any(iam_matches(key + name, pattern) for pattern in writable), name
         assert any(iam_matches(key + name, pattern) for pattern in readable), name
     assert not any(iam_matches(f"{DATA_BUCKET}/incoming/big.csv", p) for p in writable)
+
+
+def test_an_execution_that_ends_unfinished_is_handed_to_the_function(resources: dict) -> None:
+    (rule,) = of_type(resources, "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    (target,) = rule["Properties"]["Targets"]
+    (function_id,) = [
+        key
+        for key, function in of_type(resources, "AWS::Lambda::Function").items()
+        if function["Properties"].get("PackageType") == "Image"
+    ]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
