@@ -96,13 +96,25 @@ def test_a_compressed_upload_names_its_own_model():
 
 @pytest.mark.parametrize(
     "name",
-    ["../models/x", "a/./b", "a//b", "/a", "a/", "tab\there", "bell\x07", "x" * 1000],
+    [
+        "../models/x",
+        "a/./b",
+        "a//b",
+        "/a",
+        "a/",
+        "tab\there",
+        "bell\x07",
+        "x" * 1000,
+        "a/distributed/b",
+    ],
 )
 def test_unusable_names_are_refused_with_a_reason(name):
     assert Layout().name_problem(name)
 
 
-@pytest.mark.parametrize("name", ["iris", "field trials/iris été 2026", "a.b/c-d_e", "x" * 900])
+@pytest.mark.parametrize(
+    "name", ["iris", "field trials/iris été 2026", "a.b/c-d_e", "x" * 900, "distributed/a"]
+)
 def test_ordinary_names_are_usable(name):
     assert Layout().name_problem(name) is None
 

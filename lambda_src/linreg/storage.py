@@ -29,6 +29,7 @@ from linreg.contract import (
     DEFAULT_FAILURES_PREFIX,
     DEFAULT_INCOMING_PREFIX,
     DEFAULT_MODELS_PREFIX,
+    DISTRIBUTED_FOLDER,
     FAILURES_PREFIX_ENV,
     INCOMING_PREFIX_ENV,
     LATEST_FILE,
@@ -106,6 +107,10 @@ class Layout:
             return f"the upload's name {name!r} holds control characters"
         if any(segment in ("", ".", "..") for segment in name.split("/")):
             return f"the upload's name {name!r} has an empty, '.' or '..' folder"
+        # Run folders keep the scale-out's files under distributed/, which the stack lets the
+        # function write without conditions; a model folder there would escape write-once.
+        if DISTRIBUTED_FOLDER.rstrip("/") in name.split("/")[1:]:
+            return f"the upload's name {name!r} has a folder named 'distributed' below its first"
         run_id = "x" * RUN_ID_LENGTH
         longest = max(
             [self.run_prefix(name, run_id) + file for file in (*RUN_FILES, REPORT_FILE)]
