@@ -7,6 +7,7 @@ written); 3 training diverged (``train`` writes report.json only).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -237,21 +238,22 @@ def invoke_command(args: argparse.Namespace) -> int:
 
 
 def _invoke(args: argparse.Namespace, event: dict, records: list) -> int:
-    if args.endpoint_url:
+    if args.distributed_above is not None:
+        if args.endpoint_url or args.aws:
+            raise InputError("bad_usage", "--distributed-above runs on the embedded S3 only")
+        place = _state_machine_in_moto(args, records, _read_file(args.data))
+    elif args.endpoint_url:
         place = mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL_S3": args.endpoint_url})
     elif args.aws:
         place = nullcontext()
     else:
         place = _embedded_s3_with_sample_data(records, _read_file(args.data))
-    with place, _scale_out(args) as executions:
+    with place as served:
         from linreg.handler import lambda_handler, s3_client
 
         outcomes = lambda_handler(event, None)["outcomes"]
         # A run handed to the state machine reports as what its execution did.
-        outcomes = [
-            executions.outcomes.get(outcome.get("run_id"), outcome) if executions else outcome
-            for outcome in outcomes
-        ]
+        outcomes = [_finished(served, outcome) for outcome in outcomes]
         s3 = s3_client()
         for outcome in outcomes:
             _print_outcome(s3, outcome)
@@ -261,28 +263,43 @@ def _invoke(args: argparse.Namespace, event: dict, records: list) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
-@contextmanager
-def _scale_out(args: argparse.Namespace):
-    """With --distributed-above, the handler hands large uploads to a local stand-in for
-    the state machine (``linreg.local.LocalStateMachine``), which it yields."""
-    if args.distributed_above is None:
-        yield None
-        return
-    from linreg import contract, handler
-    from linreg.local import LocalStateMachine
+def _finished(served, outcome: dict) -> dict:
+    """A started run's outcome: its execution's, once it has ended."""
+    if served is None or outcome["status"] != Status.STARTED:
+        return outcome
+    from linreg.local_state_machine import execution_arn
 
-    executions = LocalStateMachine(lambda event: handler.lambda_handler(event, None))
-    env = {
-        contract.STATE_MACHINE_ARN_ENV: "arn:aws:states:local:000000000000:stateMachine:linreg",
-        contract.DISTRIBUTED_ABOVE_BYTES_ENV: str(args.distributed_above),
-    }
+    described = served.wait(execution_arn(served.arn, outcome["run_id"]), timeout_seconds=600)
+    if described["status"] != "SUCCEEDED":
+        raise RuntimeError(f"the execution ended {described['status']}: {described.get('cause')}")
+    return json.loads(described["output"])
+
+
+@contextmanager
+def _state_machine_in_moto(args: argparse.Namespace, records: list, data: bytes):
+    """The stack's state machine, synthesized from this checkout, run in moto with the
+    handler serving its steps; S3 is moto's too, holding ``data`` at each event key."""
+    from linreg import contract, handler
+    from linreg.local import FAKE_AWS
+    from linreg.local_state_machine import serving, synthesized_template
+
+    # The sizes reach the function through its environment, not the state machine's.
+    template = synthesized_template()
+    env = {**FAKE_AWS, contract.DISTRIBUTED_ABOVE_BYTES_ENV: str(args.distributed_above)}
     if args.part_bytes:
         env[contract.PART_BYTES_ENV] = str(args.part_bytes)
-    with (
-        mock.patch.dict(os.environ, env),
-        mock.patch.object(handler, "sfn_client", lambda: executions),
-    ):
-        yield executions
+    (bucket,) = {record.bucket for record in records}
+    with mock.patch.dict(os.environ, env):
+        os.environ.pop("AWS_ENDPOINT_URL_S3", None)
+        handler._client.cache_clear()  # a client made for another endpoint
+        steps = functools.partial(handler.lambda_handler, context=None)
+        with serving(template, steps, bucket) as served:
+            for record in records:
+                served.s3.put_object(Bucket=record.bucket, Key=record.key, Body=data)
+            os.environ[contract.STATE_MACHINE_ARN_ENV] = served.arn
+            with mock.patch.object(handler, "sfn_client", lambda: served.sfn):
+                yield served
+        handler._client.cache_clear()
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import BUCKET, FakeStepFunctions, event_for, iris_like, process, read_json
 from linreg import handler
-from state_machine import run_state_machine
+from linreg.local_state_machine import run_state_machine
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:linreg"
 # Above the exact-split size: one pass splits these rows by the hashed split too.
@@ -50,7 +50,7 @@ def test_a_large_upload_trained_in_parts_gets_the_one_pass_model(
     (single,) = handler.handle_event(event_for("incoming/one-pass.csv"), s3=s3, env={})
     run = started_run(s3, "incoming/big.csv", scale_out_env)
 
-    execution = run_state_machine(template, real_function, run)
+    execution = run_state_machine(template, real_function, run, bucket=BUCKET)
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert len(execution.calls_of("part")) == 8
@@ -76,7 +76,7 @@ def test_a_bad_row_in_one_part_gives_the_single_runs_failure_record(
     (single,) = handler.handle_event(event_for("incoming/bad-one-pass.csv"), s3=s3, env={})
     run = started_run(s3, "incoming/bad.csv", scale_out_env)
 
-    execution = run_state_machine(template, real_function, run)
+    execution = run_state_machine(template, real_function, run, bucket=BUCKET)
 
     assert execution.status == "SUCCEEDED", execution.cause
     outcome = execution.output

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from helpers import BUCKET
 from linreg.contract import (
     DEFAULT_DISTRIBUTED_ABOVE_BYTES,
     DEFAULT_PART_BYTES,
@@ -18,8 +19,8 @@ from linreg.contract import (
     STATE_MACHINE_ARN_ENV,
     STEP_FIELD,
 )
+from linreg.local_state_machine import FUNCTION_ARN, definition
 from linreg_stack import MAX_STATE_MACHINE_NAME, state_machine_name
-from state_machine import FUNCTION_ARN, definition
 from template import (
     DATA_BUCKET,
     allowed,
@@ -62,7 +63,7 @@ SM_ARN = {
 
 @pytest.fixture(scope="module")
 def states(template) -> dict:
-    return definition(template)["States"]
+    return definition(template, BUCKET)["States"]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def parts(states) -> dict:
 
 
 def test_runs_prepare_plan_parts_then_reduce(template, states) -> None:
-    asl = definition(template)
+    asl = definition(template, BUCKET)
 
     assert asl["StartAt"] == "PreparePlan"
     assert states["PreparePlan"]["Next"] == "Plan"
@@ -153,7 +154,7 @@ def test_the_definition_stays_within_what_moto_executes(parts) -> None:
 def test_max_parallel_parts_defaults_to_100_and_follows_the_context(
     parts, configured_template
 ) -> None:
-    configured = definition(configured_template)["States"]["TrainParts"]
+    configured = definition(configured_template, BUCKET)["States"]["TrainParts"]
 
     assert parts["MaxConcurrency"] == 100
     assert configured["MaxConcurrency"] == 20
@@ -219,8 +220,8 @@ def test_reduce_gets_the_whole_run_and_answers_for_the_execution(states) -> None
 
 
 def test_timeout_defaults_to_an_hour_and_follows_the_context(template, configured_template) -> None:
-    assert definition(template)["TimeoutSeconds"] == 3600
-    assert definition(configured_template)["TimeoutSeconds"] == 7200
+    assert definition(template, BUCKET)["TimeoutSeconds"] == 3600
+    assert definition(configured_template, BUCKET)["TimeoutSeconds"] == 7200
 
 
 # --- the resource -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import BUCKET
 from linreg.contract import DISTRIBUTED_FOLDER, PLAN_FILE, STEP_FIELD
-from state_machine import FUNCTION_ARN, definition, resolve, run_state_machine
+from linreg.local_state_machine import FUNCTION_ARN, definition, resolve, run_state_machine
 
 PLAN_KEY = f"models/big/0123abcd/{DISTRIBUTED_FOLDER}{PLAN_FILE}"
 ITEMS = [{"part": 0, "start": 0}, {"part": 1, "start": 100}, {"part": 2, "start": 200}]
@@ -58,12 +58,12 @@ class FakeFunction:
 @pytest.fixture(scope="module")
 def succeeded(template):
     function = FakeFunction()
-    return run_state_machine(template, function, RUN), function
+    return run_state_machine(template, function, RUN, bucket=BUCKET), function
 
 
 @pytest.fixture(scope="module")
 def failed(template):
-    return run_state_machine(template, FakeFunction(plan_raises=True), RUN)
+    return run_state_machine(template, FakeFunction(plan_raises=True), RUN, bucket=BUCKET)
 
 
 def test_a_run_succeeds_with_the_reduce_steps_answer_as_output(succeeded) -> None:
@@ -135,7 +135,7 @@ def test_the_fail_step_gets_the_run_and_the_caught_error(failed) -> None:
 
 def test_the_harness_shares_the_callers_moto_s3(template, s3) -> None:
     # Inside the s3 fixture's mock: the caller sees what the steps wrote.
-    execution = run_state_machine(template, FakeFunction(), RUN)
+    execution = run_state_machine(template, FakeFunction(), RUN, bucket=BUCKET)
 
     assert execution.status == "SUCCEEDED"
     assert json.loads(s3.get_object(Bucket=BUCKET, Key=PLAN_KEY)["Body"].read()) == ITEMS
@@ -153,14 +153,14 @@ def test_s3_setup_runs_before_the_execution(template) -> None:
             return {"bucket": BUCKET, "key": PLAN_KEY, "parts": 1}
         return {"item": event.get("item")}
 
-    execution = run_state_machine(template, steps, RUN, s3_setup=setup)
+    execution = run_state_machine(template, steps, RUN, s3_setup=setup, bucket=BUCKET)
 
     assert execution.status == "SUCCEEDED"
     assert [call.event["item"] for call in execution.calls_of("part")] == [{"size": 8}]
 
 
 def test_the_resolved_definition_names_the_function_by_its_moto_arn(template) -> None:
-    resolved = definition(template)
+    resolved = definition(template, BUCKET)
 
     assert resolved["States"]["Plan"]["Parameters"]["FunctionName"] == FUNCTION_ARN
     assert "Fn::" not in json.dumps(resolved) and '"Ref"' not in json.dumps(resolved)

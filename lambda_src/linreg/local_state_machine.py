@@ -1,7 +1,8 @@
-"""A harness that runs the stack's state machine in moto, with the function's steps served
-by a Python callable in this process. A helper module, not a test module.
+"""The stack's state machine run in moto, with the function's steps served by a Python
+callable in this process: for the tests (tests/infra) and ``linreg invoke
+--distributed-above``. Needs the development install (moto, and aws-cdk-lib to synthesize).
 
-    from state_machine import run_state_machine
+    from linreg.local_state_machine import run_state_machine
 
     execution = run_state_machine(template, steps, {"bucket": ..., "key": ..., ...})
     assert execution.status == "SUCCEEDED", execution.cause
@@ -39,19 +40,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
 import boto3
-from aws_cdk.assertions import Template
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import default_user_config
-
-from helpers import BUCKET
 
 REGION = "us-east-1"
 PARTITION = "aws"
@@ -100,8 +99,8 @@ class Execution:
 # --- the definition, with its intrinsics resolved -----------------------------------------
 
 
-def _resources(template: Template | dict) -> dict:
-    rendered = template.to_json() if isinstance(template, Template) else template
+def _resources(template: Any) -> dict:
+    rendered = template.to_json() if hasattr(template, "to_json") else template
     return rendered["Resources"]
 
 
@@ -155,7 +154,7 @@ def resolve(value: Any, names: dict[tuple[str, str | None], str]) -> Any:
     raise ValueError(f"cannot resolve {function} in a state machine definition")
 
 
-def definition(template: Template | dict, bucket: str = BUCKET) -> dict:
+def definition(template: Any, bucket: str) -> dict:
     """The one state machine's definition (ASL), every intrinsic resolved for moto."""
     resources = _resources(template)
     machines = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
@@ -168,7 +167,7 @@ def definition(template: Template | dict, bucket: str = BUCKET) -> dict:
     return json.loads(text)
 
 
-def state_machine_name(template: Template | dict) -> str:
+def state_machine_name(template: Any) -> str:
     (name,) = [
         r["Properties"]["StateMachineName"]
         for r in _resources(template).values()
@@ -211,17 +210,10 @@ def _backing(steps: Callable[[dict], Any], calls: list[Call], lock: threading.Lo
     return invoke
 
 
-def run_state_machine(
-    template: Template | dict,
-    steps: Callable[[dict], Any],
-    input: dict,  # noqa: A002 - the execution's input, as Step Functions calls it
-    *,
-    s3_setup: Callable[[Any], None] | None = None,
-    bucket: str = BUCKET,
-    timeout_seconds: float = 60.0,
-) -> Execution:
-    """Create the template's state machine in moto, back the function with ``steps``, run
-    one execution with ``input`` and wait for it to end (see the module's docstring)."""
+@contextmanager
+def serving(template: Any, steps: Callable[[dict], Any], bucket: str) -> Iterator[Served]:
+    """The template's state machine created in moto, its Lambda steps served by ``steps``,
+    and ``bucket`` made if missing, until the block ends."""
     calls: list[Call] = []
     lock = threading.Lock()
     # patch.dict restores moto's configuration afterwards, even when this mock is nested in
@@ -234,8 +226,6 @@ def run_state_machine(
         s3 = boto3.client("s3", region_name=REGION)
         if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
             s3.create_bucket(Bucket=bucket)
-        if s3_setup is not None:
-            s3_setup(s3)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         arn = sfn.create_state_machine(
             name=state_machine_name(template),
@@ -243,19 +233,52 @@ def run_state_machine(
             roleArn=ROLE_ARN,
             type="STANDARD",
         )["stateMachineArn"]
-        execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps(input))[
-            "executionArn"
-        ]
-        described = _wait(sfn, execution_arn, timeout_seconds)
-        objects = _objects(s3, bucket)
-        sfn.delete_state_machine(stateMachineArn=arn)
+        try:
+            yield Served(sfn=sfn, s3=s3, arn=arn, calls=calls)
+        finally:
+            sfn.delete_state_machine(stateMachineArn=arn)
+
+
+@dataclass(frozen=True)
+class Served:
+    """What ``serving`` set up: the clients, the state machine's ARN, the step calls."""
+
+    sfn: Any
+    s3: Any
+    arn: str
+    calls: list[Call]
+
+    def wait(self, execution_arn: str, timeout_seconds: float = 60.0) -> dict:
+        """The execution, once it no longer runs (describe_execution's answer)."""
+        return _wait(self.sfn, execution_arn, timeout_seconds)
+
+
+def run_state_machine(
+    template: Any,
+    steps: Callable[[dict], Any],
+    input: dict,  # noqa: A002 - the execution's input, as Step Functions calls it
+    *,
+    bucket: str,
+    s3_setup: Callable[[Any], None] | None = None,
+    timeout_seconds: float = 60.0,
+) -> Execution:
+    """Create the template's state machine in moto, back the function with ``steps``, run
+    one execution with ``input`` and wait for it to end (see the module's docstring)."""
+    with serving(template, steps, bucket) as served:
+        if s3_setup is not None:
+            s3_setup(served.s3)
+        execution_arn = served.sfn.start_execution(
+            stateMachineArn=served.arn, input=json.dumps(input)
+        )["executionArn"]
+        described = served.wait(execution_arn, timeout_seconds)
+        objects = _objects(served.s3, bucket)
     status = described["status"]
     return Execution(
         status=status,
         output=json.loads(described["output"]) if described.get("output") else None,
         error=described.get("error"),
         cause=described.get("cause"),
-        calls=list(calls),
+        calls=list(served.calls),
         objects=objects,
     )
 
@@ -275,3 +298,26 @@ def _objects(s3: Any, bucket: str) -> dict[str, bytes]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
     keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
     return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
+
+
+def synthesized_template(**context: str) -> dict:
+    """The stack's template as ``cdk synth`` makes it from this checkout (cdk.json's context,
+    ``context`` over it). Needs aws-cdk-lib and Node.js, as ``make synth`` does."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    if str(repo / "infra") not in sys.path:
+        sys.path.insert(0, str(repo / "infra"))
+    from app import build_app
+
+    base = json.loads((repo / "cdk.json").read_text())["context"]
+    with tempfile.TemporaryDirectory(prefix="linreg-cdk.out.") as outdir:
+        (stack,) = build_app(context={**base, **context}, outdir=outdir).synth().stacks
+        return json.loads(Path(stack.template_full_path).read_text())
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN of the execution ``name`` of a state machine."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
