@@ -160,3 +160,14 @@ def test_an_execution_that_timed_out_leaves_a_failure_record_once(s3, big_csv):
     assert first["code"] == "run_failed" and "States.TIMED_OUT" in first["message"]
     assert again["duplicate"] is True
     assert keys(s3, "failures/") == [first["failure_key"]]
+
+
+def test_a_large_upload_beyond_the_operators_limits_is_refused_before_it_starts(s3, big_csv):
+    s3.put_object(
+        Bucket=BUCKET, Key="incoming/big.csv", Body=big_csv, Metadata={"iterations": "500000"}
+    )
+    sfn = FakeStepFunctions()
+
+    outcome = process(s3, "incoming/big.csv", scale_out_env(), sfn)
+
+    assert outcome["code"] == "invalid_hyperparameters" and sfn.executions == {}

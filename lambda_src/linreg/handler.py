@@ -49,7 +49,7 @@ seed_font_cache(os.environ)
 def lambda_handler(event: dict, context: object) -> dict:
     logger.append_keys(request_id=getattr(context, "aws_request_id", None))
     if STEP_FIELD in event:
-        return step(event, s3=s3_client(), env=os.environ)
+        return step(event, s3=s3_client(), env=os.environ, deadline=deadline_of(context))
     if scale_out.is_execution_end(event):
         outcome = runs.fail_distributed(
             s3_client(), scale_out.unfinished_run(event), layout=Layout.from_env(os.environ)
@@ -100,7 +100,7 @@ def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline
     return outcomes
 
 
-def step(event: dict, *, s3, env: Mapping[str, str]) -> dict:
+def step(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline | None = None) -> dict:
     """A step of the scale-out state machine (``linreg.scale_out``): its result."""
     layout = Layout.from_env(env)
     name = event[STEP_FIELD]
@@ -109,7 +109,7 @@ def step(event: dict, *, s3, env: Mapping[str, str]) -> dict:
     if name == "part":
         return scale_out.part(s3, event["item"])
     if name == "reduce":
-        outcome = runs.finish_distributed(s3, event["run"], layout=layout)
+        outcome = runs.finish_distributed(s3, event["run"], layout=layout, deadline=deadline)
     elif name == "fail":
         outcome = runs.fail_distributed(s3, event["run"], layout=layout)
     else:

@@ -127,6 +127,12 @@ def process(
         settings=settings,
     )
     if distributed:
+        try:
+            limits.check_upload_settings(uploaded)
+            limits.check(Hyperparameters.from_strings(settings))
+        except InputError as error:
+            attempt = _Attempt(s3, layout, name, run_id, where, upload.source())
+            return attempt.fail(error, settings=settings)
         return _start(sfn() if sfn else None, env, where, upload, name, run_id, settings)
     logger.append_keys(run_id=run_id)
     try:
@@ -156,7 +162,9 @@ def _start(sfn, env, where, upload: InputObject, name, run_id, settings) -> Outc
     return Outcome(**where, status=Status.STARTED, run_id=run_id, duplicate=not started)
 
 
-def finish_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
+def finish_distributed(
+    s3, run: dict, *, layout: Layout, deadline: Deadline | None = None
+) -> Outcome:
     """The state machine's last step: the parts' statistics summed, trained and published
     (or recorded) as one run of the whole file would be."""
     where = {"bucket": run["bucket"], "key": run["key"]}
@@ -171,6 +179,7 @@ def finish_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
             source=run["source"],
             run_id=run["run_id"],
             execution=execution,
+            deadline=deadline,
         )
     except InputError as error:
         return attempt.fail(error, settings=settings)
