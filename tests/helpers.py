@@ -64,6 +64,14 @@ def iris_like(rows: int, seed: int = 0) -> bytes:
     return frame.to_csv(index=False, float_format="%.1f").encode()
 
 
+def with_bad_cell(csv: bytes, line: int) -> bytes:
+    """``csv`` with its ``line``-th line (the header is line 1) replaced by a row whose
+    petal_length is not a number."""
+    lines = csv.splitlines(keepends=True)
+    lines[line - 1] = b"5.0,3.1,x,0.2,setosa\n"
+    return b"".join(lines)
+
+
 @contextmanager
 def s3_server() -> Iterator[str]:
     """An empty moto S3 server on a free port of 127.0.0.1, for code in another process or

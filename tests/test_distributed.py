@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from helpers import iris_like
+from helpers import iris_like, with_bad_cell
 from linreg import distributed, pipeline
 from linreg.config import Hyperparameters
 from linreg.data import load_bytes, load_part
@@ -66,9 +66,7 @@ def test_a_model_trained_from_parts_is_the_one_pass_model():
 
 
 def test_a_bad_row_in_one_part_ends_the_run_as_one_pass_would():
-    lines = iris_like(5000).splitlines(keepends=True)
-    lines[3999] = b"5.0,3.1,x,0.2,setosa\n"  # line 4000 of the file
-    data = b"".join(lines)
+    data = with_bad_cell(iris_like(5000), 4000)
     with pytest.raises(InputError) as one_pass:
         load_bytes(data, exact_max_rows=EXACT_MAX_ROWS)
 

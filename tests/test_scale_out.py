@@ -8,7 +8,16 @@ import json
 import numpy as np
 import pytest
 
-from helpers import BUCKET, FakeStepFunctions, event_for, iris_like, keys, process, read_json
+from helpers import (
+    BUCKET,
+    FakeStepFunctions,
+    event_for,
+    iris_like,
+    keys,
+    process,
+    read_json,
+    with_bad_cell,
+)
 from linreg import handler
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:linreg-scale-out"
@@ -86,9 +95,7 @@ def test_a_duplicate_delivery_starts_no_second_execution(s3, big_csv):
 
 
 def test_a_bad_row_in_one_part_ends_the_run_as_a_single_run_would(s3, big_csv):
-    lines = big_csv.splitlines(keepends=True)
-    lines[700_000] = b"5.0,3.1,x,0.2,setosa\n"
-    bad = b"".join(lines)
+    bad = with_bad_cell(big_csv, 700_001)
     for key in ("incoming/bad.csv", "incoming/bad-one-pass.csv"):
         s3.put_object(Bucket=BUCKET, Key=key, Body=bad)
     (single,) = handler.handle_event(event_for("incoming/bad-one-pass.csv"), s3=s3, env={})

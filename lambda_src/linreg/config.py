@@ -189,9 +189,10 @@ class Limits:
         """The deployment's limits. A bad value is the operator's bug, not the user's: it
         raises ``ValueError``."""
         return cls(
-            max_input_bytes=_positive_int(env, MAX_INPUT_BYTES_ENV, DEFAULT_MAX_INPUT_BYTES),
+            max_input_bytes=int_setting(env, MAX_INPUT_BYTES_ENV, DEFAULT_MAX_INPUT_BYTES),
             max_iterations=min(
-                _positive_int(env, MAX_ITERATIONS_ENV, DEFAULT_MAX_ITERATIONS), MAX_ITERATIONS
+                int_setting(env, MAX_ITERATIONS_ENV, DEFAULT_MAX_ITERATIONS),
+                MAX_ITERATIONS,
             ),
             upload_settings=_upload_settings(env.get(UPLOAD_SETTINGS_ENV, "")),
         )
@@ -219,7 +220,9 @@ class Limits:
         )
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def int_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole-number deployment setting; blank means ``default``, anything not a positive
+    whole number is the operator's bug (``ValueError``)."""
     text = env.get(name, "").strip()
     if not text:
         return default

@@ -98,8 +98,12 @@ def process(
         last_modified=record.event_time,
         settings=settings,
     )
-    event_source = {**where, "etag": record.etag, "version_id": record.version_id}
-    event_source["size"] = record.size
+    event_source = {
+        **where,
+        "etag": record.etag,
+        "version_id": record.version_id,
+        "size": record.size,
+    }
     problem = layout.name_problem(name)
     if problem is not None:
         failure_key = layout.quarantine_key(record.key, event_run_id)

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from botocore.exceptions import ClientError
 
 from linreg import distributed, storage
-from linreg.config import Hyperparameters
+from linreg.config import Hyperparameters, int_setting
 from linreg.contract import (
     DEFAULT_DISTRIBUTED_ABOVE_BYTES,
     DEFAULT_PART_BYTES,
@@ -51,13 +51,11 @@ def state_machine(env: Mapping[str, str]) -> str | None:
 
 
 def distributed_above(env: Mapping[str, str]) -> int:
-    text = env.get(DISTRIBUTED_ABOVE_BYTES_ENV, "").strip()
-    return int(text) if text else DEFAULT_DISTRIBUTED_ABOVE_BYTES
+    return int_setting(env, DISTRIBUTED_ABOVE_BYTES_ENV, DEFAULT_DISTRIBUTED_ABOVE_BYTES)
 
 
 def part_bytes(env: Mapping[str, str]) -> int:
-    text = env.get(PART_BYTES_ENV, "").strip()
-    return int(text) if text else DEFAULT_PART_BYTES
+    return int_setting(env, PART_BYTES_ENV, DEFAULT_PART_BYTES)
 
 
 def goes_distributed(upload: InputObject, env: Mapping[str, str]) -> bool:

@@ -5,7 +5,15 @@ the run with the failure record a single run would write."""
 import numpy as np
 import pytest
 
-from helpers import BUCKET, FakeStepFunctions, event_for, iris_like, process, read_json
+from helpers import (
+    BUCKET,
+    FakeStepFunctions,
+    event_for,
+    iris_like,
+    process,
+    read_json,
+    with_bad_cell,
+)
 from linreg import handler
 from linreg.local_state_machine import run_state_machine
 
@@ -68,9 +76,7 @@ def test_a_large_upload_trained_in_parts_gets_the_one_pass_model(
 def test_a_bad_row_in_one_part_gives_the_single_runs_failure_record(
     s3, template, big_csv, scale_out_env
 ):
-    lines = big_csv.splitlines(keepends=True)
-    lines[900_000] = b"5.0,3.1,x,0.2,setosa\n"
-    bad = b"".join(lines)
+    bad = with_bad_cell(big_csv, 900_001)
     for key in ("incoming/bad.csv", "incoming/bad-one-pass.csv"):
         s3.put_object(Bucket=BUCKET, Key=key, Body=bad)
     (single,) = handler.handle_event(event_for("incoming/bad-one-pass.csv"), s3=s3, env={})

@@ -257,23 +257,27 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-@contextmanager
-def _switch_interval(seconds: float) -> Iterator[None]:
-    """The interpreter's thread switch interval (process-wide) set while any load runs:
-    the first of several loads at once (parts in threads) sets it, the last restores it."""
-    with _interval_lock:
-        if _interval_users[0] == 0:
-            _interval_users[1] = sys.getswitchinterval()
-            sys.setswitchinterval(seconds)
-        _interval_users[0] += 1
-    try:
-        yield
-    finally:
-        with _interval_lock:
-            _interval_users[0] -= 1
-            if _interval_users[0] == 0:
-                sys.setswitchinterval(_interval_users[1])
+class _SwitchInterval:
+    """The interpreter's thread switch interval (process-wide), shared by the loads running
+    at once (parts in threads): the first to start sets it, the last to end restores it."""
+
+    def __init__(self) -> None:
+        self.lock, self.users, self.previous = threading.Lock(), 0, 0.0
+
+    @contextmanager
+    def set_to(self, seconds: float) -> Iterator[None]:
+        with self.lock:
+            if self.users == 0:
+                self.previous = sys.getswitchinterval()
+                sys.setswitchinterval(seconds)
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    sys.setswitchinterval(self.previous)
 
 
-_interval_lock = threading.Lock()
-_interval_users: list = [0, 0.0]  # loads running, and the interval before the first
+_switch_interval = _SwitchInterval().set_to
