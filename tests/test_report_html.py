@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import base64
 import copy
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from browser import chromium
 from helpers import IRIS_CSV
 from linreg import pipeline, report_html
 from linreg.config import Hyperparameters
 from linreg.spec import IRIS
 
-CHROMIUM = Path("/usr/bin/chromium")
-# The closed network: without these Chromium waits on updates, sync and QUIC probes.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 WINDOW = (1000, 1400)
 
 
@@ -198,20 +184,6 @@ def test_missing_metrics_show_as_a_dash(diverged_run):
 
 
 # Headless Chromium: the page renders as a person would see it.
-
-
-def chromium(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    if not CHROMIUM.exists():
-        pytest.skip("chromium not installed; .ci/run installs it")
-    # A fresh profile each time: a shared one is locked by a still-closing Chromium.
-    with tempfile.TemporaryDirectory(dir=cwd) as profile:
-        return subprocess.run(
-            [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True,
-            timeout=120,
-            check=True,
-            cwd=cwd,
-        )
 
 
 @pytest.fixture(scope="module")

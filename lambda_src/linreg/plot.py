@@ -43,10 +43,15 @@ class _LossFigure:
             # whether the title must move up, and nothing here sits above the axes.
             self.axes.set_title(f"Training - {loss} loss", y=1.0)
             self.axes.set_ylabel(f"{loss} squared error")
-            buffer = io.BytesIO()
-            # Light compression: faster to write, a few kB larger.
-            self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
-            return buffer.getvalue()
+            return png(self.figure)
+
+
+def png(figure) -> bytes:
+    """A matplotlib ``Figure`` as PNG bytes."""
+    buffer = io.BytesIO()
+    # Light compression: faster to write, a few kB larger.
+    figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
 
 
 @functools.cache

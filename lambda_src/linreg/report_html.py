@@ -88,22 +88,33 @@ def render(report: Mapping, loss_png: bytes | None) -> bytes:
         _loss(report, loss_png),
         _columns(
             _params(report.get("params")),
-            _section("Settings", _table(_settings_rows(report))),
+            section("Settings", table(_settings_rows(report))),
         ),
         # Full width: S3 keys and ETags are long, and wrapping them makes them hard to copy.
-        _section("Input", _table(_input_rows(report))),
-        _section("Timings", _table(_flat_rows(report.get("timings")))),
+        section("Input", table(_input_rows(report))),
+        section("Timings", table(_flat_rows(report.get("timings")))),
     ]
-    page = (
+    return page(title, body)
+
+
+def page(title: str, parts: Iterable[str]) -> bytes:
+    """A self-contained UTF-8 page: ``parts`` (HTML, empty ones skipped) under ``title``, in
+    the style every page of a run or a model shares."""
+    return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         "<body>\n<main>\n"
-        + "\n".join(part for part in body if part)
+        + "\n".join(part for part in parts if part)
         + "\n</main>\n</body>\n</html>\n"
-    )
-    return page.encode("utf-8")
+    ).encode("utf-8")
+
+
+def png_image(png: bytes, alt: str) -> str:
+    """An <img> holding ``png`` as a data: URI: the page needs no other file."""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
 
 
 def _input_name(report: Mapping) -> str:
@@ -120,7 +131,7 @@ def _header(report: Mapping, title: str) -> str:
     sub = f"run <code>{escape(str(run_id))}</code>" if run_id else "run id: none (local run)"
     return (
         f"<h1>{escape(title)} "
-        f'<span class="badge {badge_class}">{_text(status)}</span></h1>\n'
+        f'<span class="badge {badge_class}">{text(status)}</span></h1>\n'
         f'<p class="sub">{sub}</p>'
     )
 
@@ -130,10 +141,10 @@ def _error(error: object) -> str:
         return ""
     if isinstance(error, Mapping):
         code = error.get("code")
-        message = _text(error.get("message"))
+        message = text(error.get("message"))
         suffix = f" <code>[{escape(str(code))}]</code>" if code else ""
         return f'<div class="error"><strong>Error:</strong> {message}{suffix}</div>'
-    return f'<div class="error"><strong>Error:</strong> {_text(error)}</div>'
+    return f'<div class="error"><strong>Error:</strong> {text(error)}</div>'
 
 
 def _metrics(report: Mapping) -> str:
@@ -142,12 +153,12 @@ def _metrics(report: Mapping) -> str:
         trained = report.get(f"{key}_mse")
         best = report.get(f"baseline_{key}_mse")
         gap = f'<td class="num">{escape(_gap(trained, best))}</td>'
-        rows.append(f"<tr><th>{label}</th>{_cell(trained)}{_cell(best)}{gap}</tr>")
+        rows.append(f"<tr><th>{label}</th>{cell(trained)}{cell(best)}{gap}</tr>")
     head = (
         "<thead><tr><th></th><th>trained</th><th>closed-form baseline</th>"
         "<th>gap to baseline</th></tr></thead>"
     )
-    return _section("Metrics", f"<table>{head}<tbody>{''.join(rows)}</tbody></table>")
+    return section("Metrics", f"<table>{head}<tbody>{''.join(rows)}</tbody></table>")
 
 
 def _gap(value: object, baseline: object) -> str:
@@ -165,22 +176,20 @@ def _params(params: object) -> str:
     rows = []
     for name, value in [*weights.items(), ("bias", params.get("bias"))]:
         label = "bias" if name == "bias" else f"weight <code>{escape(str(name))}</code>"
-        rows.append(f"<tr><th>{label}</th>{_cell(value)}</tr>")
+        rows.append(f"<tr><th>{label}</th>{cell(value)}</tr>")
     head = "<th>parameter</th><th>value</th>"
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    return _section("Parameters", table)
+    return section("Parameters", table)
 
 
 def _loss(report: Mapping, loss_png: bytes | None) -> str:
     summary = _loss_summary(report.get("loss_history"), report.get("iterations_run"))
     parts = [f"<p>{escape(summary)}</p>"] if summary else []
     if loss_png:
-        data = base64.b64encode(loss_png).decode("ascii")
-        alt = summary or "Training loss per iteration"
-        parts.append(f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">')
+        parts.append(png_image(loss_png, summary or "Training loss per iteration"))
     else:
         parts.append('<p class="none">No loss plot for this run.</p>')
-    return _section("Loss", "\n".join(parts))
+    return section("Loss", "\n".join(parts))
 
 
 def _loss_summary(history: object, iterations: object) -> str:
@@ -222,7 +231,7 @@ def _warnings(warnings: object) -> str:
     # Shown up top: a warning (e.g. one species only) changes how to read every number below.
     if not warnings:
         return ""
-    items = "".join(f"<li>{_text(warning)}</li>" for warning in warnings)
+    items = "".join(f"<li>{text(warning)}</li>" for warning in warnings)
     return f'<div class="warning"><strong>Warnings</strong><ul>{items}</ul></div>'
 
 
@@ -238,24 +247,24 @@ def _columns(*sections: str) -> str:
     return f'<div class="columns">\n{inner}\n</div>'
 
 
-def _section(title: str, content: str) -> str:
+def section(title: str, content: str) -> str:
     return f"<section>\n<h2>{escape(title)}</h2>\n{content}\n</section>"
 
 
-def _table(rows: Iterable[tuple[str, object]]) -> str:
-    body = "".join(f"<tr><th>{escape(label)}</th>{_cell(value)}</tr>" for label, value in rows)
+def table(rows: Iterable[tuple[str, object]]) -> str:
+    body = "".join(f"<tr><th>{escape(label)}</th>{cell(value)}</tr>" for label, value in rows)
     return (
         f'<table class="kv"><tbody>{body}</tbody></table>' if body else '<p class="none">none</p>'
     )
 
 
-def _cell(value: object) -> str:
+def cell(value: object) -> str:
     """A table cell; numbers (and the missing-number dash) line up on the right."""
     numeric = value is None or _is_number(value)
-    return f'<td class="num">{_text(value)}</td>' if numeric else f"<td>{_text(value)}</td>"
+    return f'<td class="num">{text(value)}</td>' if numeric else f"<td>{text(value)}</td>"
 
 
-def _text(value: object) -> str:
+def text(value: object) -> str:
     """A value formatted for a person, then HTML-escaped."""
     return escape(_format(value))
 
