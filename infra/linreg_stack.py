@@ -49,6 +49,7 @@ from linreg.contract import (
     INCOMING_PREFIX_ENV,
     LATEST_FILE,
     METRICS_NAMESPACE,
+    MODEL_PAGE_FILE,
     MODELS_PREFIX_ENV,
     PLAN_FILE,
     REPORT_FILE,
@@ -409,7 +410,8 @@ class LinregStack(cdk.Stack):
                     id="AwsSolutions-IAM5",
                     reason="Object ARNs under one key prefix each: the function reads "
                     "uploads and its own outputs and writes run files, reports, latest.json, "
-                    "failure records and distributed runs' plans and part statistics, whose "
+                    "model pages, failure records and distributed runs' plans and part "
+                    "statistics, whose "
                     "keys it only learns from each event. No "
                     "action wildcard, no other prefix.",
                     applies_to=sorted(
@@ -422,12 +424,13 @@ class LinregStack(cdk.Stack):
 
     def _write_statements(self) -> list[iam.PolicyStatement]:
         """s3:PutObject, Allow only: run files anywhere under the models prefix; report.json
-        only if absent (If-None-Match); latest.json only as a compare-and-swap (If-Match)
-        or a first write (If-None-Match); failure records only if absent.
+        only if absent (If-None-Match); latest.json and the model's page (index.html) only as
+        a compare-and-swap (If-Match) or a first write (If-None-Match); failure records only
+        if absent.
 
         IAM grants add up, so a write is conditional exactly when no unconditional pattern
-        matches its key: none of the run-file patterns can match a key ending in report.json
-        or latest.json, and nothing unconditional names the failures prefix. No Deny: the
+        matches its key: none of the run-file patterns can match a key ending in report.json,
+        latest.json or index.html, and nothing unconditional names the failures prefix. No Deny: the
         moto replay of this policy in the tests reads an unmatched Deny as a denial."""
         return [
             iam.PolicyStatement(
@@ -451,6 +454,9 @@ class LinregStack(cdk.Stack):
             "WriteReportOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{REPORT_FILE}"]),
             "MoveLatestOnlyIfUnchanged": ("s3:if-match", [f"{models}*/{LATEST_FILE}"]),
             "CreateLatestOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{LATEST_FILE}"]),
+            # The model's page, rewritten after each run: the same compare-and-swap.
+            "WritePageOnlyIfUnchanged": ("s3:if-match", [f"{models}*/{MODEL_PAGE_FILE}"]),
+            "CreatePageOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{MODEL_PAGE_FILE}"]),
             "WriteFailureRecordsOnlyIfAbsent": (
                 "s3:if-none-match",
                 [f"{self.settings.failures_prefix}*"],

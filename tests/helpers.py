@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from linreg.contract import MODEL_PAGE_FILE
+
 # Fake credentials and region, so nothing can ever sign a request for real AWS.
 from linreg.local import FAKE_AWS as FAKE_AWS
 
@@ -36,6 +38,12 @@ def keys(s3, prefix: str = "") -> list[str]:
     """Every key in the test bucket under ``prefix``."""
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def run_keys(s3, prefix: str = "models/") -> list[str]:
+    """The keys under ``prefix`` but the models' pages (models/<name>/index.html), which
+    every run rewrites, failed ones included: what runs wrote there."""
+    return [key for key in keys(s3, prefix) if not key.endswith("/" + MODEL_PAGE_FILE)]
 
 
 def read_json(s3, key: str) -> dict:

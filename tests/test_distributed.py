@@ -36,7 +36,9 @@ def parts_of(data: bytes, part_bytes: int) -> list[dict]:
 def reduced(data: bytes, part_bytes: int):
     header, _ = split_header(line_blocks(io.BytesIO(data)))
     results = parts_of(data, part_bytes)
-    return distributed.reduce(results, parts=len(results), header=header, spec=IRIS, test_size=0.3)
+    return distributed.reduce(
+        results, parts=len(results), header=header, spec=IRIS, test_size=0.3, split_seed=1
+    )
 
 
 @pytest.mark.parametrize("part_bytes", [1 << 12, 50_000, 1 << 20])
@@ -87,5 +89,13 @@ def test_a_missing_part_stops_the_reduce():
 
     with pytest.raises(RuntimeError, match="no statistics"):
         distributed.reduce(
-            results[:-1], parts=len(results), header=header, spec=IRIS, test_size=0.3
+            results[:-1], parts=len(results), header=header, spec=IRIS, test_size=0.3, split_seed=1
         )
+
+
+def test_the_parts_draw_the_sample_of_test_rows_one_pass_draws():
+    data = iris_like(30000, seed=8)
+    one_pass = load_bytes(data, exact_max_rows=EXACT_MAX_ROWS).test_sample
+    from_parts = reduced(data, 1 << 16).test_sample
+    np.testing.assert_array_equal(from_parts.X, one_pass.X)
+    np.testing.assert_array_equal(from_parts.y, one_pass.y)

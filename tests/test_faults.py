@@ -1,6 +1,8 @@
 """S3 failing at each read and write of a run: transient errors raise (Lambda retries) and
 the retry completes the run; access denied to the input (its HEAD or its GET) leaves a
-failure record. After any of them, latest.json never points at a run with missing files."""
+failure record. After any of them, latest.json never points at a run with missing files.
+S3 failing while the model's page is rewritten leaves the run as it is: the next run
+rewrites the page."""
 
 import json
 import threading
@@ -9,7 +11,7 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from helpers import BUCKET, ROOT, keys
+from helpers import BUCKET, ROOT, keys, run_keys
 from linreg import handler
 
 ENV = {"LINREG_ITERATIONS": "5"}
@@ -46,6 +48,15 @@ CALLS = [
     ("put_object", 5),  # report.json, conditional
     ("put_object", 6),  # latest.json, compare-and-swap
 ]
+# Then the model's page: its ETag, the run's report and whether its report.html exists (the
+# listings of run folders and failure records are not counted here), and the page.
+PAGE_CALLS = [
+    ("head_object", 2),
+    ("get_object", 5),
+    ("head_object", 3),
+    ("put_object", 7),
+]
+PAGE_KEY = "models/iris/index.html"
 
 
 class FaultyS3:
@@ -93,7 +104,7 @@ def assert_latest_points_at_complete_runs(s3) -> None:
 def test_the_call_list_is_every_call_of_a_real_run(s3, iris_bytes):
     spy = FaultyS3(s3)
     handler.handle_event(upload_event(s3, iris_bytes), s3=spy, env=ENV)
-    assert spy.calls == Counter(operation for operation, _ in CALLS)
+    assert spy.calls == Counter(operation for operation, _ in CALLS + PAGE_CALLS)
 
 
 @pytest.mark.parametrize("kind", ERRORS)
@@ -114,7 +125,7 @@ def test_failure_at_any_call_raises_or_records_and_the_retry_completes(
         (outcome,) = outcomes
         assert outcome["code"] == "input_unreadable"
         assert keys(s3, "failures/") == [outcome["failure_key"]]
-        assert keys(s3, "models/") == []
+        assert run_keys(s3) == []
         return
     assert outcomes is None, "a transient error must raise, so that Lambda retries"
     assert_latest_points_at_complete_runs(s3)
@@ -127,3 +138,24 @@ def test_failure_at_any_call_raises_or_records_and_the_retry_completes(
     # Even when the first delivery published the run but failed before moving latest.json.
     latest = json.loads(s3.get_object(Bucket=BUCKET, Key="models/iris/latest.json")["Body"].read())
     assert latest["run_id"] == retry["run_id"]
+
+
+@pytest.mark.parametrize("kind", ERRORS)
+@pytest.mark.parametrize(
+    ("operation", "nth"), PAGE_CALLS, ids=[f"{op}#{n}" for op, n in PAGE_CALLS]
+)
+def test_failure_while_writing_the_page_keeps_the_run_and_the_next_run_writes_it(
+    s3, iris_bytes, operation, nth, kind
+):
+    event = upload_event(s3, iris_bytes)
+    faulty = FaultyS3(s3, operation, nth, ERRORS[kind](operation))
+
+    (outcome,) = handler.handle_event(event, s3=faulty, env=ENV)
+
+    assert (outcome["status"], outcome["page_written"]) == ("succeeded", False)
+    assert outcome["latest_moved"] and PAGE_KEY not in keys(s3)
+    # The model's next run: the same file with another seed.
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes, Metadata={"seed": "1"})
+    (following,) = handler.handle_event(event, s3=s3, env=ENV)
+    page = s3.get_object(Bucket=BUCKET, Key=PAGE_KEY)["Body"].read().decode()
+    assert outcome["run_id"] in page and following["run_id"] in page

@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from helpers import BUCKET, event_for, iris_like, keys, read_json
+from helpers import BUCKET, event_for, iris_like, keys, read_json, run_keys
 from linreg import deadline, handler
 
 LONG_TRAINING = {"LINREG_ITERATIONS": "100000"}
@@ -48,7 +48,7 @@ def clock(monkeypatch) -> Clock:
 
 def assert_recorded_without_a_model(s3, outcome: dict, code: str) -> dict:
     assert (outcome["status"], outcome["code"]) == ("failed", code)
-    assert keys(s3, "models/") == []
+    assert run_keys(s3) == []
     return read_json(s3, outcome["failure_key"])
 
 

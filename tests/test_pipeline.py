@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from corpus import CORPUS, CORPUS_DIR
-from helpers import BUCKET, ROOT, event_for, keys, read_json
+from helpers import BUCKET, ROOT, event_for, keys, read_json, run_keys
 from linreg import handler, pipeline, runs
 from linreg.config import Hyperparameters
 
@@ -62,7 +62,7 @@ def test_uploaded_csv_publishes_a_complete_model_run(s3, notifications, iris_byt
             prefix + name
             for name in ("loss.png", "params.json", "params.nd", "report.html", "report.json")
         ]
-        + ["models/iris/latest.json"]
+        + ["models/iris/index.html", "models/iris/latest.json"]
     )
     report = read_json(s3, prefix + "report.json")
     assert report["test_mse"] == pipeline.run(iris_bytes, Hyperparameters()).report["test_mse"]
@@ -96,7 +96,7 @@ def test_corpus_file_gives_its_outcome_and_leaves_the_input_alone(
         assert keys(s3, "failures/") == []
         return
     assert outcome.get("code") == expected
-    assert keys(s3, "models/") == []
+    assert run_keys(s3) == []
     record = read_json(s3, outcome["failure_key"])
     assert record["error"]["code"] == expected
     assert words in record["error"]["message"]
@@ -119,7 +119,7 @@ def test_diverged_run_is_recorded_as_failure_not_published(s3, notifications, ir
     outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", iris_bytes, env)
 
     assert outcome["status"] == "diverged"
-    assert keys(s3, "models/") == []
+    assert run_keys(s3) == []
     record = read_json(s3, outcome["failure_key"])
     assert record["report"]["status"] == "diverged"
     assert record["settings"] == {"learning_rate": "1.0", "loss": "sum"}
@@ -179,7 +179,7 @@ def test_same_upload_delivered_twice_gives_one_run(s3, notifications, iris_bytes
     first = handler.handle_event(event, s3=s3, env={})
     second = handler.handle_event(event, s3=s3, env={})
     assert first[0]["run_id"] == second[0]["run_id"]
-    assert len(keys(s3, "models/iris/")) == 6
+    assert len(run_keys(s3, "models/iris/")) == 6
 
 
 def test_latest_does_not_move_back_to_an_older_upload(s3, notifications, iris_bytes):
@@ -274,7 +274,7 @@ def test_invalid_hyperparameter_is_a_failure_record(s3, iris_bytes, env):
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
     (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
     assert outcome["code"] == "invalid_hyperparameters"
-    assert keys(s3, "models/") == []
+    assert run_keys(s3) == []
 
 
 def test_failed_run_delivered_twice_keeps_one_record(s3):
@@ -300,7 +300,7 @@ def test_concurrent_duplicate_that_loses_the_publish_race_adds_nothing(s3, iris_
     (loser,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
     assert loser["duplicate"] and loser["run_id"] == winner["run_id"]
     assert loser["test_mse"] == winner["test_mse"]  # it did train
-    assert len(keys(s3, "models/iris/")) == 6
+    assert len(run_keys(s3, "models/iris/")) == 6
     assert read_json(s3, "models/iris/latest.json") == latest_before
 
 
@@ -453,7 +453,7 @@ def test_an_unusable_upload_name_is_recorded_where_its_record_can_be_written(s3,
 
     assert outcome["code"] == "bad_key"
     assert outcome["failure_key"].startswith("failures/unusable-keys/")
-    assert keys(s3, "failures/") == [outcome["failure_key"]] and keys(s3, "models/") == []
+    assert keys(s3, "failures/") == [outcome["failure_key"]] and run_keys(s3) == []
     assert read_json(s3, outcome["failure_key"])["input"]["key"] == key
 
 

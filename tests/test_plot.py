@@ -40,3 +40,71 @@ def test_the_title_sits_where_matplotlib_would_place_it(scale):
     set_title = figure.axes.set_title
     figure.axes.set_title = lambda title, **_: set_title(title)  # matplotlib's own placement
     assert figure.render(history, "mean") == ours
+
+
+def dark_pixels(png: bytes) -> int:
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return int((image.sum(axis=2) < 150).sum())
+
+
+def test_the_loss_plot_draws_the_closed_form_optimum_as_a_dashed_line():
+    history = [24 * 0.5**i + 0.1 for i in range(100)]
+    without = plot.loss_plot(history, loss="mean")
+    with_optimum = plot.loss_plot(history, loss="mean", optimum=0.09)
+    # A dashed line across the axes (about 500 pixels wide), and its legend entry.
+    assert dark_pixels(with_optimum) - dark_pixels(without) > 200
+
+
+def test_the_loss_axis_is_logarithmic_so_the_tail_of_the_curve_shows():
+    history = [24 * 0.5**i + 0.1 for i in range(100)]
+    plot.loss_plot(history, loss="mean", optimum=0.09)
+    assert plot._loss_figure().axes.get_yscale() == "log"
+
+
+def test_a_loss_of_zero_at_the_optimum_draws_no_reference_line():
+    history = [24 * 0.5**i for i in range(30)]
+    assert plot.loss_plot(history, loss="mean", optimum=0.0) == plot.loss_plot(history, loss="mean")
+
+
+def fit_inputs(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    actual = rng.normal(5.8, 0.8, rows)
+    return actual, actual + rng.normal(0, 0.3, rows)
+
+
+def test_the_fit_plot_shows_the_points_and_the_histogram():
+    assert line_pixels(plot.fit_plot(*fit_inputs(45, 0), target="y")) > 2000
+
+
+def test_a_redrawn_fit_plot_is_what_a_new_figure_draws():
+    cases = [(fit_inputs(45, 0), "sepal_length", "cm"), (fit_inputs(2000, 1), "target", "")]
+    first_drawings = []
+    for (actual, predicted), target, unit in cases:
+        plot._fit_figure.cache_clear()
+        first_drawings.append(plot.fit_plot(actual, predicted, target=target, unit=unit))
+    redrawn = [
+        plot.fit_plot(actual, predicted, target=target, unit=unit)
+        for (actual, predicted), target, unit in cases * 2
+    ]
+    assert redrawn == first_drawings * 2
+
+
+def test_a_redrawn_weights_plot_is_what_a_new_figure_draws():
+    features = ["a", "much_longer_name", "c"]
+    cases = [([1.0, 2.0, 3.0], [1.1, 2.1, 2.9]), ([-50.0, 0.1, 7.0], [-40.0, 0.0, 6.0])]
+    first_drawings = []
+    for trained, closed_form in cases:
+        plot._weights_figure.cache_clear()
+        first_drawings.append(plot.weights_plot(features, trained, closed_form, target="y"))
+    redrawn = [
+        plot.weights_plot(features, trained, closed_form, target="y")
+        for trained, closed_form in cases * 2
+    ]
+    assert redrawn == first_drawings * 2
+
+
+def test_figures_are_paletted_pngs_to_keep_the_page_small():
+    png = plot.fit_plot(*fit_inputs(2000, 1), target="y")
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "P"
+        assert len(image.getcolors()) <= plot.PALETTE_COLOURS

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import base64
 import copy
+import io
+import re
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from browser import chromium
+from browser import blue_pixels, chromium, keep_for_docs, screenshot
 from helpers import IRIS_CSV
 from linreg import pipeline, report_html
 from linreg.config import Hyperparameters
 from linreg.spec import IRIS
 
-WINDOW = (1000, 1400)
+# Tall enough for the metrics, the three figures and the parameters.
+WINDOW = (1000, 2400)
 
 
 @pytest.fixture(scope="module")
 def iris_run() -> pipeline.Run:
-    return pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters())
+    return pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters(), source={"path": "data/iris.csv"})
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +36,18 @@ def diverged_run() -> pipeline.Run:
 
 @pytest.fixture(scope="module")
 def page(iris_run: pipeline.Run) -> str:
-    return report_html.render(iris_run.report, iris_run.files["loss.png"]).decode("utf-8")
+    return iris_run.files["report.html"].decode("utf-8")
 
 
-def render(report: dict, loss_png: bytes | None = None) -> str:
-    return report_html.render(report, loss_png).decode("utf-8")
+def render(report: dict, figures: report_html.Figures | None = None) -> str:
+    return report_html.render(report, figures).decode("utf-8")
+
+
+def figures(run: pipeline.Run) -> report_html.Figures:
+    """The figures a run's report.html embeds, read back from the page."""
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', run.files["report.html"].decode())
+    loss, fit, weights = (base64.b64decode(image) for image in images)
+    return report_html.Figures(loss=loss, fit=fit, weights=weights)
 
 
 def edited(report: dict, **changes: object) -> dict:
@@ -46,7 +56,7 @@ def edited(report: dict, **changes: object) -> dict:
 
 
 def test_render_returns_a_utf8_html_document(iris_run):
-    raw = report_html.render(iris_run.report, iris_run.files["loss.png"])
+    raw = report_html.render(iris_run.report)
     assert isinstance(raw, bytes)
     text = raw.decode("utf-8")
     assert text.startswith("<!DOCTYPE html>")
@@ -148,8 +158,9 @@ def test_shows_s3_input_details_run_id_and_timings(iris_run):
     assert f'<th>train_seconds</th><td class="num">{timings["train_seconds"]:.6g}</td>' in page
 
 
-def test_title_says_local_run_without_an_input(page):
-    # pipeline.run called directly, as here, records no input.
+def test_title_says_local_run_without_an_input(iris_run):
+    # pipeline.run called with no source records no input.
+    page = render(edited(iris_run.report, input=None))
     assert "<title>linreg run: local run</title>" in page
 
 
@@ -170,12 +181,60 @@ def test_values_are_escaped(iris_run):
 
 def test_diverged_report_shows_the_error_and_no_params_table(diverged_run):
     report = diverged_run.report
-    page = render(report, diverged_run.files.get("loss.png"))
+    page = render(report)
     assert report["params"] is None
     assert '<span class="badge bad">diverged</span>' in page
     assert "<h2>Parameters</h2>" not in page
     assert report["error"]["message"] in page
     assert "<img" not in page
+
+
+def test_metrics_show_r2_of_the_trained_model_and_of_the_baseline(iris_run, page):
+    report = iris_run.report
+    for key in ("test_r2", "train_r2", "baseline_test_r2", "baseline_train_r2"):
+        assert f"{report[key]:.6g}" in page
+    assert f"{report['test_r2'] - report['baseline_test_r2']:+.6g}" in page
+
+
+def test_parameters_show_closed_form_weights_beside_the_trained_ones(iris_run, page):
+    closed_form = iris_run.report["baseline_params"]
+    for name, trained in iris_run.report["params"]["weights"].items():
+        best = closed_form["weights"][name]
+        row = (
+            f'<tr><th>weight <code>{name}</code></th><td class="num">{trained:.6g}</td>'
+            f'<td class="num">{best:.6g}</td><td class="num">{trained - best:+.6g}</td></tr>'
+        )
+        assert row in page
+
+
+def test_every_figure_is_embedded_with_alt_text(iris_run, page):
+    assert page.count('<img src="data:image/png;base64,') == 3
+    encoded = base64.b64encode(iris_run.files["loss.png"]).decode("ascii")
+    assert f'src="data:image/png;base64,{encoded}"' in page
+    assert 'alt="Predicted against actual target, and residuals, on test rows"' in page
+    assert 'alt="Each weight, trained and closed form"' in page
+
+
+def test_loss_section_says_the_scale_and_the_reference_line(page):
+    assert "Log scale; the dashed line is the closed-form optimum" in page
+
+
+def test_fit_section_says_all_test_rows_are_shown_for_iris(page):
+    assert "<h2>Fit on test rows</h2>" in page
+    assert "All 45 test rows are shown." in page
+
+
+def test_fit_section_says_how_many_rows_were_sampled_and_how(iris_run):
+    sample = {"points": 2000, "test_rows": 3000000, "drawn": "lowest_hash", "seed": 7}
+    page = render(edited(iris_run.report, fit_sample=sample), figures(iris_run))
+    assert "2,000 of 3,000,000 test rows are shown" in page
+    assert "split seed 7" in page
+    assert "The same file and seed always show the same rows." in page
+
+
+def test_report_html_of_the_sample_run_stays_small(page):
+    # docs/reference.md and the README state its size; three figures as paletted PNGs.
+    assert len(page.encode()) < 80_000
 
 
 def test_missing_metrics_show_as_a_dash(diverged_run):
@@ -194,19 +253,30 @@ def page_file(page, tmp_path_factory) -> Path:
 
 
 def test_chromium_screenshot_is_a_non_blank_png(page_file):
-    shot = page_file.with_name("report.png")
-    chromium(
-        f"--screenshot={shot}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
-        page_file.as_uri(),
-        cwd=page_file.parent,
-    )
-    with Image.open(shot) as image:
-        assert image.format == "PNG"
-        assert image.size == WINDOW
-        colours = image.convert("RGB").getcolors(maxcolors=WINDOW[0] * WINDOW[1])
+    image = screenshot(page_file, WINDOW)
+    keep_for_docs(image, "report.png")
+    assert image.format == "PNG"
+    assert image.size == WINDOW
+    colours = image.convert("RGB").getcolors(maxcolors=WINDOW[0] * WINDOW[1])
     # A blank or failed page has a handful of colours; text, badges and the plot have hundreds.
     assert len(colours) > 200
+
+
+@pytest.mark.parametrize("name", ["loss", "fit", "weights"])
+def test_chromium_draws_each_figure(iris_run, name, tmp_path):
+    png = getattr(figures(iris_run), name)
+    alone = tmp_path / f"{name}.html"
+    alone.write_bytes(report_html.page(name, [report_html.png_image(png, name)]))
+    drawn = blue_pixels(screenshot(alone, (1000, 700)))
+    # The figure's own blue, as Chromium draws it (scaled to the page's width if wider).
+    assert drawn > 0.5 * blue_pixels(Image.open(io.BytesIO(png))) * min(1, 800 / 900)
+
+
+def test_chromium_dom_has_the_new_sections(page_file):
+    dom = chromium("--dump-dom", page_file.as_uri(), cwd=page_file.parent).stdout.decode()
+    for heading in ("Loss", "Fit on test rows", "Parameters"):
+        assert f"<h2>{heading}</h2>" in dom
+    assert dom.count("<img") == 3
 
 
 def test_chromium_dom_has_the_metrics(iris_run, page_file):

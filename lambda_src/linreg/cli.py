@@ -10,13 +10,15 @@ import argparse
 import functools
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import BinaryIO
 from unittest import mock
 
+from linreg import progress
 from linreg.config import ENGINES, LOSSES, PRESETS, SETTINGS, Hyperparameters
 from linreg.contract import DEFAULT_FAILURES_PREFIX, DEFAULT_MODELS_PREFIX, Status, StopReason
 from linreg.errors import InputError
@@ -124,6 +126,13 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument(
         "--links", action="store_true", help="print a presigned link to each run's report"
     )
+    runs.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the model's page (models/NAME/index.html) to FILE; its links are "
+        "relative as in the bucket, or presigned with --links",
+    )
     runs.set_defaults(command=runs_command)
     return root
 
@@ -137,14 +146,15 @@ def train_command(args: argparse.Namespace) -> int:
     hyperparameters = Hyperparameters.from_strings(
         {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     )
-    progress = _print_iteration if args.verbose else None
-    with _open_file(args.csv) as stream:
+    each_iteration = _print_iteration if args.verbose else None
+    with _open_file(args.csv) as stream, _progress(args):
         run = pipeline.run(
             stream,
             hyperparameters,
             source={"path": str(args.csv)},
             spec=spec,
-            on_iteration=progress,
+            on_iteration=each_iteration,
+            size=_file_size(stream),
         )
     args.out.mkdir(parents=True, exist_ok=True)
     # Never leave an older run's model beside this run's report.
@@ -159,7 +169,8 @@ def train_command(args: argparse.Namespace) -> int:
     why = "converged" if report["stopped"] == StopReason.TOLERANCE else "iteration limit"
     print(
         f"test MSE {report['test_mse']:.4f} (closed-form baseline "
-        f"{report['baseline_test_mse']:.4f}) after {report['iterations_run']} iterations "
+        f"{report['baseline_test_mse']:.4f}), test R² {_number(report['test_r2'])} "
+        f"({_number(report['baseline_test_r2'])}) after {report['iterations_run']} iterations "
         f"({why}); outputs in {args.out}"
     )
     return EXIT_OK
@@ -180,11 +191,12 @@ def predict_command(args: argparse.Namespace) -> int:
 
 
 def runs_command(args: argparse.Namespace) -> int:
-    from linreg.published import link, list_runs
+    from linreg.published import link, model_runs
 
     s3 = _plain_s3_client()
     layout = _layout(models=args.models_prefix, failures=args.failures_prefix)
-    runs = list_runs(args.model, s3=s3, layout=layout)
+    listing = model_runs(args.model, s3=s3, layout=layout)
+    runs = listing.runs
     print(f"{'run':<30} {'status':<10} {'test MSE':>9} {'baseline':>9} {'preset':<10} iterations")
     for run in runs:
         print(
@@ -196,7 +208,34 @@ def runs_command(args: argparse.Namespace) -> int:
             print(f"  {link(s3, run['bucket'], run['key'])}")
     if not runs:
         print(f"no runs under {args.model}")
+    if args.html:
+        _write_model_page(args, s3, listing)
     return EXIT_OK
+
+
+def _write_model_page(args: argparse.Namespace, s3, listing) -> None:
+    """The page the function keeps at models/NAME/index.html, from the same runs."""
+    from linreg import model_page
+    from linreg.contract import MODEL_PAGE_FILE
+    from linreg.published import link
+
+    runs = listing.runs[: model_page.PAGE_RUNS]
+
+    def presigned(run: dict) -> str:
+        return link(s3, run["bucket"], run["key"])
+
+    if args.links:
+        to, where = presigned, "presigned links, valid for an hour"
+    else:
+        to = model_page.relative_to(listing.folder + MODEL_PAGE_FILE)
+        where = f"links relative to {args.model.rstrip('/')}/, as in the bucket"
+    older = len(listing.runs) - len(runs) + listing.older
+    page = model_page.render(
+        listing.name or listing.folder.rstrip("/"), model_page.with_links(runs, to), older=older
+    )
+    args.html.parent.mkdir(parents=True, exist_ok=True)
+    args.html.write_bytes(page)
+    print(f"page in {args.html} ({where})")
 
 
 def _layout(**prefixes: str):
@@ -233,8 +272,16 @@ def invoke_command(args: argparse.Namespace) -> int:
         "POWERTOOLS_METRICS_DISABLED": "false" if args.verbose else "true",
     }
     quiet = {name: value for name, value in quiet.items() if name not in os.environ}
-    with mock.patch.dict(os.environ, quiet):
+    with mock.patch.dict(os.environ, quiet), _progress(args):
         return _invoke(args, event, records)
+
+
+def _progress(args: argparse.Namespace) -> AbstractContextManager[None]:
+    """Progress on stderr if it is a terminal, unless ``--verbose`` prints to the same
+    terminal: its lines would break into the line being rewritten."""
+    if args.verbose and sys.stdout.isatty():
+        return nullcontext()
+    return progress.on_terminal(sys.stderr)
 
 
 def _invoke(args: argparse.Namespace, event: dict, records: list) -> int:
@@ -349,6 +396,8 @@ def _describe(report: dict, outcome: dict) -> str:
             f"{report['baseline_test_mse']:.4f})",
             f"  train MSE  {report['train_mse']:.4f}   (closed-form baseline "
             f"{report['baseline_train_mse']:.4f})",
+            f"  test R²    {_number(report['test_r2'])}   (closed-form baseline "
+            f"{_number(report['baseline_test_r2'])})",
             f"  rows       {rows['total']} ({rows['train']} train, {rows['test']} test)",
             f"  weights    {weights}",
             f"  bias       {report['params']['bias']:+.4f}",
@@ -398,6 +447,12 @@ def _open_file(path: Path) -> BinaryIO:
         return path.open("rb")
     except OSError as error:
         raise InputError("unreadable_file", f"cannot read {path}: {error.strerror}") from None
+
+
+def _file_size(file: BinaryIO) -> int | None:
+    """A regular file's size; None for a pipe or a device, whose length is unknown."""
+    status = os.fstat(file.fileno())
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _read_event(path: Path) -> dict:

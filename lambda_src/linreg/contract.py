@@ -29,6 +29,8 @@ TRIGGER_SUFFIXES = (*UPLOAD_SUFFIXES, MANIFEST_SUFFIX)
 RUN_FILES = ("params.json", "params.nd", "loss.png", "report.html", "loss_history.json")
 REPORT_FILE = "report.json"
 LATEST_FILE = "latest.json"
+# The model's page, models/<name>/index.html: its runs, rewritten after each of them.
+MODEL_PAGE_FILE = "index.html"
 
 # The deployment's settings: LINREG_<SETTING> for each text setting, and the operator's
 # limits: the input size, the most iterations an upload may ask for, and which settings

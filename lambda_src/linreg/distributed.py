@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from linreg.data import Dataset, PartStatistics, SplitKind
+from linreg.data import Dataset, PartStatistics, SplitKind, TestSample
 from linreg.data.parse import level_warnings
 from linreg.data.split import check_sides
 from linreg.errors import InputError
@@ -35,6 +35,11 @@ def part_result(index: int, statistics: PartStatistics) -> dict:
         "lines": statistics.lines,
         "train": _stats_json(statistics.train),
         "test": _stats_json(statistics.test),
+        # Its share of the report's test-row sample: the reduce keeps the whole file's.
+        "test_sample": {
+            "X": statistics.test_sample.X.tolist(),
+            "y": statistics.test_sample.y.reshape(-1).tolist(),
+        },
         "levels_seen": [sorted(int(code) for code in seen) for seen in statistics.levels_seen],
         "error": None,
     }
@@ -46,7 +51,13 @@ def part_failure(index: int, lines: int, error: InputError) -> dict:
 
 
 def reduce(
-    results: Iterable[dict], *, parts: int, header: list[str], spec: Spec, test_size: float
+    results: Iterable[dict],
+    *,
+    parts: int,
+    header: list[str],
+    spec: Spec,
+    test_size: float,
+    split_seed: int,
 ) -> Dataset:
     """The whole file's statistics from its parts' results (one per part, in any order).
 
@@ -85,6 +96,7 @@ def reduce(
         rows=None,
         ignored_columns=tuple(name for name in header if name not in spec.required),
         warnings=level_warnings(spec, seen),
+        test_sample=_merged_samples(ordered, len(spec.features), split_seed),
         spec=spec,
     )
 
@@ -96,6 +108,16 @@ def _in_the_file(error: dict, lines_before: int) -> InputError:
         return f"line {int(match.group(1)) + 1 + lines_before}"
 
     return InputError(error["code"], re.sub(r"line (\d+)", shifted, error["message"]))
+
+
+def _merged_samples(results: list[dict], n_features: int, seed: int) -> TestSample:
+    """The parts' samples as one: what one pass over the file would have drawn."""
+    sample = TestSample.empty(n_features)
+    for result in results:
+        X = np.array(result["test_sample"]["X"], dtype=np.float64).reshape(-1, n_features)
+        part = TestSample.of(X, np.array(result["test_sample"]["y"], dtype=np.float64), seed=seed)
+        sample = sample.merged(part.X, part.y, part.hashes)
+    return sample
 
 
 def _stats_json(stats: Stats) -> dict:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from linreg import data, model, plot, report, report_html
+from linreg import data, model, plot, progress, report, report_html
 from linreg.config import Hyperparameters
 from linreg.contract import Status
 from linreg.deadline import Deadline, training_seconds
@@ -42,10 +42,12 @@ def run(
     spec: Spec | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
     deadline: Deadline | None = None,
+    size: int | None = None,
 ) -> Run:
     """Train on a CSV (bytes, or a stream read once in blocks) of the dataset the settings
     name, or of ``spec`` if given. Raises ``InputError`` for anything wrong with the data
-    or settings.
+    or settings. ``size`` is the stream's length as read (the compressed size of a .gz): a
+    person watching on a terminal (``linreg.progress``) sees how much of it is read.
 
     A succeeded run has params.json, params.nd, report.json, report.html and loss.png (and
     loss_history.json when the curve is too long for the report); a diverged run has
@@ -53,34 +55,38 @@ def run(
     with a ``timeout`` error saying how far it got.
     """
     deadline = deadline or Deadline()
-    started = time.perf_counter()
-    stream = _TimedReader(io.BytesIO(csv) if isinstance(csv, bytes) else csv)
-    try:
-        table = data.load(
-            stream,
-            spec=spec or spec_named(hyperparameters.dataset),
-            test_size=hyperparameters.test_size,
-            split_seed=hyperparameters.split_seed,
-            max_bytes=max_bytes,
+    if isinstance(csv, bytes):
+        csv, size = io.BytesIO(csv), len(csv)
+    with progress.for_run(total_bytes=size, iterations=hyperparameters.iterations) as shown:
+        started = time.perf_counter()
+        stream = _TimedReader(csv, on_read=shown.read if shown else None)
+        try:
+            table = data.load(
+                stream,
+                spec=spec or spec_named(hyperparameters.dataset),
+                test_size=hyperparameters.test_size,
+                split_seed=hyperparameters.split_seed,
+                max_bytes=max_bytes,
+                deadline=deadline,
+                on_rows=shown.parsed if shown else None,
+            )
+        except InputError as error:
+            if error.code == "timeout":
+                error.details["bytes_read"] = stream.bytes
+            raise
+        timings = {
+            "read_seconds": stream.seconds,
+            "parse_seconds": time.perf_counter() - started - stream.seconds,
+        }
+        return train(
+            table,
+            hyperparameters,
+            source=source,
+            run_id=run_id,
+            on_iteration=_both(on_iteration, shown.trained if shown else None),
             deadline=deadline,
+            timings=timings,
         )
-    except InputError as error:
-        if error.code == "timeout":
-            error.details["bytes_read"] = stream.bytes
-        raise
-    timings = {
-        "read_seconds": stream.seconds,
-        "parse_seconds": time.perf_counter() - started - stream.seconds,
-    }
-    return train(
-        table,
-        hyperparameters,
-        source=source,
-        run_id=run_id,
-        on_iteration=on_iteration,
-        deadline=deadline,
-        timings=timings,
-    )
 
 
 def train(
@@ -127,14 +133,13 @@ def train(
     trained = time.perf_counter()
     status = Status.DIVERGED if training.diverged else Status.SUCCEEDED
     succeeded = status == Status.SUCCEEDED
+    optimum = baseline(table.train, table.test)
     document = report.run_report(
         status=status,
         hyperparameters=hyperparameters,
         data=table,
         training=training,
-        train_mse=table.train.mse(training.theta) if succeeded else None,
-        test_mse=table.test.mse(training.theta) if succeeded else None,
-        baseline=baseline(table.train, table.test),
+        baseline=optimum,
         standardization=(
             report.standardization(scaling, fitted, table.spec.features) if scaling else None
         ),
@@ -148,28 +153,64 @@ def train(
         error = InputError("diverged", divergence_message(training.loss_history))
         document["error"] = error.as_dict()
         return Run(status, document, {"report.json": to_json(document)}, error)
-    return Run(status, document, _model_files(document, training, hyperparameters, table.spec))
+    return Run(status, document, _model_files(document, training, hyperparameters, table))
 
 
 def _model_files(
-    document: dict, training: model.Training, hyperparameters: Hyperparameters, spec: Spec
+    document: dict,
+    training: model.Training,
+    hyperparameters: Hyperparameters,
+    table: data.Dataset,
 ) -> dict[str, bytes]:
     """A succeeded run's files: the model in two formats, the report, the curve, the page."""
+    spec = table.spec
     params = report.model_params(
         training, hyperparameters, model.versions(), document["standardization"], spec
     )
-    iterations, losses = report.loss_points(training.loss_history)
-    loss_png = plot.loss_plot(losses, loss=hyperparameters.loss, iterations=iterations)
+    figures = _figures(document, training, hyperparameters, table)
     files = {
         "report.json": to_json(document),
         "params.json": to_json(params),
         "params.nd": model.params_nd(training),
-        "loss.png": loss_png,
-        "report.html": report_html.render(document, loss_png),
+        "loss.png": figures.loss,
+        "report.html": report_html.render(document, figures),
     }
     if "loss_history_file" in document:
         files[report.LOSS_HISTORY_FILE] = to_json(report.loss_history(training.loss_history))
     return files
+
+
+def _figures(
+    document: dict,
+    training: model.Training,
+    hyperparameters: Hyperparameters,
+    table: data.Dataset,
+) -> report_html.Figures:
+    spec = table.spec
+    iterations, losses = report.loss_points(training.loss_history)
+    # The loss gradient descent minimises, at the least-squares optimum: its floor.
+    optimum = document["baseline_train_mse"] * (
+        1 if hyperparameters.loss == "mean" else table.train.n
+    )
+    actual, predicted = report.test_predictions(table.test_sample, training)
+    features = list(spec.features)
+    return report_html.Figures(
+        loss=plot.loss_plot(
+            losses,
+            loss=hyperparameters.loss,
+            iterations=iterations,
+            optimum=optimum,
+            unit=spec.unit,
+        ),
+        fit=plot.fit_plot(actual, predicted, target=spec.target, unit=spec.unit),
+        weights=plot.weights_plot(
+            features,
+            [document["params"]["weights"][name] for name in features],
+            [document["baseline_params"]["weights"][name] for name in features],
+            target=spec.target,
+            unit=spec.unit,
+        ),
+    )
 
 
 def _loss(
@@ -200,12 +241,27 @@ def _in_original_units(training: model.Training, scaling: Scaling | None) -> mod
     return replace(training, weights=theta[:-1], bias=float(theta[-1]))
 
 
+def _both(
+    first: Callable[[int, float], None] | None, second: Callable[[int, float], None] | None
+) -> Callable[[int, float], None] | None:
+    """One callback calling both given, in turn; None if neither is."""
+    if first is None or second is None:
+        return first or second
+
+    def both(iteration: int, loss: float) -> None:
+        first(iteration, loss)
+        second(iteration, loss)
+
+    return both
+
+
 class _TimedReader:
     """Counts the bytes read and the seconds spent waiting for them (the download, for an
-    S3 stream)."""
+    S3 stream), and tells ``on_read`` the bytes so far."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, on_read: Callable[[int], None] | None = None) -> None:
         self.stream, self.seconds, self.bytes = stream, 0.0, 0
+        self.on_read = on_read
 
     def read(self, size: int = -1) -> bytes:
         started = time.perf_counter()
@@ -214,6 +270,8 @@ class _TimedReader:
         finally:
             self.seconds += time.perf_counter() - started
         self.bytes += len(data)
+        if self.on_read is not None:
+            self.on_read(self.bytes)
         return data
 
 

@@ -8,16 +8,24 @@ live is ``storage.Layout``'s to say.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import posixpath
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
 from linreg import storage
+from linreg.contract import REPORT_FILE
 from linreg.errors import InputError
 from linreg.storage import Layout
 
 # How long a presigned link to a run's report stays valid.
 LINK_SECONDS = 3600
+# Reports read at once: below boto3's default of 10 pooled connections per client.
+READERS = 8
 
 
 def load_params(model: str, *, s3=None) -> dict:
@@ -39,24 +47,76 @@ def load_params(model: str, *, s3=None) -> dict:
     return params
 
 
-def list_runs(model: str, *, s3, layout: Layout | None = None) -> list[dict]:
+def list_runs(
+    model: str, *, s3, layout: Layout | None = None, limit: int | None = None
+) -> list[dict]:
     """Every run of a model, newest first: succeeded runs from their report.json, failed
     and diverged ones from their failure records. ``model`` is
     ``s3://bucket/<models prefix><name>``, the prefixes those of ``layout``; for a folder
     outside its models prefix, the name is the shortest ending of the folder's path that has
-    failure records."""
+    failure records. ``limit``: the newest that many runs only."""
+    return model_runs(model, s3=s3, layout=layout, limit=limit).runs
+
+
+@dataclass(frozen=True)
+class Runs:
+    """A model's runs, newest first, and how many older ones were left unread."""
+
+    runs: list[dict]
+    # Run folders and failure records past the limit (some may be runs still being written).
+    older: int
+    # The folder the runs were listed in, and the model's name when one was found.
+    folder: str
+    name: str | None = None
+
+
+def model_runs(model: str, *, s3, layout: Layout | None = None, limit: int | None = None) -> Runs:
+    """``list_runs``, with how many were left out, the folder and the model's name."""
     layout = layout or Layout()
     bucket, folder = _bucket_and_prefix(model)
-    runs = []
-    for run_prefix in _folders(s3, bucket, folder):
-        report, _ = storage.read_json(s3, bucket, run_prefix + "report.json")
-        if report is not None:  # a folder without a report is a run still being written
-            runs.append(_row(report, bucket, run_prefix + _page(s3, bucket, run_prefix)))
     name = layout.name_of_model_folder(folder) or _name_with_failures(s3, bucket, folder, layout)
-    for key in _keys(s3, bucket, layout.failure_folder(name)) if name else []:
+    failures = layout.failure_folder(name) if name else None
+    return dataclasses.replace(read_runs(s3, bucket, folder, failures, limit=limit), name=name)
+
+
+def read_runs(
+    s3, bucket: str, model_folder: str, failure_folder: str | None, *, limit: int | None = None
+) -> Runs:
+    """The runs under ``model_folder`` and the records under ``failure_folder``, newest
+    first. Listing is cheap (a key per run); reading is not, so only the newest ``limit``
+    are read, several at once. A run folder without report.json is a run still being
+    written (or a nested model's folder): it is skipped and the next older one read."""
+    candidates = sorted(
+        [(folder[len(model_folder) : -1], folder) for folder in _folders(s3, bucket, model_folder)]
+        + [
+            (posixpath.basename(key).removesuffix(".json"), key)
+            for key in (_keys(s3, bucket, failure_folder) if failure_folder else [])
+        ],
+        reverse=True,
+    )
+    wanted = len(candidates) if limit is None else limit
+    runs: list[dict] = []
+    read = 0
+    with ThreadPoolExecutor(READERS, thread_name_prefix="runs") as pool:
+        while len(runs) < wanted and read < len(candidates):
+            batch = candidates[read : read + wanted - len(runs)]
+            read += len(batch)
+            found = pool.map(lambda candidate: _read_run(s3, bucket, candidate[1]), batch)
+            runs += [run for run in found if run is not None]
+    return Runs(runs=runs, older=len(candidates) - read, folder=model_folder)
+
+
+def _read_run(s3, bucket: str, key: str) -> dict | None:
+    """A run folder's row (``None`` while it is incomplete), or a failure record's."""
+    if not key.endswith("/"):
         record, _ = storage.read_json(s3, bucket, key)
-        runs.append(_row({**(record.get("report") or {}), **record}, bucket, key))
-    return sorted(runs, key=lambda run: run["run_id"], reverse=True)
+        if record is None:  # deleted since it was listed
+            return None
+        return _row({**(record.get("report") or {}), **record}, bucket, key)
+    report, _ = storage.read_json(s3, bucket, key + REPORT_FILE)
+    if report is None:
+        return None
+    return _row(report, bucket, key + _page(s3, bucket, key))
 
 
 def _name_with_failures(s3, bucket: str, folder: str, layout: Layout) -> str | None:
@@ -80,14 +140,31 @@ def _row(report: dict, bucket: str, key: str) -> dict:
     return {
         "run_id": report["run_id"],
         "status": report["status"],
+        "time": upload_time(report),
         "test_mse": report.get("test_mse"),
         "baseline_test_mse": report.get("baseline_test_mse"),
+        "test_r2": report.get("test_r2"),
+        "baseline_test_r2": report.get("baseline_test_r2"),
         "preset": settings.get("preset") or (report.get("settings") or {}).get("preset"),
         "iterations": report.get("iterations_run"),
         "error": (report.get("error") or {}).get("code"),
         "bucket": bucket,
         "key": key,
     }
+
+
+def upload_time(report: dict) -> datetime | None:
+    """When the run's upload was made (UTC): its ``last_modified``, or else the time its run
+    id starts with (a record written before the upload was described has no
+    ``last_modified``; the id then holds the event's time)."""
+    source = report.get("input") or {}
+    try:
+        if source.get("last_modified"):
+            return datetime.fromisoformat(source["last_modified"]).astimezone(UTC)
+        stamp = str(report.get("run_id")).split("-", 1)[0]
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 def _page(s3, bucket: str, run_prefix: str) -> str:

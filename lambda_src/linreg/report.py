@@ -13,7 +13,7 @@ import numpy as np
 from linreg import __version__
 from linreg.config import Hyperparameters
 from linreg.contract import Status
-from linreg.data import Dataset
+from linreg.data import Dataset, TestSample
 from linreg.model import Training
 from linreg.spec import Spec
 from linreg.stats import Baseline, Scaling
@@ -52,23 +52,31 @@ def run_report(
     hyperparameters: Hyperparameters,
     data: Dataset,
     training: Training,
-    train_mse: float | None,
-    test_mse: float | None,
     baseline: Baseline,
     standardization: dict | None,
     timings: dict[str, float],
     source: dict | None,
     run_id: str | None,
 ) -> dict:
-    """report.json. MSEs and params are ``None`` for a diverged run: they mean nothing."""
+    """report.json. The trained model's scores, params and fit sample are ``None`` for a
+    diverged run: they mean nothing. R² is scikit-learn's ``r2_score`` of each part."""
     diverged = status == Status.DIVERGED
+    theta = training.theta
+
+    def scored(score: float | None) -> float | None:
+        return None if diverged else score
+
     return {
         "status": status,
         "run_id": run_id,
-        "test_mse": test_mse,
-        "train_mse": train_mse,
+        "test_mse": scored(data.test.mse(theta)),
+        "train_mse": scored(data.train.mse(theta)),
+        "test_r2": scored(data.test.r2(theta)),
+        "train_r2": scored(data.train.r2(theta)),
         "baseline_test_mse": baseline.test_mse,
         "baseline_train_mse": baseline.train_mse,
+        "baseline_test_r2": baseline.test_r2,
+        "baseline_train_r2": baseline.train_r2,
         "iterations_run": len(training.loss_history),
         "stopped": training.stopped,
         **_loss_curve(training.loss_history),
@@ -79,12 +87,31 @@ def run_report(
         "params": None
         if diverged
         else {"weights": _weights(training, data.spec.features), "bias": training.bias},
+        "baseline_params": _params_of(baseline.theta, data.spec.features),
+        "fit_sample": None if diverged else fit_sample(data, seed=hyperparameters.split_seed),
         "standardization": standardization,
         "ignored_columns": list(data.ignored_columns),
         "warnings": list(data.warnings),
         "input": source,
         "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
     }
+
+
+def fit_sample(data: Dataset, *, seed: int) -> dict:
+    """How the test rows of the fit figures were chosen: ``all`` of them, or, past
+    ``SAMPLE_ROWS``, the ones with the ``lowest_hash`` of their values and the split seed."""
+    shown = len(data.test_sample)
+    return {
+        "points": shown,
+        "test_rows": data.test.n,
+        "drawn": "all" if shown == data.test.n else "lowest_hash",
+        "seed": seed,
+    }
+
+
+def test_predictions(sample: TestSample, training: Training) -> tuple[np.ndarray, np.ndarray]:
+    """Actual and predicted targets of the sampled test rows."""
+    return sample.y.reshape(-1), sample.X @ training.weights + training.bias
 
 
 def standardization(scaling: Scaling, fitted: Training, features: tuple[str, ...]) -> dict:
@@ -127,3 +154,9 @@ def _json_numbers(values: list[float]) -> list[float | None]:
 
 def _weights(training: Training, features: tuple[str, ...]) -> dict[str, float]:
     return {name: float(weight) for name, weight in zip(features, training.weights, strict=True)}
+
+
+def _params_of(theta: np.ndarray, features: tuple[str, ...]) -> dict:
+    values = np.asarray(theta, dtype=np.float64).reshape(-1)
+    weights = dict(zip(features, values[:-1].tolist(), strict=True))
+    return {"weights": weights, "bias": float(values[-1])}

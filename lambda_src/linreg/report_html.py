@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from html import escape
 
 # Shown for a value that is missing or null, e.g. a diverged run's MSEs.
@@ -23,8 +24,14 @@ _OWN_SECTION = frozenset(
         "run_id",
         "test_mse",
         "train_mse",
+        "test_r2",
+        "train_r2",
         "baseline_test_mse",
         "baseline_train_mse",
+        "baseline_test_r2",
+        "baseline_train_r2",
+        "baseline_params",
+        "fit_sample",
         "loss_history",
         "loss_history_iterations",
         "loss_history_file",
@@ -66,8 +73,6 @@ tbody th { font-weight: normal; color: #444; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 /* Key/value tables read down one column: every value starts at the same edge. */
 table.kv td.num { text-align: left; }
-.columns { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; }
-.columns section { flex: 1 1 0; min-width: 260px; }
 img { max-width: 100%; height: auto; border: 1px solid #e3e3e3; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.9em;
   word-break: break-all; }
@@ -76,8 +81,18 @@ ul { margin: 4px 0; padding-left: 22px; }
 """
 
 
-def render(report: Mapping, loss_png: bytes | None) -> bytes:
-    """The report as a UTF-8 HTML page; ``loss_png`` is embedded when given."""
+@dataclass(frozen=True)
+class Figures:
+    """A succeeded run's figures, as PNG bytes (``linreg.plot``)."""
+
+    loss: bytes
+    fit: bytes
+    weights: bytes
+
+
+def render(report: Mapping, figures: Figures | None = None) -> bytes:
+    """The report as a UTF-8 HTML page, with ``figures`` embedded when given (a diverged
+    run has none)."""
     title = f"linreg run: {_input_name(report)}"
     body = [
         _header(report, title),
@@ -85,11 +100,10 @@ def render(report: Mapping, loss_png: bytes | None) -> bytes:
         _warnings(report.get("warnings")),
         _metrics(report),
         # The curve right after the metrics: together they say whether the run went well.
-        _loss(report, loss_png),
-        _columns(
-            _params(report.get("params")),
-            section("Settings", table(_settings_rows(report))),
-        ),
+        _loss(report, figures.loss if figures else None),
+        _fit(report.get("fit_sample"), figures.fit if figures else None),
+        _params(report, figures.weights if figures else None),
+        section("Settings", table(_settings_rows(report))),
         # Full width: S3 keys and ETags are long, and wrapping them makes them hard to copy.
         section("Input", table(_input_rows(report))),
         section("Timings", table(_flat_rows(report.get("timings")))),
@@ -97,14 +111,14 @@ def render(report: Mapping, loss_png: bytes | None) -> bytes:
     return page(title, body)
 
 
-def page(title: str, parts: Iterable[str]) -> bytes:
+def page(title: str, parts: Iterable[str], css: str = "") -> bytes:
     """A self-contained UTF-8 page: ``parts`` (HTML, empty ones skipped) under ``title``, in
-    the style every page of a run or a model shares."""
+    the style every page of a run or a model shares; ``css`` adds rules of the page's own."""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<title>{escape(title)}</title>\n<style>{_CSS}{css}</style>\n</head>\n"
         "<body>\n<main>\n"
         + "\n".join(part for part in parts if part)
         + "\n</main>\n</body>\n</html>\n"
@@ -149,16 +163,25 @@ def _error(error: object) -> str:
 
 def _metrics(report: Mapping) -> str:
     rows = []
-    for label, key in (("test MSE", "test"), ("train MSE", "train")):
-        trained = report.get(f"{key}_mse")
-        best = report.get(f"baseline_{key}_mse")
-        gap = f'<td class="num">{escape(_gap(trained, best))}</td>'
-        rows.append(f"<tr><th>{label}</th>{cell(trained)}{cell(best)}{gap}</tr>")
+    for label, key in (("test MSE", "test_mse"), ("train MSE", "train_mse")):
+        trained, best = report.get(key), report.get(f"baseline_{key}")
+        rows.append(_metric_row(label, trained, best, _gap(trained, best)))
+    for label, key in (("test R²", "test_r2"), ("train R²", "train_r2")):
+        trained, best = report.get(key), report.get(f"baseline_{key}")
+        rows.append(_metric_row(label, trained, best, _difference(trained, best)))
     head = (
         "<thead><tr><th></th><th>trained</th><th>closed-form baseline</th>"
         "<th>gap to baseline</th></tr></thead>"
     )
-    return section("Metrics", f"<table>{head}<tbody>{''.join(rows)}</tbody></table>")
+    note = (
+        '<p class="sub">R² is 1 − MSE / variance of the target on the same rows (1 is a '
+        "perfect fit, 0 no better than predicting the mean), as scikit-learn's r2_score.</p>"
+    )
+    return section("Metrics", f"<table>{head}<tbody>{''.join(rows)}</tbody></table>{note}")
+
+
+def _metric_row(label: str, trained: object, best: object, gap: str) -> str:
+    return f'<tr><th>{label}</th>{cell(trained)}{cell(best)}<td class="num">{escape(gap)}</td></tr>'
 
 
 def _gap(value: object, baseline: object) -> str:
@@ -168,28 +191,68 @@ def _gap(value: object, baseline: object) -> str:
     return f"{(value / baseline - 1) * 100:+.6g} %"
 
 
-def _params(params: object) -> str:
+def _difference(value: object, baseline: object) -> str:
+    if not _is_number(value) or not _is_number(baseline):
+        return MISSING
+    return f"{value - baseline:+.6g}"
+
+
+def _params(report: Mapping, weights_png: bytes | None) -> str:
+    """The trained parameters beside the closed-form ones."""
+    params = report.get("params")
     # A diverged run has no parameters: they would mean nothing, so there is no table.
     if not isinstance(params, Mapping):
         return ""
-    weights = params.get("weights") or {}
+    best = report.get("baseline_params")
+    best = best if isinstance(best, Mapping) else {}
+    best_weights = best.get("weights") if isinstance(best.get("weights"), Mapping) else {}
     rows = []
-    for name, value in [*weights.items(), ("bias", params.get("bias"))]:
+    for name, value in [*(params.get("weights") or {}).items(), ("bias", params.get("bias"))]:
         label = "bias" if name == "bias" else f"weight <code>{escape(str(name))}</code>"
-        rows.append(f"<tr><th>{label}</th>{cell(value)}</tr>")
-    head = "<th>parameter</th><th>value</th>"
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    return section("Parameters", table)
+        closed = best.get("bias") if name == "bias" else best_weights.get(name)
+        difference = escape(_difference(value, closed))
+        rows.append(
+            f'<tr><th>{label}</th>{cell(value)}{cell(closed)}<td class="num">{difference}</td></tr>'
+        )
+    head = "<th>parameter</th><th>trained</th><th>closed form</th><th>difference</th>"
+    parts = [f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"]
+    if weights_png:
+        parts.append(png_image(weights_png, "Each weight, trained and closed form"))
+    return section("Parameters", "\n".join(parts))
 
 
 def _loss(report: Mapping, loss_png: bytes | None) -> str:
     summary = _loss_summary(report.get("loss_history"), report.get("iterations_run"))
     parts = [f"<p>{escape(summary)}</p>"] if summary else []
     if loss_png:
+        parts.append(
+            '<p class="sub">Log scale; the dashed line is the closed-form optimum\'s loss on '
+            "the training rows, the floor gradient descent approaches.</p>"
+        )
         parts.append(png_image(loss_png, summary or "Training loss per iteration"))
     else:
         parts.append('<p class="none">No loss plot for this run.</p>')
     return section("Loss", "\n".join(parts))
+
+
+def _fit(sample: object, fit_png: bytes | None) -> str:
+    """Predicted against actual, and the residuals, on (a sample of) the test rows."""
+    if not isinstance(sample, Mapping) or not fit_png:
+        return ""
+    caption = escape(_sample_caption(sample))
+    image = png_image(fit_png, "Predicted against actual target, and residuals, on test rows")
+    return section("Fit on test rows", f"<p>{caption}</p>\n{image}")
+
+
+def _sample_caption(sample: Mapping) -> str:
+    points, rows = _count(sample.get("points")), _count(sample.get("test_rows"))
+    if sample.get("drawn") == "all":
+        return f"All {rows} test rows are shown."
+    return (
+        f"{points} of {rows} test rows are shown: those whose values, hashed with split seed "
+        f"{_format(sample.get('seed'))}, come lowest, drawn while the file was read. The same "
+        "file and seed always show the same rows."
+    )
 
 
 def _loss_summary(history: object, iterations: object) -> str:
@@ -241,12 +304,6 @@ def _input_rows(report: Mapping) -> list[tuple[str, object]]:
     return [*_flat_rows(report.get("input")), ("ignored columns", ignored_text)]
 
 
-def _columns(*sections: str) -> str:
-    """Sections side by side; they wrap under each other on a narrow window."""
-    inner = "\n".join(section for section in sections if section)
-    return f'<div class="columns">\n{inner}\n</div>'
-
-
 def section(title: str, content: str) -> str:
     return f"<section>\n<h2>{escape(title)}</h2>\n{content}\n</section>"
 
@@ -280,6 +337,10 @@ def _format(value: object) -> str:
         return str(value)
     # Lists and other structures: compact JSON, so a later field still shows in full.
     return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _count(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else _format(value)
 
 
 def _is_number(value: object) -> bool:

@@ -7,7 +7,8 @@ A run is published by writing its files, report.json last and only if absent, so
 one delivery wins; latest.json then moves by compare-and-swap, never back to an older
 upload. A problem with the input is recorded under the failures prefix and ends the run
 normally (a retry would fail the same way); S3 and other unexpected errors raise, so
-Lambda retries the event.
+Lambda retries the event. Every delivery that finds its run published or recorded, a
+redelivery too, then rewrites the model's page (model_page); that step never fails a run.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
-from linreg import pipeline, scale_out, storage
+from linreg import model_page, pipeline, scale_out, storage
 from linreg.config import Hyperparameters, Limits, metadata_settings
 from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
 from linreg.deadline import Deadline, parsing_seconds, training_seconds
@@ -45,6 +47,7 @@ class Outcome:
     reason: str | None = None  # why it was skipped
     duplicate: bool = False  # an earlier delivery had done it already
     latest_moved: bool | None = None
+    page_written: bool | None = None  # the model's page was rewritten after the run
     test_mse: float | None = None
     rows: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -62,6 +65,7 @@ class Outcome:
             "reason": self.reason,
             "duplicate": self.duplicate or None,
             "latest_moved": self.latest_moved,
+            "page_written": self.page_written,
             "test_mse": self.test_mse,
             "rows": self.rows,
             "timings": self.timings or None,
@@ -257,7 +261,11 @@ class _Attempt:
                     "run already published; duplicate delivery", extra={"latest_moved": moved}
                 )
                 return self.outcome(
-                    Status.SUCCEEDED, prefix=self.prefix, duplicate=True, latest_moved=moved
+                    Status.SUCCEEDED,
+                    prefix=self.prefix,
+                    duplicate=True,
+                    latest_moved=moved,
+                    page_written=self.write_page(),
                 )
             if failure is not None:
                 logger.info("run already failed; duplicate delivery")
@@ -266,6 +274,7 @@ class _Attempt:
                     failure_key=self.failure_key,
                     error=InputError(**failure["error"]),
                     duplicate=True,
+                    page_written=self.write_page(),
                 )
             if unreadable is not None:
                 return self.fail(unreadable, settings=settings)
@@ -291,6 +300,7 @@ class _Attempt:
                     run_id=self.run_id,
                     max_bytes=limits.max_input_bytes,
                     deadline=deadline,
+                    size=upload.size,
                 )
             except InputError as error:
                 return self.fail(error, settings=settings)
@@ -320,10 +330,14 @@ class _Attempt:
         }
         if not published:
             logger.info("another delivery published this run first")
-            return self.outcome(Status.SUCCEEDED, duplicate=True, **details)
+            return self.outcome(
+                Status.SUCCEEDED, duplicate=True, page_written=self.write_page(), **details
+            )
         moved = self.move_latest(report, known=latest)
         logger.info("published", extra={"prefix": self.prefix, "latest_moved": moved})
-        return self.outcome(Status.SUCCEEDED, latest_moved=moved, **details)
+        return self.outcome(
+            Status.SUCCEEDED, latest_moved=moved, page_written=self.write_page(), **details
+        )
 
     def move_latest(self, report: dict, *, known: tuple | None = None) -> bool:
         """Point latest.json at this run unless it points at a newer upload already."""
@@ -354,4 +368,33 @@ class _Attempt:
             "run failed",
             extra={"code": error.code, "error": error.message, "failure_key": self.failure_key},
         )
-        return self.outcome(status, failure_key=self.failure_key, error=error, duplicate=not first)
+        return self.outcome(
+            status,
+            failure_key=self.failure_key,
+            error=error,
+            duplicate=not first,
+            page_written=self.write_page(),
+        )
+
+    def write_page(self) -> bool | None:
+        """Rewrite the model's page, now that this run is complete or recorded. Best effort:
+        the run's outcome stands whatever happens here, and the model's next run rewrites
+        the page (model_page says why that keeps it correct). ``None``: no page (an upload
+        whose name makes no keys)."""
+        if self.quarantine_key:
+            return None
+        bucket = self.where["bucket"]
+        try:
+            written = model_page.publish_page(self.s3, bucket, self.layout, self.name)
+        except Exception as error:
+            # Not only S3's errors: a record someone else left malformed must not fail, and
+            # so retry, every run of the model.
+            logger.warning(
+                "model page not written; the model's next run rewrites it",
+                extra={"error": f"{type(error).__name__}: {error}"},
+                exc_info=not isinstance(error, ClientError | BotoCoreError),
+            )
+            return False
+        if not written:
+            logger.warning("model page kept changing; the model's next run rewrites it")
+        return written

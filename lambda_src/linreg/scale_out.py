@@ -200,6 +200,7 @@ def parts_dataset(s3, run: dict):
         header=items[0]["header"],
         spec=spec_named(hyperparameters.dataset),
         test_size=hyperparameters.test_size,
+        split_seed=hyperparameters.split_seed,
     )
 
 

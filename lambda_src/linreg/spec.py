@@ -27,6 +27,8 @@ class Spec:
     level_prefix: str = ""
     # The error code for a cell that is not one of its column's levels.
     unknown_level_code: str = "unknown_level"
+    # The target's unit, for the report's axes ("" when unknown or unitless).
+    unit: str = ""
 
     def __post_init__(self) -> None:
         names = [self.target, *self.numeric, *(column for column, _ in self.categorical)]
@@ -61,6 +63,7 @@ class Spec:
             "numeric": list(self.numeric),
             "categorical": {column: list(levels) for column, levels in self.categorical},
             "level_prefix": self.level_prefix,
+            "unit": self.unit,
         }
 
     @classmethod
@@ -75,6 +78,7 @@ class Spec:
                     for column, levels in value.get("categorical", {}).items()
                 ),
                 level_prefix=str(value.get("level_prefix", "")),
+                unit=str(value.get("unit", "")),
             )
         except (KeyError, TypeError, AttributeError) as error:
             raise InputError("bad_dataset", f"not a dataset description: {error}") from None
@@ -87,6 +91,7 @@ IRIS = Spec(
     categorical=(("iris", ("setosa", "versicolor", "virginica")),),
     level_prefix="iris-",
     unknown_level_code="unknown_species",
+    unit="cm",
 )
 # scikit-learn's diabetes data, unscaled: disease progression after a year from ten
 # baseline measurements; sex is coded 1 or 2.

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Below this fraction of yᵀy, the target's spread about its mean counts as zero.
+CONSTANT_TOLERANCE = 1e-12
+
 
 @dataclass(frozen=True)
 class Stats:
@@ -65,6 +68,20 @@ class Stats:
     def mse(self, theta: np.ndarray) -> float:
         return self.sse(theta) / self.n
 
+    def r2(self, theta: np.ndarray) -> float | None:
+        """The coefficient of determination of θ on these rows, as scikit-learn's
+        ``r2_score`` gives it: 1 − SSE / Σ(y − ȳ)², where Σ(y − ȳ)² = yᵀy − (Σy)²/n and Σy
+        is Aᵀy's last entry (A's last column is ones). ``None`` for fewer than two rows."""
+        if self.n < 2:
+            return None
+        total = self.yy - float(self.moment[-1, 0]) ** 2 / self.n
+        sse = self.sse(theta)
+        # A constant target: scikit-learn scores a perfect fit 1 and any other 0. Rounding
+        # leaves a constant's spread a hair above zero, so "zero" is relative to yᵀy.
+        if total <= CONSTANT_TOLERANCE * self.yy:
+            return 1.0 if sse <= CONSTANT_TOLERANCE * self.yy else 0.0
+        return 1.0 - sse / total
+
 
 def least_squares(stats: Stats) -> np.ndarray:
     """The θ minimising SSE: the normal equations AᵀAθ = Aᵀy, minimum-norm when singular
@@ -77,14 +94,23 @@ def least_squares(stats: Stats) -> np.ndarray:
 class Baseline:
     """Ordinary least squares on the same split: the optimum gradient descent aims at."""
 
+    theta: np.ndarray  # [w; b], (p+1, 1)
     train_mse: float
     test_mse: float
+    train_r2: float | None
+    test_r2: float | None
 
 
 def baseline(train: Stats, test: Stats) -> Baseline:
     """The least-squares fit on the training part, scored on both parts."""
     theta = least_squares(train)
-    return Baseline(train_mse=train.mse(theta), test_mse=test.mse(theta))
+    return Baseline(
+        theta=theta,
+        train_mse=train.mse(theta),
+        test_mse=test.mse(theta),
+        train_r2=train.r2(theta),
+        test_r2=test.r2(theta),
+    )
 
 
 def curvature(stats: Stats, reduction: str) -> float:

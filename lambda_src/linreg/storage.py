@@ -4,6 +4,7 @@ Layout (prefixes configurable, see ``Layout``):
     incoming/<name>.csv[.gz]                 uploads; the function never writes here
     models/<name>/<run_id>/report.json ...   one folder per succeeded run
     models/<name>/latest.json                points at the newest succeeded run
+    models/<name>/index.html                 the model's page: its runs (model_page)
     failures/<name>/<run_id>.json            one record per failed or diverged run
 
 S3 delivers events at least once, sometimes concurrently. Every write here is safe to
@@ -35,6 +36,7 @@ from linreg.contract import (
     LATEST_FILE,
     MANIFEST_SUFFIX,
     MAX_INPUT_BYTES_ENV,
+    MODEL_PAGE_FILE,
     MODELS_PREFIX_ENV,
     REPORT_FILE,
     RUN_FILES,
@@ -114,7 +116,7 @@ class Layout:
         run_id = "x" * RUN_ID_LENGTH
         longest = max(
             [self.run_prefix(name, run_id) + file for file in (*RUN_FILES, REPORT_FILE)]
-            + [self.failure_key(name, run_id)],
+            + [self.failure_key(name, run_id), self.page_key(name)],
             key=lambda key: len(key.encode()),
         )
         if len(longest.encode()) > MAX_KEY_BYTES:
@@ -150,6 +152,10 @@ class Layout:
 
     def latest_key(self, name: str) -> str:
         return f"{self.model_folder(name)}{LATEST_FILE}"
+
+    def page_key(self, name: str) -> str:
+        """The model's page, beside latest.json."""
+        return f"{self.model_folder(name)}{MODEL_PAGE_FILE}"
 
     def failure_key(self, name: str, run_id: str) -> str:
         return f"{self.failure_folder(name)}{run_id}.json"
@@ -276,6 +282,16 @@ def exists(s3, bucket: str, key: str) -> bool:
             return False
         raise
     return True
+
+
+def etag(s3, bucket: str, key: str) -> str | None:
+    """An object's ETag (quoted, as If-Match takes it), or ``None`` when it does not exist."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)["ETag"]
+    except ClientError as error:
+        if error_code(error) in ("404", "NoSuchKey"):
+            return None
+        raise
 
 
 def publish_run(s3, bucket: str, prefix: str, files: Mapping[str, bytes]) -> bool:

@@ -19,7 +19,13 @@ from moto.core.authorization import enable_iam_authentication
 
 from helpers import BUCKET, event_for
 from linreg import handler
-from linreg.contract import DISTRIBUTED_FOLDER, LATEST_FILE, REPORT_FILE, RUN_FILES
+from linreg.contract import (
+    DISTRIBUTED_FOLDER,
+    LATEST_FILE,
+    MODEL_PAGE_FILE,
+    REPORT_FILE,
+    RUN_FILES,
+)
 from template import (
     DATA_BUCKET,
     all_statements,
@@ -76,6 +82,8 @@ def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
             (f"{models}*/{REPORT_FILE}", if_none_match),
             (f"{models}*/{LATEST_FILE}", if_match),
             (f"{models}*/{LATEST_FILE}", if_none_match),
+            (f"{models}*/{MODEL_PAGE_FILE}", if_match),
+            (f"{models}*/{MODEL_PAGE_FILE}", if_none_match),
             (f"{failures}*", if_none_match),
         ]
     )
@@ -117,6 +125,15 @@ def test_latest_may_be_written_only_as_a_compare_and_swap_or_a_first_write(
     assert sorted(conditions, key=json.dumps) == sorted(ONLY_WITH.values(), key=json.dumps)
 
 
+def test_model_page_may_be_written_only_as_a_compare_and_swap_or_a_first_write(
+    resources: dict,
+) -> None:
+    # As latest.json: a writer with a stale list of runs must not replace a newer page.
+    conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/models/*/index.html")
+
+    assert sorted(conditions, key=json.dumps) == sorted(ONLY_WITH.values(), key=json.dumps)
+
+
 def test_failure_records_may_be_written_only_if_absent(resources: dict) -> None:
     conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/failures/*")
 
@@ -135,6 +152,8 @@ def test_write_once_follows_the_configured_prefixes(configured_resources: dict) 
         "{models}iris/0123abcd/report.json",
         "{models}iris/latest.json",
         "{models}a/b/c/latest.json",
+        "{models}iris/index.html",
+        "{models}a/b/c/index.html",
         "{failures}iris/0123abcd.json",
         "{failures}x/report.json",
     ],
@@ -339,6 +358,17 @@ def test_function_policy_allows_recording_a_failed_run(clients: tuple) -> None:
         (outcome,) = handler.handle_event(event_for("incoming/bad.csv"), s3=function, env={})
 
     assert admin.head_object(Bucket=BUCKET, Key=outcome["failure_key"])
+
+
+def test_function_policy_allows_writing_the_model_page(clients: tuple) -> None:
+    # The page step never fails a run, so a denied page would only show here.
+    admin, function = clients
+
+    with enable_iam_authentication():
+        (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+
+    assert outcome["page_written"] is True
+    assert admin.head_object(Bucket=BUCKET, Key="models/iris/index.html")
 
 
 def test_function_policy_refuses_writing_an_upload(clients: tuple) -> None:

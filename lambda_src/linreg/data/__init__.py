@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from linreg.data.parse import Columns, Parsed, check_header, level_warnings, parse_block
-from linreg.data.split import EXACT_SPLIT_MAX_ROWS, Accumulator, Rows, SplitKind
+from linreg.data.split import EXACT_SPLIT_MAX_ROWS, Accumulator, Rows, SplitKind, TestSample
 from linreg.data.stream import (
     BLOCK_BYTES,
     Block,
@@ -39,7 +39,15 @@ from linreg.errors import InputError
 from linreg.spec import IRIS, Spec
 from linreg.stats import Stats
 
-__all__ = ["EXACT_SPLIT_MAX_ROWS", "Dataset", "Rows", "SplitKind", "load", "load_bytes"]
+__all__ = [
+    "EXACT_SPLIT_MAX_ROWS",
+    "Dataset",
+    "Rows",
+    "SplitKind",
+    "TestSample",
+    "load",
+    "load_bytes",
+]
 
 # Each parsing thread holds a block and its parsed arrays (~8× the block in all).
 MAX_THREADS = 4
@@ -55,7 +63,8 @@ SWITCH_INTERVAL_SECONDS = 0.001
 
 @dataclass(frozen=True)
 class Dataset:
-    """What training needs from a file: statistics of each part, and how they were cut."""
+    """What training needs from a file: statistics of each part, and how they were cut;
+    for the report, a sample of the test rows."""
 
     train: Stats
     test: Stats
@@ -63,6 +72,7 @@ class Dataset:
     rows: Rows | None  # the rows themselves, kept for an exact split only
     ignored_columns: tuple[str, ...]
     warnings: tuple[str, ...]
+    test_sample: TestSample
     spec: Spec = IRIS
 
     @property
@@ -85,13 +95,15 @@ def load(
     exact_max_rows: int = EXACT_SPLIT_MAX_ROWS,
     threads: int | None = None,
     deadline: Deadline | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> Dataset:
     """Read a CSV (plain or gzip) holding ``spec``'s columns from ``stream`` in one pass.
 
     Column order does not matter; extra columns are ignored. ``max_bytes`` bounds the
     uncompressed size (a small .gz can hold a huge file). Blocks are parsed on ``threads``
     threads (default: one per available core, at most ``MAX_THREADS``). Past ``deadline``
-    it stops with a ``timeout`` error.
+    it stops with a ``timeout`` error. ``on_rows`` is told the rows read so far after each
+    block, on the calling thread.
     """
     header, blocks = split_header(line_blocks(plain(stream, max_bytes), block_bytes))
     with _helper_thread() as helper:
@@ -108,6 +120,7 @@ def load(
             ),
             threads=threads,
             deadline=deadline or Deadline(),
+            on_rows=on_rows,
         )
         if parts.row_count == 0:
             raise InputError("no_data", "the file has a header but no data rows")
@@ -119,6 +132,7 @@ def load(
         rows=cut.rows,
         ignored_columns=tuple(name for name in header if name not in spec.required),
         warnings=level_warnings(spec, levels_seen),
+        test_sample=cut.sample,
         spec=spec,
     )
 
@@ -126,10 +140,12 @@ def load(
 @dataclass(frozen=True)
 class PartStatistics:
     """One part of a file cut by byte ranges: the statistics of its rows under the hashed
-    split, the levels it saw, and how many lines it holds (to count lines across parts)."""
+    split, its sample of test rows, the levels it saw, and how many lines it holds (to count
+    lines across parts)."""
 
     train: Stats
     test: Stats
+    test_sample: TestSample
     levels_seen: list[set[int]]
     lines: int
 
@@ -164,7 +180,7 @@ def load_part(
             deadline=deadline or Deadline(),
         )
     test = parts.hashed_test
-    return PartStatistics(parts.total - test, test, levels_seen, counted.lines)
+    return PartStatistics(parts.total - test, test, parts.sample, levels_seen, counted.lines)
 
 
 class _Counted:
@@ -190,6 +206,7 @@ def _accumulate(
     accumulator: Accumulator,
     threads: int | None,
     deadline: Deadline,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[Accumulator, list[set[int]]]:
     """Every block parsed and added to ``accumulator``; the levels seen per column."""
     check_header(header, spec)
@@ -206,6 +223,8 @@ def _accumulate(
                 seen.update(np.flatnonzero(np.bincount(column_codes, minlength=len(levels))))
             accumulator.add(X, y)
             deadline.check("reading and parsing", rows_read=accumulator.row_count)
+            if on_rows is not None:
+                on_rows(accumulator.row_count)
     return accumulator, levels_seen
 
 

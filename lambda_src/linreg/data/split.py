@@ -3,7 +3,8 @@
 Up to ``EXACT_SPLIT_MAX_ROWS`` rows are kept and split exactly as the tutorial splits its
 frame (scikit-learn's ``train_test_split``). Beyond that, a seeded hash of each row's
 values assigns it, with the same test fraction, and only sufficient statistics are kept
-(``linreg.stats``). Knows nothing of S3, parsing or MXNet.
+(``linreg.stats``). A bounded sample of test rows is kept either way, for the report's
+figures (``TestSample``). Knows nothing of S3, parsing or MXNet.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from linreg.stats import Stats
 
 # Up to this many rows the rows are kept for the tutorial's exact split.
 EXACT_SPLIT_MAX_ROWS = 1_000_000
+# The most test rows the report's fit figures show: more would only blur the scatter and
+# grow the page.
+SAMPLE_ROWS = 2_000
 
 # (X, y) of one block of rows, as parsed.
 Block = tuple[np.ndarray, np.ndarray]
@@ -73,6 +77,7 @@ class Parts:
     test: Stats
     kind: SplitKind
     rows: Rows | None
+    sample: TestSample
 
 
 def exact_split(
@@ -96,17 +101,26 @@ def exact_split(
 
 
 def hashed_test_rows(X: np.ndarray, y: np.ndarray, *, seed: int, test_size: float) -> np.ndarray:
-    """Which rows are test rows, for large inputs: a splitmix64 hash of each row's values
-    (their bits) and the seed, uniform on [0, 1), below the test fraction.
+    """Which rows are test rows, for large inputs: each row's hash (``row_hashes``) read as
+    a number uniform on [0, 1), below the test fraction.
 
     The assignment depends on a row's values and the seed alone: not on where the row sits
     or how the file was cut into blocks or parts, so one pass and a distributed run of the
     same file split it alike. Identical rows land on the same side.
     """
+    return _is_test(row_hashes(X, y, seed=seed), test_size)
+
+
+def row_hashes(X: np.ndarray, y: np.ndarray, *, seed: int) -> np.ndarray:
+    """A splitmix64 hash of each row's values (their bits) and the seed, as uint64."""
     hashed = np.full(len(X), seed * 0x9E3779B97F4A7C15 % 2**64, dtype=np.uint64)
     for column in (*X.T, np.asarray(y).reshape(-1)):
         bits = np.ascontiguousarray(column, dtype=np.float64).view(np.uint64)
         hashed = _splitmix(hashed ^ bits)
+    return hashed
+
+
+def _is_test(hashed: np.ndarray, test_size: float) -> np.ndarray:
     return (hashed >> np.uint64(11)) < np.uint64(int(test_size * 2**53))
 
 
@@ -115,6 +129,47 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
+
+
+@dataclass(frozen=True)
+class TestSample:
+    """Up to ``SAMPLE_ROWS`` test rows for the report's figures: all of them when there are
+    no more, else the ones with the smallest ``row_hashes``. That choice depends on the rows'
+    values and the seed alone, so the same file and seed give the same rows whether it is
+    read in one pass, in other blocks, or in parts whose samples are ``merged``."""
+
+    __test__ = False  # not a pytest class, despite the name
+
+    X: np.ndarray
+    y: np.ndarray  # (n, 1)
+    hashes: np.ndarray  # uint64, ascending
+
+    @classmethod
+    def empty(cls, n_features: int) -> TestSample:
+        return cls(np.empty((0, n_features)), np.empty((0, 1)), np.empty(0, dtype=np.uint64))
+
+    @classmethod
+    def of(cls, X: np.ndarray, y: np.ndarray, *, seed: int) -> TestSample:
+        """The sample of these test rows."""
+        return cls.empty(X.shape[1]).merged(X, y, row_hashes(X, y, seed=seed))
+
+    def merged(self, X: np.ndarray, y: np.ndarray, hashes: np.ndarray) -> TestSample:
+        """This sample with more test rows (and their hashes) offered to it."""
+        if len(self.hashes) == SAMPLE_ROWS:
+            # Most rows of a long file cannot make the cut: drop them before concatenating.
+            keep = hashes < self.hashes[-1]
+            X, y, hashes = X[keep], y[keep], hashes[keep]
+        if len(hashes) == 0:
+            return self
+        X = np.concatenate([self.X, X])
+        y = np.concatenate([self.y, np.asarray(y).reshape(-1, 1)])
+        hashes = np.concatenate([self.hashes, hashes])
+        # Identical rows share a hash, so ties leave the sample's values the same either way.
+        kept = np.argsort(hashes, kind="stable")[:SAMPLE_ROWS]
+        return TestSample(X[kept], y[kept], hashes[kept])
+
+    def __len__(self) -> int:
+        return len(self.hashes)
 
 
 def check_sides(train_rows: int, test_rows: int, n_features: int, test_size: float) -> None:
@@ -157,6 +212,7 @@ class Accumulator:
         self.kept: list[Block] | None = []
         self.row_count = 0
         self.total = self.hashed_test = Stats.zero(n_features)
+        self.sample = TestSample.empty(n_features)  # of the hashed test rows
         self.early_split: tuple[int, Future] | None = None
 
     def expect(self, row_count: int) -> None:
@@ -191,11 +247,15 @@ class Accumulator:
         cut = early.result() if guess == self.row_count else self._exact_cut(self.row_count, [])
         cut = cut.counting(self.kept[cut.blocks :])
         rows = Rows(blocks=tuple(self.kept), train_index=cut.train_index, test_index=cut.test_index)
+        self.sample = TestSample.of(rows.X_test, rows.y_test, seed=self.seed)
         return self._parts(cut.test, SplitKind.EXACT, rows)
 
     def _hashed_test(self, X: np.ndarray, y: np.ndarray) -> Stats:
-        test = hashed_test_rows(X, y, seed=self.seed, test_size=self.test_size)
-        return Stats.of(X[test], y[test])
+        hashes = row_hashes(X, y, seed=self.seed)
+        test = _is_test(hashes, self.test_size)
+        X, y = X[test], y[test]
+        self.sample = self.sample.merged(X, y, hashes[test])
+        return Stats.of(X, y)
 
     def _exact_cut(self, row_count: int, blocks: list[Block]) -> _ExactCut:
         train_index, test_index = exact_split(
@@ -210,7 +270,7 @@ class Accumulator:
         return none_counted.counting(blocks)
 
     def _parts(self, test: Stats, kind: SplitKind, rows: Rows | None) -> Parts:
-        return Parts(train=self.total - test, test=test, kind=kind, rows=rows)
+        return Parts(train=self.total - test, test=test, kind=kind, rows=rows, sample=self.sample)
 
 
 @dataclass(frozen=True)
