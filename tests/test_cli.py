@@ -108,6 +108,10 @@ def test_invoke_runs_each_sample_event_against_embedded_s3(event, tmp_path):
     reports = list(tmp_path.glob("models/**/report.json"))
     assert len(reports) == len(trained)
     assert all(json.loads(r.read_text())["status"] == "succeeded" for r in reports)
+    # Each model's page is saved beside its runs, and its links reach them there.
+    for report in reports:
+        page = (report.parent.parent / "index.html").read_text()
+        assert f'href="{report.parent.name}/report.html"' in page
 
 
 def test_invoke_can_train_a_large_upload_in_parts_as_the_state_machine_would(tmp_path, capsys):

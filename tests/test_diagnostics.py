@@ -15,8 +15,11 @@ from sklearn.model_selection import train_test_split
 from helpers import IRIS_CSV, ROOT, iris_like
 from linreg import pipeline
 from linreg.config import Hyperparameters
+from linreg.contract import StopReason
 from linreg.data import load
 from linreg.data.split import SAMPLE_ROWS, Accumulator, TestSample, hashed_test_rows
+from linreg.model import Training
+from linreg.report import fit_points
 from linreg.spec import DIABETES, IRIS
 from linreg.stats import Stats
 
@@ -199,3 +202,12 @@ def test_merging_samples_keeps_the_rows_with_the_smallest_hashes():
     merged = halves.merged(second.X, second.y, second.hashes)
     np.testing.assert_array_equal(merged.X, whole.X)
     assert np.all(np.diff(whole.hashes.astype(np.float64)) >= 0)
+
+
+def test_rows_whose_predictions_overflow_are_left_out_of_the_fit_figure():
+    sample = TestSample(
+        X=np.array([[1.0], [1e300]]), y=np.array([[2.0], [1.0]]), hashes=np.zeros(2, np.uint64)
+    )
+    training = Training(np.array([1e10]), 0.0, [1.0], StopReason.ITERATIONS)
+    actual, predicted = fit_points(sample, training)
+    assert actual.tolist() == [2.0] and predicted.tolist() == [1e10]

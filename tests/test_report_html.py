@@ -284,3 +284,10 @@ def test_chromium_dom_has_the_metrics(iris_run, page_file):
     assert "<h2>Metrics</h2>" in dom
     assert f"{iris_run.report['test_mse']:.6g}" in dom
     assert f"{iris_run.report['baseline_test_mse']:.6g}" in dom
+
+
+def test_a_fit_that_cannot_be_drawn_says_so(iris_run):
+    drawn = figures(iris_run)
+    page = render(iris_run.report, report_html.Figures(drawn.loss, None, drawn.weights))
+    assert "No figure: these rows' predictions are too large to draw." in page
+    assert page.count("<img") == 2

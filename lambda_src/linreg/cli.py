@@ -417,20 +417,40 @@ def _execution(report: dict) -> list[str]:
 
 
 def _download(s3, outcome: dict, out: Path) -> None:
+    from linreg.storage import exists
+
     if "prefix" in outcome:
         listing = s3.list_objects_v2(Bucket=outcome["bucket"], Prefix=outcome["prefix"])
         keys = [item["Key"] for item in listing.get("Contents", [])]
     else:
         keys = [outcome["failure_key"]] if "failure_key" in outcome else []
     for key in keys:
-        target = out / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(s3.get_object(Bucket=outcome["bucket"], Key=key)["Body"].read())
+        _save(s3, outcome["bucket"], key, out)
     if keys:
         folder = out / Path(keys[0]).parent
         print(f"  saved to   {folder}")
         if (folder / "report.html").exists():
             print(f"  report     {folder / 'report.html'}")
+        page = _model_page_key(outcome["key"])
+        # Its links are relative, so they work beside the run just saved.
+        if page and exists(s3, outcome["bucket"], page):
+            _save(s3, outcome["bucket"], page, out)
+            print(f"  model page {out / page}")
+
+
+def _save(s3, bucket: str, key: str, out: Path) -> None:
+    target = out / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _model_page_key(upload_key: str) -> str | None:
+    """The page of the model an upload trains, where the handler's layout puts it."""
+    from linreg.storage import Layout
+
+    layout = Layout.from_env(os.environ)
+    name = layout.model_name(upload_key)
+    return layout.page_key(name) if name and layout.name_problem(name) is None else None
 
 
 def _buckets(s3) -> set[str]:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
+import numpy as np
+
 from linreg import data, model, plot, progress, report, report_html
 from linreg.config import Hyperparameters
 from linreg.contract import Status
@@ -192,7 +194,7 @@ def _figures(
     optimum = document["baseline_train_mse"] * (
         1 if hyperparameters.loss == "mean" else table.train.n
     )
-    actual, predicted = report.test_predictions(table.test_sample, training)
+    actual, predicted = report.fit_points(table.test_sample, training)
     features = list(spec.features)
     return report_html.Figures(
         loss=plot.loss_plot(
@@ -202,7 +204,9 @@ def _figures(
             optimum=optimum,
             unit=spec.unit,
         ),
-        fit=plot.fit_plot(actual, predicted, target=spec.target, unit=spec.unit),
+        fit=plot.fit_plot(actual, predicted, target=spec.target, unit=spec.unit)
+        if _drawable(actual, predicted)
+        else None,
         weights=plot.weights_plot(
             features,
             [document["params"]["weights"][name] for name in features],
@@ -211,6 +215,13 @@ def _figures(
             unit=spec.unit,
         ),
     )
+
+
+def _drawable(actual, predicted) -> bool:
+    # Axes need finite ranges: spreads near the float limit overflow when measured.
+    with np.errstate(over="ignore", invalid="ignore"):
+        spreads = [np.ptp(values) for values in (actual, predicted, actual - predicted)]
+    return len(actual) > 0 and bool(np.isfinite(spreads).all())
 
 
 def _loss(

@@ -109,9 +109,14 @@ def fit_sample(data: Dataset, *, seed: int) -> dict:
     }
 
 
-def test_predictions(sample: TestSample, training: Training) -> tuple[np.ndarray, np.ndarray]:
-    """Actual and predicted targets of the sampled test rows."""
-    return sample.y.reshape(-1), sample.X @ training.weights + training.bias
+def fit_points(sample: TestSample, training: Training) -> tuple[np.ndarray, np.ndarray]:
+    """Actual and predicted targets of the sampled test rows; a row whose prediction or
+    residual overflows (values near the parser's limit) is left out: no axis can show it."""
+    actual = sample.y.reshape(-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        predicted = sample.X @ training.weights + training.bias
+        drawable = np.isfinite(predicted) & np.isfinite(actual - predicted)
+    return actual[drawable], predicted[drawable]
 
 
 def standardization(scaling: Scaling, fitted: Training, features: tuple[str, ...]) -> dict:

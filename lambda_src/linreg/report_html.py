@@ -86,7 +86,7 @@ class Figures:
     """A succeeded run's figures, as PNG bytes (``linreg.plot``)."""
 
     loss: bytes
-    fit: bytes
+    fit: bytes | None  # None when no test row's prediction can be drawn
     weights: bytes
 
 
@@ -237,9 +237,13 @@ def _loss(report: Mapping, loss_png: bytes | None) -> str:
 
 def _fit(sample: object, fit_png: bytes | None) -> str:
     """Predicted against actual, and the residuals, on (a sample of) the test rows."""
-    if not isinstance(sample, Mapping) or not fit_png:
+    if not isinstance(sample, Mapping):
         return ""
     caption = escape(_sample_caption(sample))
+    if not fit_png:
+        # Only values near the float limit do this: the predictions overflow.
+        missing = "No figure: these rows' predictions are too large to draw."
+        return section("Fit on test rows", f'<p>{caption}</p>\n<p class="none">{missing}</p>')
     image = png_image(fit_png, "Predicted against actual target, and residuals, on test rows")
     return section("Fit on test rows", f"<p>{caption}</p>\n{image}")
 
