@@ -90,7 +90,8 @@ class _LossFigure:
             1.0, color="black", linestyle="--", linewidth=1, label="closed-form optimum"
         )
         self.axes.set_xlabel("iteration")
-        self.axes.grid(alpha=0.3, which="both")
+        self.axes.grid(alpha=0.3)
+        _fixed_label_positions(self.axes)
         self.lock = threading.Lock()
 
     def render(
@@ -149,6 +150,7 @@ class _FitFigure:
         self.histogram.set_title("Residuals", y=1.0)
         for axes in (self.scatter, self.histogram):
             axes.grid(alpha=0.3)
+            _fixed_label_positions(axes)
         self.lock = threading.Lock()
 
     def render(self, actual: np.ndarray, predicted: np.ndarray, quantity: str) -> bytes:
@@ -218,6 +220,13 @@ class _WeightsFigure:
             return png(self.figure)
 
 
+def _fixed_label_positions(axes) -> None:
+    # Axis labels at set places: otherwise matplotlib measures every tick label on each
+    # drawing to keep the axis label clear of them.
+    axes.xaxis.set_label_coords(0.5, -0.1)
+    axes.yaxis.set_label_coords(-0.1, 0.5)
+
+
 def _quantity(name: str, unit: str) -> str:
     return f"{name} ({unit})" if unit else name
 
@@ -270,7 +279,9 @@ def runs_figure(times: list[str], test_mse: list[float], baseline: list[float | 
     if logarithmic:
         axes.set_yscale("log")
     axes.set_ylabel("test MSE (target units²)" + (", log scale" if logarithmic else ""))
-    axes.set_title("Test MSE per run, oldest to newest")
+    # Set places, as in the run's figures: nothing to measure on each drawing.
+    axes.set_title("Test MSE per run, oldest to newest", y=1.0)
+    axes.yaxis.set_label_coords(-0.08, 0.5)
     axes.grid(alpha=0.3)
     axes.legend(loc="best")
     return figure

@@ -247,7 +247,7 @@ class Accumulator:
         cut = early.result() if guess == self.row_count else self._exact_cut(self.row_count, [])
         cut = cut.counting(self.kept[cut.blocks :])
         rows = Rows(blocks=tuple(self.kept), train_index=cut.train_index, test_index=cut.test_index)
-        self.sample = TestSample.of(rows.X_test, rows.y_test, seed=self.seed)
+        self.sample = cut.sample
         return self._parts(cut.test, SplitKind.EXACT, rows)
 
     def _hashed_test(self, X: np.ndarray, y: np.ndarray) -> Stats:
@@ -265,7 +265,14 @@ class Accumulator:
         test_rows = np.zeros(row_count, dtype=bool)
         test_rows[test_index] = True
         none_counted = _ExactCut(
-            train_index, test_index, test_rows, Stats.zero(self.n_features), 0, 0
+            train_index,
+            test_index,
+            test_rows,
+            Stats.zero(self.n_features),
+            TestSample.empty(self.n_features),
+            self.seed,
+            0,
+            0,
         )
         return none_counted.counting(blocks)
 
@@ -275,21 +282,28 @@ class Accumulator:
 
 @dataclass(frozen=True)
 class _ExactCut:
-    """scikit-learn's split of the whole file, and the test statistics of its first
-    ``blocks`` blocks (``rows`` rows) under it."""
+    """scikit-learn's split of the whole file, and the test statistics and sample of its
+    first ``blocks`` blocks (``rows`` rows) under it."""
 
     train_index: np.ndarray
     test_index: np.ndarray
     test_rows: np.ndarray  # True for each test row, by position in the file
     test: Stats
+    sample: TestSample
+    seed: int
     blocks: int
     rows: int
 
     def counting(self, blocks: list[Block]) -> _ExactCut:
-        """This cut with the test rows of ``blocks``, the file's next blocks, counted too."""
-        test, first_row = self.test, self.rows
+        """This cut with the test rows of ``blocks``, the file's next blocks, counted too
+        (mostly on the helper thread, while the last blocks parse)."""
+        test, sample, first_row = self.test, self.sample, self.rows
         for X, y in blocks:
             mask = self.test_rows[first_row : first_row + len(X)]
-            test += Stats.of(X[mask], y[mask])
+            test_X, test_y = X[mask], y[mask]
+            test += Stats.of(test_X, test_y)
+            sample = sample.merged(test_X, test_y, row_hashes(test_X, test_y, seed=self.seed))
             first_row += len(X)
-        return replace(self, test=test, blocks=self.blocks + len(blocks), rows=first_row)
+        return replace(
+            self, test=test, sample=sample, blocks=self.blocks + len(blocks), rows=first_row
+        )
