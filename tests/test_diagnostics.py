@@ -13,7 +13,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
 from helpers import IRIS_CSV, ROOT, iris_like
-from linreg import pipeline
+from linreg import pipeline, plot
 from linreg.config import Hyperparameters
 from linreg.contract import StopReason
 from linreg.data import load
@@ -211,3 +211,56 @@ def test_rows_whose_predictions_overflow_are_left_out_of_the_fit_figure():
     training = Training(np.array([1e10]), 0.0, [1.0], StopReason.ITERATIONS)
     actual, predicted = fit_points(sample, training)
     assert actual.tolist() == [2.0] and predicted.tolist() == [1e10]
+
+
+def test_r2_keeps_its_digits_for_a_target_whose_mean_dwarfs_its_spread(tmp_path):
+    frame = pd.read_csv(IRIS_CSV)
+    frame["sepal_length"] += 1e6
+    path = tmp_path / "far.csv"
+    frame.to_csv(path, index=False)
+    report = pipeline.run(path.read_bytes(), Hyperparameters(preset="converged")).report
+    X, y = frame_of(path, IRIS)
+    _, X_test, _, y_test = train_test_split(X, y, test_size=0.3, random_state=1)
+    expected = r2_score(y_test, predict(report["params"], X_test, IRIS))
+    # From the statistics alone, yᵀy − (Σy)²/n keeps about four of its digits here.
+    assert report["test_r2"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_r2_of_a_constant_target_follows_scikit_learn_on_kept_rows():
+    rows = ["sepal_length,sepal_width,petal_length,petal_width,iris"] + [
+        f"3,{i % 7},{i % 5},{i % 3},{['setosa', 'versicolor', 'virginica'][i % 3]}"
+        for i in range(60)
+    ]
+    report = pipeline.run(("\n".join(rows) + "\n").encode(), Hyperparameters()).report
+    assert report["test_r2"] == 0.0  # an imperfect fit of a constant, as r2_score scores it
+
+
+def test_the_sum_loss_is_drawn_against_the_optimums_sum_of_squared_errors(iris_bytes, monkeypatch):
+    drawn = {}
+    loss_plot = plot.loss_plot
+
+    def recording(history, **options):
+        drawn.update(options)
+        return loss_plot(history, **options)
+
+    monkeypatch.setattr(plot, "loss_plot", recording)
+    run = pipeline.run(iris_bytes, Hyperparameters(loss="sum", learning_rate=1e-4))
+    report = run.report
+    assert run.status == "succeeded" and drawn["loss"] == "sum"
+    expected = report["baseline_train_mse"] * report["rows"]["train"]
+    assert drawn["optimum"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_sample_of_kept_rows_is_the_same_whatever_the_blocks():
+    data = iris_like(9000, seed=5)
+    samples = [
+        load(io.BytesIO(data), block_bytes=size, threads=1).test_sample
+        for size in (1 << 12, 1 << 16, 1 << 20)
+    ]
+    for other in samples[1:]:
+        np.testing.assert_array_equal(other.X, samples[0].X)
+        np.testing.assert_array_equal(other.y, samples[0].y)
+
+
+def test_a_sample_with_no_drawable_row_draws_no_fit_figure():
+    assert not pipeline._drawable(np.array([]), np.array([]))

@@ -9,7 +9,7 @@ import pytest
 from helpers import iris_like, with_bad_cell
 from linreg import distributed, pipeline
 from linreg.config import Hyperparameters
-from linreg.data import load_bytes, load_part
+from linreg.data import TestSample, load_bytes, load_part
 from linreg.data.stream import line_blocks, owned_lines, split_header
 from linreg.errors import InputError
 from linreg.spec import IRIS
@@ -36,8 +36,11 @@ def parts_of(data: bytes, part_bytes: int) -> list[dict]:
 def reduced(data: bytes, part_bytes: int):
     header, _ = split_header(line_blocks(io.BytesIO(data)))
     results = parts_of(data, part_bytes)
+    sample = TestSample.empty(len(IRIS.features))
+    for result in results:
+        sample = distributed.merge_sample(sample, result, seed=1)
     return distributed.reduce(
-        results, parts=len(results), header=header, spec=IRIS, test_size=0.3, split_seed=1
+        results, parts=len(results), header=header, spec=IRIS, test_size=0.3, test_sample=sample
     )
 
 
@@ -89,7 +92,12 @@ def test_a_missing_part_stops_the_reduce():
 
     with pytest.raises(RuntimeError, match="no statistics"):
         distributed.reduce(
-            results[:-1], parts=len(results), header=header, spec=IRIS, test_size=0.3, split_seed=1
+            results[:-1],
+            parts=len(results),
+            header=header,
+            spec=IRIS,
+            test_size=0.3,
+            test_sample=TestSample.empty(5),
         )
 
 
@@ -99,3 +107,11 @@ def test_the_parts_draw_the_sample_of_test_rows_one_pass_draws():
     from_parts = reduced(data, 1 << 16).test_sample
     np.testing.assert_array_equal(from_parts.X, one_pass.X)
     np.testing.assert_array_equal(from_parts.y, one_pass.y)
+
+
+def test_a_part_written_without_a_sample_merges_as_an_empty_one():
+    # A part computed by the previous image, during a deploy.
+    result = parts_of(iris_like(3000, seed=9), 1 << 20)[0]
+    del result["test_sample"]
+    sample = distributed.merge_sample(TestSample.empty(5), result, seed=1)
+    assert len(sample) == 0

@@ -193,12 +193,14 @@ def test_a_page_that_keeps_changing_is_given_up_without_failing_the_run(
     assert outcome["latest_moved"] is True
 
 
-def test_a_malformed_record_left_in_the_bucket_does_not_fail_the_run(s3, iris_bytes):
+def test_a_file_that_is_not_a_run_left_in_the_bucket_is_skipped(s3, iris_bytes):
     s3.put_object(Bucket=BUCKET, Key="failures/iris/notes.json", Body=b"not JSON")
+    s3.put_object(Bucket=BUCKET, Key="failures/iris/list.json", Body=b"[1, 2]")
 
     outcome = upload(s3, iris_bytes)
 
-    assert (outcome["status"], outcome["page_written"]) == ("succeeded", False)
+    assert (outcome["status"], outcome["page_written"]) == ("succeeded", True)
+    assert outcome["run_id"] in stored_page(s3)
 
 
 # --- rendering ----------------------------------------------------------------------------

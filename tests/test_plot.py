@@ -108,3 +108,10 @@ def test_figures_are_paletted_pngs_to_keep_the_page_small():
     with Image.open(io.BytesIO(png)) as image:
         assert image.mode == "P"
         assert len(image.getcolors()) <= plot.PALETTE_COLOURS
+
+
+def test_names_with_dollar_signs_are_drawn_as_text_not_math():
+    hostile = r"$\frac$"
+    assert plot.fit_plot(*fit_inputs(45, 0), target=hostile, unit=hostile)
+    assert plot.weights_plot([hostile, "b"], [1.0, 2.0], [1.0, 2.0], target=hostile, unit="$")
+    assert plot.loss_plot([2.0, 1.0], loss="mean", optimum=0.5, unit=hostile)

@@ -57,9 +57,10 @@ def reduce(
     header: list[str],
     spec: Spec,
     test_size: float,
-    split_seed: int,
+    test_sample: TestSample,
 ) -> Dataset:
-    """The whole file's statistics from its parts' results (one per part, in any order).
+    """The whole file's statistics from its parts' results (one per part, in any order),
+    and ``test_sample``, their samples of test rows as ``merge_sample`` merged them.
 
     Refuses to go on unless every part is there. A part's problem is the file's: the first
     part with one (in file order) ends the run, its line numbers counted in the whole file.
@@ -96,7 +97,7 @@ def reduce(
         rows=None,
         ignored_columns=tuple(name for name in header if name not in spec.required),
         warnings=level_warnings(spec, seen),
-        test_sample=_merged_samples(ordered, len(spec.features), split_seed),
+        test_sample=test_sample,
         spec=spec,
     )
 
@@ -110,14 +111,15 @@ def _in_the_file(error: dict, lines_before: int) -> InputError:
     return InputError(error["code"], re.sub(r"line (\d+)", shifted, error["message"]))
 
 
-def _merged_samples(results: list[dict], n_features: int, seed: int) -> TestSample:
-    """The parts' samples as one: what one pass over the file would have drawn."""
-    sample = TestSample.empty(n_features)
-    for result in results:
-        X = np.array(result["test_sample"]["X"], dtype=np.float64).reshape(-1, n_features)
-        part = TestSample.of(X, np.array(result["test_sample"]["y"], dtype=np.float64), seed=seed)
-        sample = sample.merged(part.X, part.y, part.hashes)
-    return sample
+def merge_sample(sample: TestSample, result: dict, seed: int) -> TestSample:
+    """``sample`` with one part's sample of test rows merged in, which it then drops from
+    ``result``: merged over all parts, what one pass over the file would have drawn. A part
+    written by an older version has none."""
+    rows = result.pop("test_sample", None) or {"X": [], "y": []}
+    n_features = sample.X.shape[1]
+    X = np.array(rows["X"], dtype=np.float64).reshape(-1, n_features)
+    part = TestSample.of(X, np.array(rows["y"], dtype=np.float64), seed=seed)
+    return sample.merged(part.X, part.y, part.hashes)
 
 
 def _stats_json(stats: Stats) -> dict:

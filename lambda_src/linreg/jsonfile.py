@@ -3,6 +3,8 @@
 import json
 
 
-def to_json(value: dict) -> bytes:
+def to_json(value: dict, *, indent: int | None = 2) -> bytes:
+    """``value`` as a JSON file: indented for people, or compact (``indent=None``) for files
+    only programs read."""
     # allow_nan=False: NaN is not JSON, and most readers reject a file holding it.
-    return (json.dumps(value, indent=2, allow_nan=False) + "\n").encode()
+    return (json.dumps(value, indent=indent, allow_nan=False) + "\n").encode()

@@ -37,8 +37,9 @@ from linreg.storage import Layout
 PAGE_RUNS = 50
 # Compare-and-swap tries before the page is left to the model's next run.
 PAGE_ATTEMPTS = 4
-# S3's answers to a conditional write that lost (412) or met another in flight (409).
-_LOST = ("PreconditionFailed", "412")
+# S3's answers to a conditional write that lost (412, or 404 when the page it expected was
+# deleted meanwhile) or met another in flight (409).
+_LOST = ("PreconditionFailed", "412", "NoSuchKey", "404")
 _CONFLICT = ("ConditionalRequestConflict", "409")
 
 _CSS = """

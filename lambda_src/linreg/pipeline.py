@@ -219,9 +219,11 @@ def _figures(
 
 def _drawable(actual, predicted) -> bool:
     # Axes need finite ranges: spreads near the float limit overflow when measured.
+    if len(actual) == 0:
+        return False
     with np.errstate(over="ignore", invalid="ignore"):
         spreads = [np.ptp(values) for values in (actual, predicted, actual - predicted)]
-    return len(actual) > 0 and bool(np.isfinite(spreads).all())
+    return bool(np.isfinite(spreads).all())
 
 
 def _loss(

@@ -30,7 +30,7 @@ def loss_plot(
     """The tutorial's loss curve (loss per iteration) on a log scale, with the closed-form
     ``optimum``'s loss as a dashed reference line; ``iterations`` are the points' iteration
     numbers when the curve is a sample (default 1, 2, ...), ``unit`` the target's."""
-    return _loss_figure().render(loss_history, loss, iterations, optimum, unit)
+    return _loss_figure().render(loss_history, loss, iterations, optimum, _plain(unit))
 
 
 def fit_plot(actual: np.ndarray, predicted: np.ndarray, *, target: str, unit: str = "") -> bytes:
@@ -48,8 +48,9 @@ def weights_plot(
     unit: str = "",
 ) -> bytes:
     """Each feature's trained weight beside its closed-form (least-squares) weight."""
-    label = f"weight ({unit or 'units'} of {target} per unit of the feature)"
-    return _weights_figure(len(features)).render(features, trained, closed_form, label)
+    label = f"weight ({_plain(unit) or 'units'} of {_plain(target)} per unit of the feature)"
+    names = [_plain(name) for name in features]
+    return _weights_figure(len(features)).render(names, trained, closed_form, label)
 
 
 def png(figure) -> bytes:
@@ -228,7 +229,13 @@ def _fixed_label_positions(axes) -> None:
 
 
 def _quantity(name: str, unit: str) -> str:
-    return f"{name} ({unit})" if unit else name
+    return f"{_plain(name)} ({_plain(unit)})" if unit else _plain(name)
+
+
+def _plain(text: str) -> str:
+    # A name from a dataset description is text: matplotlib would read "$...$" as math,
+    # and refuse a malformed formula.
+    return text.replace("$", r"\$")
 
 
 @functools.cache

@@ -47,17 +47,6 @@ def load_params(model: str, *, s3=None) -> dict:
     return params
 
 
-def list_runs(
-    model: str, *, s3, layout: Layout | None = None, limit: int | None = None
-) -> list[dict]:
-    """Every run of a model, newest first: succeeded runs from their report.json, failed
-    and diverged ones from their failure records. ``model`` is
-    ``s3://bucket/<models prefix><name>``, the prefixes those of ``layout``; for a folder
-    outside its models prefix, the name is the shortest ending of the folder's path that has
-    failure records. ``limit``: the newest that many runs only."""
-    return model_runs(model, s3=s3, layout=layout, limit=limit).runs
-
-
 @dataclass(frozen=True)
 class Runs:
     """A model's runs, newest first, and how many older ones were left unread."""
@@ -71,7 +60,11 @@ class Runs:
 
 
 def model_runs(model: str, *, s3, layout: Layout | None = None, limit: int | None = None) -> Runs:
-    """``list_runs``, with how many were left out, the folder and the model's name."""
+    """Every run of a model, newest first (``limit``: the newest that many only): succeeded
+    runs from their report.json, failed and diverged ones from their failure records.
+    ``model`` is ``s3://bucket/<models prefix><name>``, the prefixes those of ``layout``;
+    for a folder outside its models prefix, the name is the shortest ending of the folder's
+    path that has failure records."""
     layout = layout or Layout()
     bucket, folder = _bucket_and_prefix(model)
     name = layout.name_of_model_folder(folder) or _name_with_failures(s3, bucket, folder, layout)
@@ -107,16 +100,21 @@ def read_runs(
 
 
 def _read_run(s3, bucket: str, key: str) -> dict | None:
-    """A run folder's row (``None`` while it is incomplete), or a failure record's."""
-    if not key.endswith("/"):
-        record, _ = storage.read_json(s3, bucket, key)
-        if record is None:  # deleted since it was listed
+    """A run folder's row, or a failure record's; ``None`` while a run is incomplete, and
+    for a file that is not a run's (someone else's object in the model's folders must not
+    hide every run after it)."""
+    try:
+        if not key.endswith("/"):
+            record, _ = storage.read_json(s3, bucket, key)
+            if record is None:  # deleted since it was listed
+                return None
+            return _row({**(record.get("report") or {}), **record}, bucket, key)
+        report, _ = storage.read_json(s3, bucket, key + REPORT_FILE)
+        if report is None:
             return None
-        return _row({**(record.get("report") or {}), **record}, bucket, key)
-    report, _ = storage.read_json(s3, bucket, key + REPORT_FILE)
-    if report is None:
+        return _row(report, bucket, key + _page(s3, bucket, key))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return _row(report, bucket, key + _page(s3, bucket, key))
 
 
 def _name_with_failures(s3, bucket: str, folder: str, layout: Layout) -> str | None:

@@ -59,24 +59,22 @@ def run_report(
     run_id: str | None,
 ) -> dict:
     """report.json. The trained model's scores, params and fit sample are ``None`` for a
-    diverged run: they mean nothing. R² is scikit-learn's ``r2_score`` of each part."""
+    diverged run: they mean nothing."""
     diverged = status == Status.DIVERGED
     theta = training.theta
-
-    def scored(score: float | None) -> float | None:
-        return None if diverged else score
-
+    train_r2, test_r2 = (None, None) if diverged else r2_scores(data, theta)
+    baseline_train_r2, baseline_test_r2 = r2_scores(data, baseline.theta)
     return {
         "status": status,
         "run_id": run_id,
-        "test_mse": scored(data.test.mse(theta)),
-        "train_mse": scored(data.train.mse(theta)),
-        "test_r2": scored(data.test.r2(theta)),
-        "train_r2": scored(data.train.r2(theta)),
+        "test_mse": None if diverged else data.test.mse(theta),
+        "train_mse": None if diverged else data.train.mse(theta),
+        "test_r2": test_r2,
+        "train_r2": train_r2,
         "baseline_test_mse": baseline.test_mse,
         "baseline_train_mse": baseline.train_mse,
-        "baseline_test_r2": baseline.test_r2,
-        "baseline_train_r2": baseline.train_r2,
+        "baseline_test_r2": baseline_test_r2,
+        "baseline_train_r2": baseline_train_r2,
         "iterations_run": len(training.loss_history),
         "stopped": training.stopped,
         **_loss_curve(training.loss_history),
@@ -95,6 +93,28 @@ def run_report(
         "input": source,
         "timings": {name: round(seconds, 4) for name, seconds in timings.items()},
     }
+
+
+def r2_scores(data: Dataset, theta: np.ndarray) -> tuple[float | None, float | None]:
+    """Train and test R² of θ = [w; b]. Where the rows are kept (the exact split), it is
+    scikit-learn's own ``r2_score`` of each side's rows; beyond, each side's statistics give
+    it (``Stats.r2``), which loses digits when the target's mean dwarfs its spread (a mean of
+    a million and a spread of one leaves about four). ``None`` for a side of one row, or
+    whose predictions overflow."""
+    if data.rows is None:
+        return data.train.r2(theta), data.test.r2(theta)
+    from sklearn.metrics import r2_score
+
+    weights, bias = np.asarray(theta, dtype=np.float64)[:-1, 0], float(theta[-1, 0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        predicted = np.concatenate([X @ weights + bias for X, _ in data.rows.blocks])
+    actual = data.rows.y.reshape(-1)
+    scores = []
+    for index in (data.rows.train_index, data.rows.test_index):
+        drawn = predicted[index]
+        finite = len(index) >= 2 and bool(np.isfinite(drawn).all())
+        scores.append(float(r2_score(actual[index], drawn)) if finite else None)
+    return scores[0], scores[1]
 
 
 def fit_sample(data: Dataset, *, seed: int) -> dict:

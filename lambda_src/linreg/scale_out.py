@@ -34,7 +34,7 @@ from linreg.contract import (
     PLAN_FILE,
     STATE_MACHINE_ARN_ENV,
 )
-from linreg.data import load_part
+from linreg.data import TestSample, load_part
 from linreg.data.stream import MAX_LINE_BYTES, line_blocks, owned_lines, plain, split_header
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
@@ -177,7 +177,8 @@ def part(s3, item: dict) -> dict:
     finally:
         body.close()
     result["key"] = item["key"]
-    storage.put(s3, item["bucket"], item["statistics_key"], to_json(result))
+    # Compact: a part's sample of test rows is thousands of numbers, read only by the reduce.
+    storage.put(s3, item["bucket"], item["statistics_key"], to_json(result, indent=None))
     return {"index": item["index"], "failed": result["error"] is not None}
 
 
@@ -185,22 +186,27 @@ def parts_dataset(s3, run: dict):
     """The run's dataset, summed from its parts' statistics (``reduce``'s first half)."""
     plan_location = run["plan"]
     items, _ = storage.read_json(s3, plan_location["bucket"], plan_location["key"])
-    # Thousands of parts: read them a few dozen at a time, not a thread each.
-    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="parts") as pool:
-        results = list(
-            pool.map(
-                lambda item: storage.read_json(s3, item["bucket"], item["statistics_key"])[0],
-                items,
-            )
-        )
     hyperparameters = Hyperparameters.from_strings(run["settings"])
+    spec = spec_named(hyperparameters.dataset)
+    sample = TestSample.empty(len(spec.features))
+    results = []
+    # Thousands of parts: read them a few dozen at a time, not a thread each, and fold each
+    # part's sample of test rows in as it arrives, so only the statistics stay in memory.
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="parts") as pool:
+        read = pool.map(
+            lambda item: storage.read_json(s3, item["bucket"], item["statistics_key"])[0], items
+        )
+        for result in read:
+            if result is not None:
+                sample = distributed.merge_sample(sample, result, hyperparameters.split_seed)
+                results.append(result)
     return distributed.reduce(
-        [result for result in results if result is not None],
+        results,
         parts=len(items),
         header=items[0]["header"],
-        spec=spec_named(hyperparameters.dataset),
+        spec=spec,
         test_size=hyperparameters.test_size,
-        split_seed=hyperparameters.split_seed,
+        test_sample=sample,
     )
 
 

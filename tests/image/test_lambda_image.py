@@ -246,9 +246,10 @@ def test_bad_upload_answers_normally_with_a_failure_record(session: Session) -> 
         session.s3.get_object(Bucket=BUCKET, Key=outcome["failure_key"])["Body"].read()
     )
     assert record["error"]["code"] == "missing_columns"
-    assert not [
+    # No run files: only the model's page, which lists the failed run.
+    assert [
         key for key in session.object_keys() if key.startswith("models/iris-missing-column/")
-    ]
+    ] == ["models/iris-missing-column/index.html"]
 
 
 def test_function_writes_only_its_outputs(session: Session) -> None:

@@ -32,7 +32,7 @@ Block = tuple[np.ndarray, np.ndarray]
 
 class SplitKind(StrEnum):
     EXACT = "exact"  # scikit-learn's split of the kept rows
-    HASHED = "hashed"  # a seeded hash of each row's position
+    HASHED = "hashed"  # a seeded hash of each row's values
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,9 @@ class Accumulator:
         self.kept: list[Block] | None = []
         self.row_count = 0
         self.total = self.hashed_test = Stats.zero(n_features)
-        self.sample = TestSample.empty(n_features)  # of the hashed test rows
+        # The test rows' sample: merged block by block under the hashed split; the exact
+        # split's comes with its cut (finish).
+        self.sample = TestSample.empty(n_features)
         self.early_split: tuple[int, Future] | None = None
 
     def expect(self, row_count: int) -> None:
