@@ -158,10 +158,13 @@ def test_a_quarantined_upload_writes_no_page(s3, iris_bytes):
 # --- concurrent publishes -----------------------------------------------------------------
 
 
-def test_two_publishes_at_once_both_end_up_on_the_page(s3, iris_bytes, monkeypatch):
+@pytest.mark.parametrize("page_before", [False, True], ids=["first page", "page replaced"])
+def test_two_publishes_at_once_both_end_up_on_the_page(s3, iris_bytes, monkeypatch, page_before):
     # The race forced: the first run's page step lists its runs, then, before it writes,
     # the second run publishes and writes its page. A plain overwrite would leave the first
-    # writer's stale list, without the second run.
+    # writer's stale list, without the second run. Racing for the first page is settled by
+    # If-None-Match; replacing an existing one, by If-Match.
+    earlier = [upload(s3, iris_bytes, seed="3")["run_id"]] if page_before else []
     read_runs = published.read_runs
     second: list[dict] = []
 
@@ -178,7 +181,7 @@ def test_two_publishes_at_once_both_end_up_on_the_page(s3, iris_bytes, monkeypat
 
     assert first["page_written"] and second[0]["page_written"]
     listed = [run for _, run in links(stored_page(s3))]
-    assert sorted(listed) == sorted([first["run_id"], second[0]["run_id"]])
+    assert sorted(listed) == sorted([first["run_id"], second[0]["run_id"], *earlier])
 
 
 def test_a_page_that_keeps_changing_is_given_up_without_failing_the_run(

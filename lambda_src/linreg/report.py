@@ -86,7 +86,9 @@ def run_report(
         if diverged
         else {"weights": _weights(training, data.spec.features), "bias": training.bias},
         "baseline_params": _params_of(baseline.theta, data.spec.features),
-        "fit_sample": None if diverged else fit_sample(data, seed=hyperparameters.split_seed),
+        "fit_sample": None
+        if diverged
+        else fit_sample(data, training, seed=hyperparameters.split_seed),
         "standardization": standardization,
         "ignored_columns": list(data.ignored_columns),
         "warnings": list(data.warnings),
@@ -117,14 +119,15 @@ def r2_scores(data: Dataset, theta: np.ndarray) -> tuple[float | None, float | N
     return scores[0], scores[1]
 
 
-def fit_sample(data: Dataset, *, seed: int) -> dict:
+def fit_sample(data: Dataset, training: Training, *, seed: int) -> dict:
     """How the test rows of the fit figures were chosen: ``all`` of them, or, past
-    ``SAMPLE_ROWS``, the ones with the ``lowest_hash`` of their values and the split seed."""
-    shown = len(data.test_sample)
+    ``SAMPLE_ROWS``, the ones with the ``lowest_hash`` of their values and the split seed;
+    ``points``: how many the figure shows (rows whose prediction overflows cannot be)."""
+    actual, _ = fit_points(data.test_sample, training)
     return {
-        "points": shown,
+        "points": len(actual),
         "test_rows": data.test.n,
-        "drawn": "all" if shown == data.test.n else "lowest_hash",
+        "drawn": "all" if len(data.test_sample) == data.test.n else "lowest_hash",
         "seed": seed,
     }
 

@@ -251,7 +251,9 @@ def _fit(sample: object, fit_png: bytes | None) -> str:
 def _sample_caption(sample: Mapping) -> str:
     points, rows = _count(sample.get("points")), _count(sample.get("test_rows"))
     if sample.get("drawn") == "all":
-        return f"All {rows} test rows are shown."
+        if sample.get("points") == sample.get("test_rows"):
+            return f"All {rows} test rows are shown."
+        return f"{points} of {rows} test rows are shown: the others' predictions are too large."
     return (
         f"{points} of {rows} test rows are shown: those whose values, hashed with split seed "
         f"{_format(sample.get('seed'))}, come lowest, drawn while the file was read. The same "
