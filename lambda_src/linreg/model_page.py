@@ -37,10 +37,8 @@ from linreg.storage import Layout
 PAGE_RUNS = 50
 # Compare-and-swap tries before the page is left to the model's next run.
 PAGE_ATTEMPTS = 4
-# S3's answers to a conditional write that lost (412, or 404 when the page it expected was
-# deleted meanwhile) or met another in flight (409).
-_LOST = ("PreconditionFailed", "412", "NoSuchKey", "404")
-_CONFLICT = ("ConditionalRequestConflict", "409")
+# A write that lost: the page changed (412), or was deleted (404), since its ETag was read.
+_LOST = (*storage.PRECONDITION_FAILED, *storage.MISSING)
 
 _CSS = """
 main { max-width: 1100px; }
@@ -69,9 +67,9 @@ def publish_page(s3, bucket: str, layout: Layout, name: str) -> bool:
             return True
         except ClientError as error:
             code = storage.error_code(error)
-            if code not in (*_LOST, *_CONFLICT):
+            if code not in (*_LOST, *storage.CONFLICT):
                 raise
-            if code in _CONFLICT:
+            if code in storage.CONFLICT:
                 time.sleep(storage.CONFLICT_BACKOFF_SECONDS * 2**attempt)
     return False
 

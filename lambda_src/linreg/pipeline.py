@@ -135,13 +135,12 @@ def train(
     trained = time.perf_counter()
     status = Status.DIVERGED if training.diverged else Status.SUCCEEDED
     succeeded = status == Status.SUCCEEDED
-    optimum = baseline(table.train, table.test)
     document = report.run_report(
         status=status,
         hyperparameters=hyperparameters,
         data=table,
         training=training,
-        baseline=optimum,
+        baseline=baseline(table.train, table.test),
         standardization=(
             report.standardization(scaling, fitted, table.spec.features) if scaling else None
         ),

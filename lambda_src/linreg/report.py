@@ -82,9 +82,7 @@ def run_report(
         "rows": {"total": data.total_rows, "train": data.train.n, "test": data.test.n},
         "split": data.split_kind,
         "dataset": data.spec.name,
-        "params": None
-        if diverged
-        else {"weights": _weights(training, data.spec.features), "bias": training.bias},
+        "params": None if diverged else _params_of(theta, data.spec.features),
         "baseline_params": _params_of(baseline.theta, data.spec.features),
         "fit_sample": None
         if diverged

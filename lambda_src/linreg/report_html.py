@@ -163,12 +163,15 @@ def _error(error: object) -> str:
 
 def _metrics(report: Mapping) -> str:
     rows = []
-    for label, key in (("test MSE", "test_mse"), ("train MSE", "train_mse")):
+    for label, key, gap in (
+        ("test MSE", "test_mse", _gap),
+        ("train MSE", "train_mse", _gap),
+        ("test R²", "test_r2", _difference),
+        ("train R²", "train_r2", _difference),
+    ):
         trained, best = report.get(key), report.get(f"baseline_{key}")
-        rows.append(_metric_row(label, trained, best, _gap(trained, best)))
-    for label, key in (("test R²", "test_r2"), ("train R²", "train_r2")):
-        trained, best = report.get(key), report.get(f"baseline_{key}")
-        rows.append(_metric_row(label, trained, best, _difference(trained, best)))
+        difference = f'<td class="num">{escape(gap(trained, best))}</td>'
+        rows.append(f"<tr><th>{label}</th>{cell(trained)}{cell(best)}{difference}</tr>")
     head = (
         "<thead><tr><th></th><th>trained</th><th>closed-form baseline</th>"
         "<th>gap to baseline</th></tr></thead>"
@@ -178,10 +181,6 @@ def _metrics(report: Mapping) -> str:
         "perfect fit, 0 no better than predicting the mean), as scikit-learn's r2_score.</p>"
     )
     return section("Metrics", f"<table>{head}<tbody>{''.join(rows)}</tbody></table>{note}")
-
-
-def _metric_row(label: str, trained: object, best: object, gap: str) -> str:
-    return f'<tr><th>{label}</th>{cell(trained)}{cell(best)}<td class="num">{escape(gap)}</td></tr>'
 
 
 def _gap(value: object, baseline: object) -> str:

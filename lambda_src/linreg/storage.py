@@ -63,6 +63,11 @@ LATEST_ATTEMPTS = 8
 # flight), and the first pause between tries (doubling).
 CONFLICT_ATTEMPTS = 5
 CONFLICT_BACKOFF_SECONDS = 0.05
+# S3's answers to a conditional request: its condition failed (412), or, for a write, a
+# conflicting write is still in flight (409, "try again").
+PRECONDITION_FAILED = ("PreconditionFailed", "412")
+CONFLICT = ("ConditionalRequestConflict", "409")
+MISSING = ("NoSuchKey", "404")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,7 +252,7 @@ def open_body(s3, upload: InputObject):
         )
     except ClientError as error:
         code = error_code(error)
-        if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+        if code in (*PRECONDITION_FAILED, *MISSING):
             return None
         if code in ("403", "AccessDenied"):
             raise _unreadable(f"s3://{upload.bucket}/{upload.key}") from None
@@ -275,21 +280,20 @@ def run_id(*, etag: str, version_id: str | None, last_modified: datetime, settin
 
 
 def exists(s3, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if error_code(error) in ("404", "NoSuchKey"):
-            return False
-        raise
-    return True
+    return _head(s3, bucket, key) is not None
 
 
 def etag(s3, bucket: str, key: str) -> str | None:
     """An object's ETag (quoted, as If-Match takes it), or ``None`` when it does not exist."""
+    head = _head(s3, bucket, key)
+    return None if head is None else head["ETag"]
+
+
+def _head(s3, bucket: str, key: str) -> dict | None:
     try:
-        return s3.head_object(Bucket=bucket, Key=key)["ETag"]
+        return s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error_code(error) in ("404", "NoSuchKey"):
+        if error_code(error) in MISSING:
             return None
         raise
 
@@ -351,7 +355,7 @@ def update_latest(
             return True
         except ClientError as error:
             # Changed since read (412), or a conflicting write in flight (409): read again.
-            if error_code(error) not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            if error_code(error) not in (*PRECONDITION_FAILED, *CONFLICT):
                 raise
     raise RuntimeError(f"s3://{bucket}/{key} kept changing; giving up so Lambda retries")
 
@@ -391,9 +395,9 @@ def put_if_absent(s3, bucket: str, key: str, body: bytes) -> bool:
             return True
         except ClientError as error:
             code = error_code(error)
-            if code in ("PreconditionFailed", "412") and exists(s3, bucket, key):
+            if code in PRECONDITION_FAILED and exists(s3, bucket, key):
                 return False
-            if code not in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+            if code not in (*PRECONDITION_FAILED, *CONFLICT):
                 raise
         time.sleep(CONFLICT_BACKOFF_SECONDS * 2**attempt)
     raise RuntimeError(f"s3://{bucket}/{key}: conditional writes kept conflicting; Lambda retries")
