@@ -101,6 +101,8 @@ MAX_STATE_MACHINE_NAME = 80
 PREPARE_PLAN_STATE = "PreparePlan"
 PLAN_STATE = "Plan"
 PLAN_FAILED_STATE = "PlanFailed"
+PLANNED_STATE = "Planned"
+REFUSED_STATE = "RunRefused"
 PARTS_STATE = "TrainParts"
 PART_STATE = "TrainPart"
 REDUCE_STATE = "Reduce"
@@ -108,17 +110,33 @@ RECORD_FAILURE_STATE = "RecordFailure"
 FAILED_STATE = "RunFailed"
 # Step names of the Lambda payload's STEP_FIELD (the library dispatches on them).
 PLAN_STEP, PART_STEP, REDUCE_STEP, FAIL_STEP = "plan", "part", "reduce", "fail"
-# Lambda's own transient errors: every Lambda step retries them.
+# Lambda's own transient errors, throttling included: every Lambda step retries them
+# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
 LAMBDA_TRANSIENT_ERRORS = (
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 )
-LAMBDA_RETRY = {"interval": cdk.Duration.seconds(2), "max_attempts": 6, "backoff_rate": 2.0}
-# A part raises only for transient S3 errors (input problems are written as data), and a
-# run has many parts, so a part that raised gets a few more tries before the run fails.
-PART_RETRY = {"interval": cdk.Duration.seconds(5), "max_attempts": 3, "backoff_rate": 2.0}
+# Full jitter, so that a thousand throttled children do not all come back at once.
+LAMBDA_RETRY = {
+    "interval": cdk.Duration.seconds(2),
+    "max_attempts": 6,
+    "backoff_rate": 2.0,
+    "max_delay": cdk.Duration.seconds(60),
+    "jitter_strategy": sfn.JitterType.FULL,
+}
+# A step raises only for errors a retry may cure (S3's SlowDown, a dropped connection):
+# input problems are its answer, not an error. Every step is safe to repeat, so each gets
+# what a single run gets from its trigger queue's redeliveries, and a little more.
+STEP_RETRY = {
+    "interval": cdk.Duration.seconds(5),
+    "max_attempts": 4,
+    "backoff_rate": 2.0,
+    "max_delay": cdk.Duration.seconds(60),
+    "jitter_strategy": sfn.JitterType.FULL,
+}
 # Where the state machine keeps the plan step's answer, and a caught error.
 PLAN_FIELD = "plan"
 ERROR_FIELD = "error"
@@ -298,8 +316,12 @@ class LinregStack(cdk.Stack):
             ),
         )
 
-    def _log_group(self, construct_id: str = "FunctionLogs") -> logs.LogGroup:
-        log_group = logs.LogGroup(self, construct_id, removal_policy=self.removal_policy)
+    def _log_group(
+        self, construct_id: str = "FunctionLogs", *, name: str | None = None
+    ) -> logs.LogGroup:
+        log_group = logs.LogGroup(
+            self, construct_id, log_group_name=name, removal_policy=self.removal_policy
+        )
         # CDK's RetentionDays enum only names the day counts; settings.py has already
         # checked this number against the same list CloudWatch accepts.
         log_group.node.default_child.retention_in_days = self.settings.log_retention_days
@@ -486,15 +508,18 @@ class LinregStack(cdk.Stack):
     # --- scale-out: the distributed run ---------------------------------------------------
 
     def _state_machine(self) -> sfn.StateMachine:
-        """PreparePlan -> Plan -> TrainParts (a Distributed Map over the plan's items, one
+        """PreparePlan -> Plan -> Planned: a refused plan ends at RunRefused (its failure
+        record is written), else TrainParts (a Distributed Map over the plan's items, one
         TrainPart child execution each) -> Reduce; an error that outlasts its retries goes to
         RecordFailure (the function writes the run's failure record), then RunFailed.
 
         The same function serves every step, told apart by the payload's STEP_FIELD. The
         execution input is the function's own (bucket, key, version_id, run_id, name and
         more) and passes through untouched; the plan's location is added at $.plan, a caught
-        error at $.error. The definition stays within what moto executes, so the tests run
-        it: no ItemBatcher, no ResultWriter, no Express children, no tolerated failures.
+        error at $.error. Every state's input and output stays within Step Functions' 256
+        KiB, the Map's collected child results included, which it checks before ResultPath
+        drops them: a child answers with its part's index alone (docs/scale-out.md has the
+        arithmetic behind linreg:maxParts).
         """
         function = self.function
 
@@ -508,7 +533,8 @@ class LinregStack(cdk.Stack):
                 retry_on_service_exceptions=False,
                 **kwargs,
             )
-            return task.add_retry(errors=list(LAMBDA_TRANSIENT_ERRORS), **LAMBDA_RETRY)
+            task.add_retry(errors=list(LAMBDA_TRANSIENT_ERRORS), **LAMBDA_RETRY)
+            return task.add_retry(errors=[sfn.Errors.TASKS_FAILED], **STEP_RETRY)
 
         def with_run(step: str) -> sfn.TaskInput:
             # The whole state (execution input, $.plan, $.error) as "run".
@@ -531,12 +557,17 @@ class LinregStack(cdk.Stack):
                 "bucket.$": "$.Payload.bucket",
                 "key.$": "$.Payload.key",
                 "parts.$": "$.Payload.parts",
+                "refused.$": "$.Payload.refused",
             },
             result_path=f"$.input.{PLAN_FIELD}",
             output_path="$.input",
         )
-        part = invoke(PART_STATE, sfn.TaskInput.from_json_path_at("$"))
-        part.add_retry(errors=[sfn.Errors.TASKS_FAILED], **PART_RETRY)
+        # The plan step records a run it refuses (its input's fault): the execution then
+        # succeeds with that outcome, and no alarm fires for a user's mistake.
+        refused = sfn.Succeed(self, REFUSED_STATE, output_path=f"{PLAN_PATH}.refused")
+        part = invoke(
+            PART_STATE, sfn.TaskInput.from_json_path_at("$"), output_path="$.Payload.part"
+        )
         parts = sfn.DistributedMap(
             self,
             PARTS_STATE,
@@ -550,7 +581,8 @@ class LinregStack(cdk.Stack):
             },
             max_concurrency=self.settings.max_parallel_parts,
             map_execution_type=sfn.StateMachineType.STANDARD,
-            # The parts' statistics are in S3; the state keeps nothing of theirs.
+            # The parts' statistics are in S3; the state keeps nothing of theirs. A child
+            # that fails past its retries fails the Map (no tolerated failures).
             result_path=sfn.JsonPath.DISCARD,
         ).item_processor(part)
         reduce = invoke(REDUCE_STATE, with_run(REDUCE_STEP), output_path="$.Payload")
@@ -571,18 +603,26 @@ class LinregStack(cdk.Stack):
         )
         for step in (parts, reduce):
             step.add_catch(record_failure, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+        planned = (
+            sfn.Choice(self, PLANNED_STATE)
+            .when(sfn.Condition.is_not_null(f"{PLAN_PATH}.refused"), refused)
+            .otherwise(parts.next(reduce))
+        )
 
         # Every execution's events, the parts' included (a few per part), with their data:
         # keys and counts, nothing secret.
-        self.state_machine_log_group = self._log_group("StateMachineLogs")
+        # Under /aws/vendedlogs/, as CloudWatch Logs advises for services that deliver logs
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/bp-cwl.html): its
+        # resource policy for log delivery stays within size for any number of them.
+        self.state_machine_log_group = self._log_group(
+            "StateMachineLogs", name=f"/aws/vendedlogs/states/{self.state_machine_name}"
+        )
         state_machine = sfn.StateMachine(
             self,
             "DistributedRun",
             state_machine_name=self.state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(
-                prepare.next(plan).next(parts).next(reduce)
-            ),
+            definition_body=sfn.DefinitionBody.from_chainable(prepare.next(plan).next(planned)),
             timeout=cdk.Duration.seconds(self.settings.distributed_timeout_seconds),
             logs=sfn.LogOptions(
                 destination=self.state_machine_log_group,

@@ -28,6 +28,8 @@ from linreg.contract import (
     DISTRIBUTED_ABOVE_BYTES_ENV,
     MAX_INPUT_BYTES_ENV,
     MAX_ITERATIONS_ENV,
+    MAX_PARTS,
+    MAX_PARTS_ENV,
     PART_BYTES_ENV,
     UPLOAD_SETTINGS_ENV,
 )
@@ -124,6 +126,8 @@ class Settings:
     part_bytes: int = DEFAULT_PART_BYTES
     max_parallel_parts: int = 100
     distributed_timeout_seconds: int = 3600
+    # The most parts one run may have (a run of more is refused before it starts).
+    max_parts: int = MAX_PARTS
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -138,9 +142,14 @@ class Settings:
         values = {
             CONTEXT_KEYS[key][0]: CONTEXT_KEYS[key][1](key, value) for key, value in ours.items()
         }
+        reserved = values.get("reserved_concurrency")
+        if reserved is not None and "max_parallel_parts" not in values:
+            # The parts run as the same function: within its reservation.
+            values["max_parallel_parts"] = min(cls.max_parallel_parts, reserved)
         settings = cls(**values)
         settings._check_prefixes()
         settings._check_concurrency()
+        settings._check_parallel_parts()
         settings._check_iterations()
         settings._check_distributed()
         return settings
@@ -163,6 +172,7 @@ class Settings:
         return {
             DISTRIBUTED_ABOVE_BYTES_ENV: str(self.distributed_above_bytes),
             PART_BYTES_ENV: str(self.part_bytes),
+            MAX_PARTS_ENV: str(self.max_parts),
         }
 
     def _check_concurrency(self) -> None:
@@ -175,6 +185,18 @@ class Settings:
                 f"{PREFIX}reservedConcurrency {reserved} is below {PREFIX}maxConcurrency "
                 f"{self.max_concurrency}: the queue would start runs the reservation throttles; "
                 f"raise the one or lower the other (maxConcurrency is at least 2)"
+            )
+
+    def _check_parallel_parts(self) -> None:
+        # The Map's children invoke this same function, so its reserved concurrency bounds
+        # them too: more at once would only be throttled and retried. Without a reservation
+        # they share the account's pool (docs/scale-out.md).
+        reserved = self.reserved_concurrency
+        if reserved is not None and reserved < self.max_parallel_parts:
+            raise SettingsError(
+                f"{PREFIX}maxParallelParts {self.max_parallel_parts} is above "
+                f"{PREFIX}reservedConcurrency {reserved}: the parts run as the function, "
+                "within its reservation; lower the one or raise the other"
             )
 
     def _check_iterations(self) -> None:
@@ -374,6 +396,7 @@ CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     ),
     f"{PREFIX}partBytes": ("part_bytes", whole_number(MIN_PART_BYTES, MAX_PART_BYTES)),
     f"{PREFIX}maxParallelParts": ("max_parallel_parts", whole_number(1, MAX_PARALLEL_PARTS)),
+    f"{PREFIX}maxParts": ("max_parts", whole_number(1, MAX_PARTS)),
     f"{PREFIX}distributedTimeoutSeconds": (
         "distributed_timeout_seconds",
         whole_number(MIN_DISTRIBUTED_TIMEOUT_SECONDS, MAX_DISTRIBUTED_TIMEOUT_SECONDS),

@@ -98,17 +98,28 @@ def s3_server() -> Iterator[str]:
 
 
 class FakeStepFunctions:
-    """Records the executions started; a name starts once, as in Step Functions."""
+    """Records the executions started, with StartExecution's idempotency as AWS defines it:
+    the same name and input as a running execution succeeds again with the same answer; a
+    closed execution (``close``) or another input is ExecutionAlreadyExists."""
 
     def __init__(self) -> None:
         self.executions: dict[str, dict] = {}
+        self.inputs: dict[str, str] = {}
+        self.closed: set[str] = set()
 
     def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict:
-        if name in self.executions:
+        answer = {"executionArn": f"{stateMachineArn}:{name}"}
+        if name in self.inputs:
+            if self.inputs[name] == input and name not in self.closed:
+                return answer
             error = {"Error": {"Code": "ExecutionAlreadyExists", "Message": name}}
             raise ClientError(error, "StartExecution")
-        self.executions[name] = json.loads(input)
-        return {"executionArn": f"{stateMachineArn}:{name}"}
+        self.executions[name], self.inputs[name] = json.loads(input), input
+        return answer
+
+    def close(self, name: str) -> None:
+        """The execution ends (succeeded, failed, timed out: closed all the same)."""
+        self.closed.add(name)
 
 
 def process(s3, key: str, env: dict, sfn: FakeStepFunctions) -> dict:
@@ -129,3 +140,13 @@ def process(s3, key: str, env: dict, sfn: FakeStepFunctions) -> dict:
         sfn=lambda: sfn,
     )
     return outcome.as_dict()
+
+
+def started_run(s3, key: str, env: dict) -> dict:
+    """The execution input the function starts for an upload (``env`` routes it to a state
+    machine), without running it."""
+    sfn = FakeStepFunctions()
+    outcome = process(s3, key, env, sfn)
+    assert outcome["status"] == "started", outcome
+    (run,) = sfn.executions.values()
+    return run

@@ -1,5 +1,6 @@
 import gzip
 import io
+import re
 import sys
 import tracemalloc
 
@@ -15,7 +16,14 @@ from helpers import IRIS_CSV, iris_like
 from linreg import data as dataset
 from linreg.data import load, load_bytes
 from linreg.data.split import exact_split, hashed_test_rows
-from linreg.data.stream import line_blocks, owned_lines, split_header, telling_the_end
+from linreg.data.stream import (
+    MAX_LINE_BYTES,
+    line_blocks,
+    line_terminator,
+    owned_lines,
+    split_header,
+    telling_the_end,
+)
 from linreg.errors import InputError
 from linreg.spec import IRIS
 from linreg.stats import Stats
@@ -128,6 +136,55 @@ def test_bad_file_raises_its_code_and_says_where(name, code, words):
         load_bytes((CORPUS_DIR / name).read_bytes())
     assert caught.value.code == code
     assert words in caught.value.message
+
+
+@pytest.mark.parametrize(("name", "code", "words"), PARSE_ERRORS, ids=[c[0] for c in PARSE_ERRORS])
+def test_an_error_at_a_line_carries_it_in_its_details(name, code, words):
+    with pytest.raises(InputError) as caught:
+        load_bytes((CORPUS_DIR / name).read_bytes())
+    named = re.search(r"line (\d+)", caught.value.message)
+    assert caught.value.details.get("line") == (int(named.group(1)) if named else None)
+
+
+@pytest.mark.parametrize(
+    ("row", "column"),
+    [
+        (b"5.0,3.1," + b"x" * 1_000_000 + b",0.2,setosa\n", "petal_length"),
+        (b"5.0,3.1,1.4,0.2," + b"x" * 1_000_000 + b"\n", "iris"),
+    ],
+)
+def test_a_huge_bad_cell_is_quoted_as_a_short_excerpt(iris_bytes, row, column):
+    lines = iris_bytes.splitlines(keepends=True)
+    lines[2] = row
+
+    with pytest.raises(InputError) as caught:
+        load_bytes(b"".join(lines))
+
+    message = caught.value.message
+    assert len(message) < 200, message
+    assert f"column {column}, line 3: " in message and "(1,000,000 characters)" in message
+
+
+def test_a_huge_duplicate_column_name_is_quoted_as_a_short_excerpt(iris_bytes):
+    header, rows = iris_bytes.split(b"\n", 1)
+    name = b"n" * 100_000
+    with pytest.raises(InputError) as caught:
+        load_bytes(header + b"," + name + b"," + name + b"\n" + rows)
+
+    assert caught.value.code == "duplicate_columns"
+    assert len(caught.value.message) < 200 and "(100,000 characters)" in caught.value.message
+
+
+def test_an_unclosed_quote_names_the_files_line_where_it_starts():
+    lines = iris_like(300).splitlines(keepends=True)
+    lines[200] = b'5.0,3.1,"1.2,0.2,setosa\n'  # line 201
+
+    with pytest.raises(InputError) as caught:
+        load_bytes(b"".join(lines), block_bytes=1000)
+
+    assert caught.value.code == "malformed_csv"
+    assert caught.value.message.endswith("starting at line 201")
+    assert caught.value.line == 201
 
 
 def test_too_few_rows_to_split_is_an_input_error():
@@ -362,7 +419,7 @@ line = st.binary(max_size=40).map(lambda raw: raw.replace(b"\n", b"").replace(b"
 
 @given(
     lines=st.lists(line, max_size=30),
-    ending=st.sampled_from([b"\n", b"\r\n"]),
+    ending=st.sampled_from([b"\n", b"\r\n", b"\r"]),
     final_line_end=st.booleans(),
     part_bytes=st.integers(min_value=1, max_value=120),
     block_bytes=st.integers(min_value=1, max_value=64),
@@ -371,14 +428,17 @@ def test_ranges_that_tile_a_file_hand_out_each_line_once(
     lines, ending, final_line_end, part_bytes, block_bytes
 ):
     data = ending.join(lines) + (ending if final_line_end and lines else b"")
+    line_end = line_terminator(data)
     handed = []
     for start in range(0, len(data), part_bytes):
         stream = io.BytesIO(data[max(start - 1, 0) :])
-        blocks = list(owned_lines(stream, start, start + part_bytes, block_bytes))
+        blocks = list(owned_lines(stream, start, start + part_bytes, block_bytes, line_end))
         handed += blocks
         # Whole lines only: only the block that ends the file may lack a line end.
         ends_the_file = len(b"".join(handed)) == len(data)
-        assert all(block.endswith(b"\n") for block in blocks[: None if not ends_the_file else -1])
+        assert all(
+            block.endswith(line_end) for block in blocks[: None if not ends_the_file else -1]
+        )
 
     assert b"".join(handed) == data
 
@@ -391,3 +451,59 @@ def test_loads_at_once_in_several_threads_leave_the_switch_interval_as_it_was():
         list(pool.map(lambda seed: load_bytes(iris_like(3000, seed), block_bytes=1000), range(8)))
 
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize(
+    ("head", "line_end"),
+    [
+        (b"a,b\n1,2\n", b"\n"),
+        (b"a,b\r\n1,2\r\n", b"\n"),
+        (b"a,b\r1,2\r", b"\r"),
+        (b"a,b\r", b"\r"),
+        (b"a,b", b"\n"),
+    ],
+)
+def test_a_files_line_terminator_is_told_from_its_header_line(head, line_end):
+    assert line_terminator(head) == line_end
+
+
+class _Counting(io.BytesIO):
+    """A stream that counts the bytes read from it."""
+
+    served = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self.served += len(data)
+        return data
+
+
+def test_a_range_refuses_a_line_longer_than_the_bound_naming_the_parts_line():
+    data = b"1,2\n3,4\n" + b"x" * (MAX_LINE_BYTES + 10)
+
+    with pytest.raises(InputError) as caught:
+        list(owned_lines(io.BytesIO(data), 0, len(data), block_bytes=1 << 16))
+
+    assert caught.value.code == "malformed_csv"
+    assert caught.value.message == f"line 3 is longer than {MAX_LINE_BYTES:,} bytes"
+    assert caught.value.line == 3
+
+
+def test_a_range_over_a_line_without_end_reads_no_further_than_the_bound():
+    block_bytes = 1 << 16
+    stream = _Counting(b"x" * (8 * MAX_LINE_BYTES))
+
+    with pytest.raises(InputError):
+        list(owned_lines(stream, 0, 8 * MAX_LINE_BYTES, block_bytes))
+
+    assert stream.served <= MAX_LINE_BYTES + 2 * block_bytes
+
+
+def test_a_range_inside_a_too_long_line_reads_no_further_than_the_bound():
+    # The range the line starts in refuses it; this one has nothing to hand out.
+    block_bytes = 1 << 16
+    start = 4 * MAX_LINE_BYTES
+    stream = _Counting(b"x" * (8 * MAX_LINE_BYTES - start + 1))
+
+    assert list(owned_lines(stream, start, start + MAX_LINE_BYTES, block_bytes)) == []
+    assert stream.served <= MAX_LINE_BYTES + 2 * block_bytes

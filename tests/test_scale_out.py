@@ -45,6 +45,8 @@ def hand_over(s3, key: str, env: dict) -> tuple[dict, dict]:
 def execute(s3, run: dict, env: dict) -> dict:
     """What the state machine does with a run: plan, every part, reduce."""
     plan = handler.step({**run, "linreg_step": "plan"}, s3=s3, env=env)
+    if plan["refused"] is not None:
+        return plan["refused"]
     items = json.loads(s3.get_object(Bucket=plan["bucket"], Key=plan["key"])["Body"].read())
     for item in items:
         handler.step({"linreg_step": "part", "item": item}, s3=s3, env=env)
@@ -62,7 +64,8 @@ def test_a_large_upload_is_handed_to_the_state_machine(s3, big_csv):
     outcome, run = hand_over(s3, "incoming/big.csv", scale_out_env())
 
     assert outcome["status"] == "started" and run["run_id"] == outcome["run_id"]
-    assert keys(s3, "models/") == []
+    # Nothing but the mark of the delivery that started it, until the state machine runs.
+    assert keys(s3, "models/") == [f"models/big/{run['run_id']}/distributed/started.json"]
 
 
 def test_a_file_trained_in_parts_gets_the_one_pass_model(s3, big_csv):
@@ -153,13 +156,19 @@ def test_the_fail_step_leaves_a_failure_record(s3, big_csv):
     assert keys(s3, "failures/") == [outcome["failure_key"]]
 
 
-def test_an_execution_that_timed_out_leaves_a_failure_record_once(s3, big_csv):
+def test_an_execution_that_timed_out_leaves_a_failure_record_once(s3, big_csv, monkeypatch):
     s3.put_object(Bucket=BUCKET, Key="incoming/big.csv", Body=big_csv)
     _, run = hand_over(s3, "incoming/big.csv", scale_out_env())
+    monkeypatch.setenv("LINREG_STATE_MACHINE_ARN", ARN)
     ended = {
         "source": "aws.states",
         "detail-type": "Step Functions Execution Status Change",
-        "detail": {"status": "TIMED_OUT", "input": json.dumps(run), "name": run["run_id"]},
+        "detail": {
+            "status": "TIMED_OUT",
+            "stateMachineArn": ARN,
+            "input": json.dumps(run),
+            "name": run["run_id"],
+        },
     }
 
     first, again = (handler.lambda_handler(ended, None) for _ in range(2))

@@ -46,12 +46,19 @@ DEFAULT_MAX_ITERATIONS = 100_000
 STATE_MACHINE_ARN_ENV = "LINREG_STATE_MACHINE_ARN"
 DISTRIBUTED_ABOVE_BYTES_ENV = "LINREG_DISTRIBUTED_ABOVE_BYTES"
 PART_BYTES_ENV = "LINREG_PART_BYTES"
+MAX_PARTS_ENV = "LINREG_MAX_PARTS"
 DEFAULT_DISTRIBUTED_ABOVE_BYTES = 256 * 2**20
 DEFAULT_PART_BYTES = 64 * 2**20
+# The most parts one run may have: what the state machine's payloads hold with room to
+# spare (docs/scale-out.md has the arithmetic); the operator may only lower it.
+MAX_PARTS = 10_000
 STEP_FIELD = "linreg_step"  # in a state machine's Lambda payload: "plan", "part" or "reduce"
-# Under a run's folder: the plan (a JSON array, one item per part) and each part's statistics.
+# Under a run's folder: the plan (a JSON array, one item per part), each part's statistics
+# (PART_FILE with the part's index) and the mark of the first delivery that started the run.
 DISTRIBUTED_FOLDER = "distributed/"
 PLAN_FILE = "plan.json"
+PART_FILE = "part-{index:05d}.json"
+STARTED_FILE = "started.json"
 
 # Powertools' service and metrics namespace (embedded metric format in the logs).
 SERVICE_NAME = "linreg"

@@ -9,11 +9,11 @@ reads it. Knows nothing of S3 or of the state machine that runs the parts.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import numpy as np
 
+from linreg.contract import MAX_INPUT_BYTES_ENV
 from linreg.data import Dataset, PartStatistics, SplitKind, TestSample
 from linreg.data.parse import level_warnings
 from linreg.data.split import check_sides
@@ -33,6 +33,7 @@ def part_result(index: int, statistics: PartStatistics) -> dict:
     return {
         "index": index,
         "lines": statistics.lines,
+        "bytes": statistics.bytes,
         "train": _stats_json(statistics.train),
         "test": _stats_json(statistics.test),
         # Its share of the report's test-row sample: the reduce keeps the whole file's.
@@ -58,12 +59,14 @@ def reduce(
     spec: Spec,
     test_size: float,
     test_sample: TestSample,
+    max_bytes: int | None = None,
 ) -> Dataset:
     """The whole file's statistics from its parts' results (one per part, in any order),
     and ``test_sample``, their samples of test rows as ``merge_sample`` merged them.
 
     Refuses to go on unless every part is there. A part's problem is the file's: the first
     part with one (in file order) ends the run, its line numbers counted in the whole file.
+    The parts' data may hold ``max_bytes`` in all, uncompressed, as one upload may.
     """
     by_index = {result["index"]: result for result in results}
     missing = sorted(set(range(parts)) - set(by_index))
@@ -78,9 +81,16 @@ def reduce(
         if result["error"] is not None:
             error = _in_the_file(result["error"], lines_before)
             if len(files) > 1:
-                error = InputError(error.code, f"in {file}: {error.message}")
+                error = InputError(error.code, f"in {file}: {error.message}", error.details)
             raise error
         lines_before += result["lines"]
+    read = sum(result.get("bytes", 0) for result in ordered)
+    if max_bytes is not None and read > max_bytes:
+        raise InputError(
+            "too_large",
+            f"the parts uncompress to {read:,} bytes in all; the limit is {max_bytes:,} "
+            f"({MAX_INPUT_BYTES_ENV})",
+        )
     train = _sum(result["train"] for result in ordered)
     test = _sum(result["test"] for result in ordered)
     if train.n + test.n == 0:
@@ -105,10 +115,7 @@ def reduce(
 def _in_the_file(error: dict, lines_before: int) -> InputError:
     # A part numbers its lines from 1; in the file, its first line follows the header and
     # the lines of the parts before it.
-    def shifted(match: re.Match) -> str:
-        return f"line {int(match.group(1)) + 1 + lines_before}"
-
-    return InputError(error["code"], re.sub(r"line (\d+)", shifted, error["message"]))
+    return InputError(**error).shifted(1 + lines_before)
 
 
 def merge_sample(sample: TestSample, result: dict, seed: int) -> TestSample:

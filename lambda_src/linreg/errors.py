@@ -1,6 +1,13 @@
-"""The one error type for anything a user can fix: bad CSV, bad settings."""
+"""The one error type for anything a user can fix: bad CSV, bad settings; and how a message
+quotes the input."""
 
 from __future__ import annotations
+
+import re
+
+# Enough of a value to recognize it. A whole cell can be megabytes, and a message travels in
+# Step Functions' state (256 KiB at most), failure records and responses.
+EXCERPT_CHARACTERS = 40
 
 
 class InputError(Exception):
@@ -9,14 +16,51 @@ class InputError(Exception):
     Codes are part of the public interface (failure records, CLI messages, docs/reference.md):
     rename one only as a breaking change. ``details`` says more for programs (what a run
     had done when it stopped, say); it goes into the failure record when present.
+
+    A problem at a file line has it as ``line``, kept in ``details`` so that it survives the
+    failure record; ``message`` names it as "line N" before any text taken from the input,
+    which is where ``shifted`` finds it.
     """
 
-    def __init__(self, code: str, message: str, details: dict | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, details: dict | None = None, *, line: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.details = details or {}
+        self.details = dict(details or {})
+        if line is not None:
+            self.details["line"] = line
+
+    @property
+    def line(self) -> int | None:
+        return self.details.get("line")
+
+    def shifted(self, lines: int) -> InputError:
+        """The same problem ``lines`` lines further down the file: its line in the message
+        and the details moved, nothing else. One at no line is returned as it is."""
+        if self.line is None:
+            return self
+        line = self.line + lines
+        message = re.sub(rf"\bline {self.line}\b", f"line {line}", self.message, count=1)
+        return InputError(self.code, message, self.details, line=line)
 
     def as_dict(self) -> dict:
         error = {"code": self.code, "message": self.message}
         return {**error, "details": self.details} if self.details else error
+
+
+def excerpt(text: str) -> str:
+    """``text`` quoted as ``repr`` quotes it, control characters escaped; past
+    ``EXCERPT_CHARACTERS`` characters, only its start, and its length."""
+    if len(text) <= EXCERPT_CHARACTERS:
+        return repr(text)
+    return f"{text[:EXCERPT_CHARACTERS]!r}… ({len(text):,} characters)"
+
+
+def excerpt_name(name: str) -> str:
+    """A name from the input (a column's, say) as a message shows it: as it is when short
+    and printable, else as an ``excerpt``."""
+    if len(name) <= EXCERPT_CHARACTERS and name.isprintable():
+        return name
+    return excerpt(name)

@@ -51,11 +51,7 @@ def lambda_handler(event: dict, context: object) -> dict:
     if STEP_FIELD in event:
         return step(event, s3=s3_client(), env=os.environ, deadline=deadline_of(context))
     if scale_out.is_execution_end(event):
-        outcome = runs.fail_distributed(
-            s3_client(), scale_out.unfinished_run(event), layout=Layout.from_env(os.environ)
-        )
-        publish_metrics([outcome])
-        return outcome.as_dict()
+        return execution_ended(event, s3=s3_client(), env=os.environ)
     outcomes = process_event(event, s3=s3_client(), env=os.environ, deadline=deadline_of(context))
     publish_metrics(outcomes)
     return {"outcomes": [outcome.as_dict() for outcome in outcomes]}
@@ -100,16 +96,36 @@ def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline
     return outcomes
 
 
+def execution_ended(event: dict, *, s3, env: Mapping[str, str]) -> dict:
+    """An execution of the state machine ended unfinished: its run's failure record (once,
+    whichever of this and the fail step comes first). An event about anything else (another
+    state machine, a name the function never gave) is skipped."""
+    layout = Layout.from_env(env)
+    run = scale_out.unfinished_run(event, env=env, layout=layout)
+    if run is None:
+        logger.warning("skipping an execution event that is not one of this function's runs")
+        return {"status": Status.SKIPPED, "reason": "not an execution of this function's runs"}
+    outcome = runs.fail_distributed(s3, run, layout=layout)
+    publish_metrics([outcome])
+    return outcome.as_dict()
+
+
 def step(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline | None = None) -> dict:
     """A step of the scale-out state machine (``linreg.scale_out``): its result."""
     layout = Layout.from_env(env)
+    limits = Limits.from_env(env)
     name = event[STEP_FIELD]
     if name == "plan":
-        return scale_out.plan(s3, event, layout=layout, env=env)
+        planned, refused = runs.plan_distributed(s3, event, layout=layout, env=env, limits=limits)
+        if refused is not None:
+            publish_metrics([refused])
+        return planned
     if name == "part":
-        return scale_out.part(s3, event["item"])
+        return scale_out.part(s3, event["item"], deadline=deadline)
     if name == "reduce":
-        outcome = runs.finish_distributed(s3, event["run"], layout=layout, deadline=deadline)
+        outcome = runs.finish_distributed(
+            s3, event["run"], layout=layout, env=env, limits=limits, deadline=deadline
+        )
     elif name == "fail":
         outcome = runs.fail_distributed(s3, event["run"], layout=layout)
     else:

@@ -25,7 +25,7 @@ from linreg import model_page, pipeline, scale_out, storage
 from linreg.config import Hyperparameters, Limits, metadata_settings
 from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
 from linreg.deadline import Deadline, parsing_seconds, training_seconds
-from linreg.errors import InputError
+from linreg.errors import InputError, excerpt
 from linreg.event import S3Record
 from linreg.storage import InputObject, Layout
 
@@ -137,11 +137,14 @@ def process(
     if distributed:
         try:
             limits.check_upload_settings(uploaded)
-            limits.check(Hyperparameters.from_strings(settings))
+            hyperparameters = Hyperparameters.from_strings(settings)
+            limits.check(hyperparameters)
+            scale_out.check_distributable(upload, hyperparameters, limits)
         except InputError as error:
             attempt = _Attempt(s3, layout, name, run_id, where, upload.source())
             return attempt.fail(error, settings=settings)
-        return _start(sfn() if sfn else None, env, where, upload, name, run_id, settings)
+        run = _run(upload, name, run_id, settings)
+        return _start(s3, sfn() if sfn else None, env, layout, where, run)
     logger.append_keys(run_id=run_id)
     try:
         attempt = _Attempt(s3, layout, name, run_id, where, upload.source())
@@ -152,9 +155,9 @@ def process(
         logger.remove_keys(["run_id"])
 
 
-def _start(sfn, env, where, upload: InputObject, name, run_id, settings) -> Outcome:
-    """Hand the run to the state machine; a duplicate delivery finds it started."""
-    run = {
+def _run(upload: InputObject, name: str, run_id: str, settings: dict) -> dict:
+    """A distributed run's execution input: what every step is given."""
+    return {
         "bucket": upload.bucket,
         "key": upload.key,
         "version_id": upload.version_id,
@@ -165,21 +168,51 @@ def _start(sfn, env, where, upload: InputObject, name, run_id, settings) -> Outc
         "settings": settings,
         "source": upload.source(),
     }
-    started = scale_out.start(sfn, scale_out.state_machine(env), run)
-    logger.info("handed to the state machine", extra={"run_id": run_id, "started": started})
-    return Outcome(**where, status=Status.STARTED, run_id=run_id, duplicate=not started)
+
+
+def _start(s3, sfn, env, layout: Layout, where: dict, run: dict) -> Outcome:
+    """Hand the run to the state machine; a duplicate delivery finds it started."""
+    started = scale_out.start(sfn, scale_out.state_machine(env), run, s3=s3, layout=layout)
+    logger.info("handed to the state machine", extra={"run_id": run["run_id"], "started": started})
+    return Outcome(**where, status=Status.STARTED, run_id=run["run_id"], duplicate=not started)
+
+
+def plan_distributed(
+    s3, run: dict, *, layout: Layout, env: Mapping[str, str], limits: Limits
+) -> tuple[dict, Outcome | None]:
+    """The state machine's first step: the plan's location, or, for input it cannot train
+    on (a bad manifest, a missing part, a header that does not match), the run's failure
+    record written at once and its outcome, also in the answer as ``refused`` (the execution
+    then ends, and succeeds: a user's mistake is not the service failing)."""
+    try:
+        planned = scale_out.plan(s3, run, layout=layout, env=env, limits=limits)
+        return {**planned, "refused": None}, None
+    except InputError as error:
+        outcome = _distributed_attempt(s3, run, layout).fail(error, settings=run["settings"])
+    return {"bucket": None, "key": None, "parts": 0, "refused": outcome.as_dict()}, outcome
 
 
 def finish_distributed(
-    s3, run: dict, *, layout: Layout, deadline: Deadline | None = None
+    s3,
+    run: dict,
+    *,
+    layout: Layout,
+    env: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
+    deadline: Deadline | None = None,
 ) -> Outcome:
     """The state machine's last step: the parts' statistics summed, trained and published
-    (or recorded) as one run of the whole file would be."""
-    where = {"bucket": run["bucket"], "key": run["key"]}
-    attempt = _Attempt(s3, layout, run["name"], run["run_id"], where, run["source"])
+    (or recorded) as one run of the whole file would be. A retry after an error (S3's, say)
+    finds what the first try finished and completes the rest."""
+    attempt = _distributed_attempt(s3, run, layout)
     settings = run["settings"]
+    done = attempt.already_done()
+    if done is not None:
+        return done
     try:
-        table = scale_out.parts_dataset(s3, run)
+        table = scale_out.parts_dataset(
+            s3, run, limits=limits or Limits(), env=env or {}, deadline=deadline
+        )
         execution = {"mode": "distributed", "parts": run["plan"]["parts"]}
         result = pipeline.train(
             table,
@@ -195,16 +228,25 @@ def finish_distributed(
 
 
 def fail_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
-    """A failure record for a run the state machine could not finish."""
-    where = {"bucket": run["bucket"], "key": run["key"]}
-    attempt = _Attempt(s3, layout, run["name"], run["run_id"], where, run["source"])
+    """A failure record for a run the state machine could not finish, unless it finished
+    after all: a run that was published (its latest.json move failed, say) is completed
+    instead, so that no run is both published and recorded as failed."""
+    attempt = _distributed_attempt(s3, run, layout)
+    done = attempt.already_done()
+    if done is not None:
+        return done
     cause = run.get("error") or {}
     error = InputError(
         "run_failed",
         "the distributed run could not finish: "
-        f"{cause.get('Error', 'error')}: {str(cause.get('Cause', ''))[:500]}",
+        f"{excerpt(str(cause.get('Error', 'error')))}: {str(cause.get('Cause', ''))[:500]}",
     )
     return attempt.fail(error, settings=run["settings"])
+
+
+def _distributed_attempt(s3, run: dict, layout: Layout) -> _Attempt:
+    where = {"bucket": run["bucket"], "key": run["key"]}
+    return _Attempt(s3, layout, run["name"], run["run_id"], where, run["source"])
 
 
 @dataclass(frozen=True)
@@ -229,6 +271,42 @@ class _Attempt:
 
     def outcome(self, status: Status, **details) -> Outcome:
         return Outcome(**self.where, status=status, run_id=self.run_id, **details)
+
+    def already_done(self) -> Outcome | None:
+        """The outcome of a run an earlier delivery or step published or recorded (its
+        latest.json moved now if it had not been), or ``None``."""
+        bucket = self.where["bucket"]
+        (published, _), (failure, _) = storage.concurrently(
+            lambda: storage.read_json(self.s3, bucket, self.prefix + REPORT_FILE),
+            lambda: storage.read_json(self.s3, bucket, self.failure_key),
+        )
+        if published is not None:
+            return self.was_published(published)
+        if failure is not None:
+            return self.was_recorded(failure)
+        return None
+
+    def was_published(self, report: dict) -> Outcome:
+        # The delivery that published it may have failed before moving latest.json.
+        moved = self.move_latest(report)
+        logger.info("run already published; duplicate delivery", extra={"latest_moved": moved})
+        return self.outcome(
+            Status.SUCCEEDED,
+            prefix=self.prefix,
+            duplicate=True,
+            latest_moved=moved,
+            page_written=self.write_page(),
+        )
+
+    def was_recorded(self, failure: dict) -> Outcome:
+        logger.info("run already failed; duplicate delivery")
+        return self.outcome(
+            Status(failure["status"]),
+            failure_key=self.failure_key,
+            error=InputError(**failure["error"]),
+            duplicate=True,
+            page_written=self.write_page(),
+        )
 
     def train_and_publish(
         self,
@@ -255,27 +333,9 @@ class _Attempt:
         )
         with closing(body) if body is not None else nullcontext():
             if published is not None:
-                # The delivery that published it may have failed before moving latest.json.
-                moved = self.move_latest(published)
-                logger.info(
-                    "run already published; duplicate delivery", extra={"latest_moved": moved}
-                )
-                return self.outcome(
-                    Status.SUCCEEDED,
-                    prefix=self.prefix,
-                    duplicate=True,
-                    latest_moved=moved,
-                    page_written=self.write_page(),
-                )
+                return self.was_published(published)
             if failure is not None:
-                logger.info("run already failed; duplicate delivery")
-                return self.outcome(
-                    Status(failure["status"]),
-                    failure_key=self.failure_key,
-                    error=InputError(**failure["error"]),
-                    duplicate=True,
-                    page_written=self.write_page(),
-                )
+                return self.was_recorded(failure)
             if unreadable is not None:
                 return self.fail(unreadable, settings=settings)
             if body is None:

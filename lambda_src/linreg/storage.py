@@ -36,10 +36,14 @@ from linreg.contract import (
     LATEST_FILE,
     MANIFEST_SUFFIX,
     MAX_INPUT_BYTES_ENV,
+    MAX_PARTS,
     MODEL_PAGE_FILE,
     MODELS_PREFIX_ENV,
+    PART_FILE,
+    PLAN_FILE,
     REPORT_FILE,
     RUN_FILES,
+    STARTED_FILE,
     UPLOAD_SUFFIXES,
 )
 from linreg.errors import InputError
@@ -109,7 +113,7 @@ class Layout:
     def name_problem(self, name: str) -> str | None:
         """Why ``name`` cannot name a model's keys, or ``None`` when it can: S3 would store
         ``..`` or an empty segment literally, control characters break tools, and S3 keys
-        end at 1,024 bytes."""
+        end at 1,024 bytes (a distributed run's part statistics included)."""
         if any(ord(char) < 32 or ord(char) == 127 for char in name):
             return f"the upload's name {name!r} holds control characters"
         if any(segment in ("", ".", "..") for segment in name.split("/")):
@@ -119,8 +123,15 @@ class Layout:
         if DISTRIBUTED_FOLDER.rstrip("/") in name.split("/")[1:]:
             return f"the upload's name {name!r} has a folder named 'distributed' below its first"
         run_id = "x" * RUN_ID_LENGTH
+        distributed = [
+            DISTRIBUTED_FOLDER + file
+            for file in (PLAN_FILE, STARTED_FILE, PART_FILE.format(index=MAX_PARTS - 1))
+        ]
         longest = max(
-            [self.run_prefix(name, run_id) + file for file in (*RUN_FILES, REPORT_FILE)]
+            [
+                self.run_prefix(name, run_id) + file
+                for file in (*RUN_FILES, REPORT_FILE, *distributed)
+            ]
             + [self.failure_key(name, run_id), self.page_key(name)],
             key=lambda key: len(key.encode()),
         )

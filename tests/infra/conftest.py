@@ -59,7 +59,8 @@ CONFIGURED = {
     "linreg:alarmEmail": "ops@example.com",
     "linreg:distributedAboveBytes": "134217728",
     "linreg:partBytes": "33554432",
-    "linreg:maxParallelParts": "20",
+    "linreg:maxParallelParts": "3",
+    "linreg:maxParts": "500",
     "linreg:distributedTimeoutSeconds": "7200",
 }
 APPS = ("default", "configured")

@@ -7,11 +7,10 @@ import pytest
 
 from helpers import (
     BUCKET,
-    FakeStepFunctions,
     event_for,
     iris_like,
-    process,
     read_json,
+    started_run,
     with_bad_cell,
 )
 from linreg import handler
@@ -37,13 +36,6 @@ def scale_out_env(monkeypatch) -> dict:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
-
-
-def started_run(s3, key: str, env: dict) -> dict:
-    sfn = FakeStepFunctions()
-    assert process(s3, key, env, sfn)["status"] == "started"
-    (run,) = sfn.executions.values()
-    return run
 
 
 def real_function(event: dict) -> dict:

@@ -13,6 +13,8 @@ from linreg.contract import (
     DEFAULT_PART_BYTES,
     DISTRIBUTED_ABOVE_BYTES_ENV,
     MAX_ITERATIONS_ENV,
+    MAX_PARTS,
+    MAX_PARTS_ENV,
     PART_BYTES_ENV,
     UPLOAD_SETTINGS_ENV,
 )
@@ -324,8 +326,27 @@ def test_distributed_settings_default_to_the_contracts_sizes() -> None:
     assert settings.distributed_environment() == {
         DISTRIBUTED_ABOVE_BYTES_ENV: str(DEFAULT_DISTRIBUTED_ABOVE_BYTES),
         PART_BYTES_ENV: str(DEFAULT_PART_BYTES),
+        MAX_PARTS_ENV: str(MAX_PARTS),
     }
     assert (settings.max_parallel_parts, settings.distributed_timeout_seconds) == (100, 3600)
+
+
+def test_max_parts_is_at_most_the_contracts_cap() -> None:
+    assert Settings.from_context({"linreg:maxParts": "1"}).max_parts == 1
+    assert Settings.from_context({"linreg:maxParts": str(MAX_PARTS)}).max_parts == MAX_PARTS
+    with pytest.raises(SettingsError, match="linreg:maxParts"):
+        Settings.from_context({"linreg:maxParts": str(MAX_PARTS + 1)})
+
+
+def test_parallel_parts_above_the_reserved_concurrency_stop_synthesis() -> None:
+    with pytest.raises(SettingsError, match="^linreg:maxParallelParts 50 is above"):
+        Settings.from_context({"linreg:reservedConcurrency": "20", "linreg:maxParallelParts": "50"})
+
+
+def test_parallel_parts_default_to_the_reserved_concurrency_when_lower() -> None:
+    settings = Settings.from_context({"linreg:reservedConcurrency": "20"})
+
+    assert settings.max_parallel_parts == 20
 
 
 def test_distributed_settings_accept_their_whole_ranges() -> None:

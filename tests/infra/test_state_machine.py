@@ -38,6 +38,7 @@ from template import (
 )
 
 LAMBDA_TRANSIENT = [
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -79,13 +80,16 @@ def test_runs_prepare_plan_parts_then_reduce(template, states) -> None:
 
     assert asl["StartAt"] == "PreparePlan"
     assert states["PreparePlan"]["Next"] == "Plan"
-    assert states["Plan"]["Next"] == "TrainParts"
+    assert states["Plan"]["Next"] == "Planned"
+    assert states["Planned"]["Default"] == "TrainParts"
     assert states["TrainParts"]["Next"] == "Reduce"
     assert states["Reduce"]["End"] is True
     assert set(states) == {
         "PreparePlan",
         "Plan",
         "PlanFailed",
+        "Planned",
+        "RunRefused",
         "TrainParts",
         "Reduce",
         "RecordFailure",
@@ -114,8 +118,16 @@ def test_plan_gets_the_execution_input_with_its_step_and_keeps_its_answer_at_pla
         "bucket.$": "$.Payload.bucket",
         "key.$": "$.Payload.key",
         "parts.$": "$.Payload.parts",
+        "refused.$": "$.Payload.refused",
     }
     assert (plan["ResultPath"], plan["OutputPath"]) == ("$.input.plan", "$.input")
+
+
+def test_a_refused_plan_ends_the_execution_successfully_with_its_outcome(states) -> None:
+    (refused,) = states["Planned"]["Choices"]
+
+    assert refused == {"Variable": "$.plan.refused", "IsNull": False, "Next": "RunRefused"}
+    assert states["RunRefused"] == {"Type": "Succeed", "OutputPath": "$.plan.refused"}
 
 
 def test_parts_are_a_distributed_map_of_standard_children(parts) -> None:
@@ -144,11 +156,16 @@ def test_each_part_gets_its_step_and_its_item(parts) -> None:
     assert part["End"] is True
 
 
-def test_the_definition_stays_within_what_moto_executes(parts) -> None:
-    # moto rejects or ignores these; the run tests would no longer prove anything.
-    for field in ("ItemBatcher", "ResultWriter", "ToleratedFailurePercentage"):
+def test_a_part_answers_with_its_index_alone(parts) -> None:
+    # The Map collects every child's output, within 256 KiB (docs/scale-out.md).
+    part = parts["ItemProcessor"]["States"]["TrainPart"]
+
+    assert part["OutputPath"] == "$.Payload.part"
+
+
+def test_a_part_that_fails_past_its_retries_fails_the_map(parts) -> None:
+    for field in ("ToleratedFailurePercentage", "ToleratedFailureCount"):
         assert field not in parts
-    assert "CSVDelimiter" not in parts["ItemReader"]["ReaderConfig"]
 
 
 def test_max_parallel_parts_defaults_to_100_and_follows_the_context(
@@ -157,7 +174,7 @@ def test_max_parallel_parts_defaults_to_100_and_follows_the_context(
     configured = definition(configured_template, BUCKET)["States"]["TrainParts"]
 
     assert parts["MaxConcurrency"] == 100
-    assert configured["MaxConcurrency"] == 20
+    assert configured["MaxConcurrency"] == 3
 
 
 def test_every_lambda_step_retries_lambdas_transient_errors(states, parts) -> None:
@@ -168,17 +185,22 @@ def test_every_lambda_step_retries_lambdas_transient_errors(states, parts) -> No
         first = task["Retry"][0]
         assert first["ErrorEquals"] == LAMBDA_TRANSIENT
         assert first["MaxAttempts"] >= 3 and first["BackoffRate"] > 1
+        assert first["JitterStrategy"] == "FULL" and first["MaxDelaySeconds"] <= 60
 
 
-def test_a_part_that_raised_is_retried_a_few_times_with_backoff(parts) -> None:
-    retries = parts["ItemProcessor"]["States"]["TrainPart"]["Retry"]
+def test_every_lambda_step_that_raised_is_retried_with_backoff_and_jitter(states, parts) -> None:
+    tasks = [states[name] for name in ("Plan", "Reduce", "RecordFailure")]
+    tasks.append(parts["ItemProcessor"]["States"]["TrainPart"])
 
-    assert retries[1] == {
-        "ErrorEquals": ["States.TaskFailed"],
-        "IntervalSeconds": 5,
-        "MaxAttempts": 3,
-        "BackoffRate": 2,
-    }
+    for task in tasks:
+        assert task["Retry"][1] == {
+            "ErrorEquals": ["States.TaskFailed"],
+            "IntervalSeconds": 5,
+            "MaxAttempts": 4,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": 60,
+            "JitterStrategy": "FULL",
+        }
 
 
 def test_plan_parts_and_reduce_catch_everything_into_the_fail_step(states) -> None:
@@ -257,6 +279,16 @@ def test_state_machine_logs_all_events_to_its_own_log_group(resources: dict) -> 
     assert resources[log_group]["Type"] == "AWS::Logs::LogGroup"
     assert log_group != function_log_group_id(resources)
     assert resources[log_group]["Properties"]["RetentionInDays"] == 30
+
+
+def test_state_machine_logs_under_vended_logs(resources: dict) -> None:
+    # CloudWatch Logs' advice for logs a service delivers (bp-cwl): /aws/vendedlogs/.
+    properties = resources[state_machine_id(resources)]["Properties"]
+    (destination,) = properties["LoggingConfiguration"]["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+
+    name = resources[log_group]["Properties"]["LogGroupName"]
+    assert name == "/aws/vendedlogs/states/Linreg-Distributed"
 
 
 # --- the state machine's role -------------------------------------------------------------

@@ -30,8 +30,8 @@ class FakeFunction:
     """The three steps as the contract has them: plan writes the plan and says where it is,
     part notes its item, reduce counts what the parts saw; fail notes the run."""
 
-    def __init__(self, *, plan_raises: bool = False) -> None:
-        self.plan_raises = plan_raises
+    def __init__(self, *, plan_raises: bool = False, plan_refuses: bool = False) -> None:
+        self.plan_raises, self.plan_refuses = plan_raises, plan_refuses
         self.items: list[dict] = []
         self.lock = threading.Lock()
 
@@ -40,14 +40,17 @@ class FakeFunction:
         if step == "plan":
             if self.plan_raises:
                 raise RuntimeError("the plan could not be written")
+            if self.plan_refuses:
+                refused = {"status": "failed", "code": "bad_manifest", "failure_key": "f.json"}
+                return {"bucket": None, "key": None, "parts": 0, "refused": refused}
             boto3.client("s3", region_name="us-east-1").put_object(
                 Bucket=BUCKET, Key=PLAN_KEY, Body=json.dumps(ITEMS).encode()
             )
-            return {"bucket": BUCKET, "key": PLAN_KEY, "parts": len(ITEMS)}
+            return {"bucket": BUCKET, "key": PLAN_KEY, "parts": len(ITEMS), "refused": None}
         if step == "part":
             with self.lock:
                 self.items.append(event["item"])
-            return {"rows": 1}
+            return {"part": event["item"]["part"]}
         if step == "reduce":
             return {"status": "succeeded", "parts_seen": len(self.items), "run": event["run"]}
         if step == "fail":
@@ -63,7 +66,10 @@ def succeeded(template):
 
 @pytest.fixture(scope="module")
 def failed(template):
-    return run_state_machine(template, FakeFunction(plan_raises=True), RUN, bucket=BUCKET)
+    # The plan step is retried (with backoff, as in AWS) before the catch: minutes at most.
+    return run_state_machine(
+        template, FakeFunction(plan_raises=True), RUN, bucket=BUCKET, timeout_seconds=300
+    )
 
 
 def test_a_run_succeeds_with_the_reduce_steps_answer_as_output(succeeded) -> None:
@@ -99,7 +105,10 @@ def test_reduce_gets_the_whole_run_with_the_plans_location(succeeded) -> None:
     (reduce,) = execution.calls_of("reduce")
     assert reduce.event == {
         STEP_FIELD: "reduce",
-        "run": {**RUN, "plan": {"bucket": BUCKET, "key": PLAN_KEY, "parts": len(ITEMS)}},
+        "run": {
+            **RUN,
+            "plan": {"bucket": BUCKET, "key": PLAN_KEY, "parts": len(ITEMS), "refused": None},
+        },
     }
 
 
@@ -120,6 +129,14 @@ def test_a_failing_plan_ends_in_the_fail_step_and_a_failed_execution(failed) -> 
     assert failed.status == "FAILED"
     assert failed.error == "LinregRunFailed"
     assert failed.calls_of("part") == [] and failed.calls_of("reduce") == []
+
+
+def test_a_refused_plan_ends_the_execution_successfully_with_its_outcome(template) -> None:
+    execution = run_state_machine(template, FakeFunction(plan_refuses=True), RUN, bucket=BUCKET)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.output == {"status": "failed", "code": "bad_manifest", "failure_key": "f.json"}
+    assert [call.event[STEP_FIELD] for call in execution.calls] == ["plan"]
 
 
 def test_the_fail_step_gets_the_run_and_the_caught_error(failed) -> None:
@@ -150,8 +167,8 @@ def test_s3_setup_runs_before_the_execution(template) -> None:
             s3 = boto3.client("s3", region_name="us-east-1")
             body = s3.get_object(Bucket=event["bucket"], Key=event["key"])["Body"].read()
             s3.put_object(Bucket=BUCKET, Key=PLAN_KEY, Body=json.dumps([{"size": len(body)}]))
-            return {"bucket": BUCKET, "key": PLAN_KEY, "parts": 1}
-        return {"item": event.get("item")}
+            return {"bucket": BUCKET, "key": PLAN_KEY, "parts": 1, "refused": None}
+        return {"part": 0, "item": event.get("item")}
 
     execution = run_state_machine(template, steps, RUN, s3_setup=setup, bucket=BUCKET)
 

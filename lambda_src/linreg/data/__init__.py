@@ -33,6 +33,7 @@ from linreg.data.stream import (
     plain,
     split_header,
     telling_the_end,
+    too_large,
 )
 from linreg.deadline import Deadline
 from linreg.errors import InputError
@@ -140,14 +141,15 @@ def load(
 @dataclass(frozen=True)
 class PartStatistics:
     """One part of a file cut by byte ranges: the statistics of its rows under the hashed
-    split, its sample of test rows, the levels it saw, and how many lines it holds (to count
-    lines across parts)."""
+    split, its sample of test rows, the levels it saw, how many lines it holds (to count
+    lines across parts) and how many bytes of data (to bound the file's size across parts)."""
 
     train: Stats
     test: Stats
     test_sample: TestSample
     levels_seen: list[set[int]]
     lines: int
+    bytes: int
 
 
 def load_part(
@@ -157,13 +159,15 @@ def load_part(
     spec: Spec = IRIS,
     test_size: float = 0.3,
     split_seed: int = 1,
+    max_bytes: int | None = None,
     threads: int | None = None,
     deadline: Deadline | None = None,
 ) -> PartStatistics:
     """The statistics of one part's lines (``owned_lines``), the file's ``header`` read
     elsewhere. Every row goes by the hashed split, which gives each row the side it gets in
-    one pass over the whole file. Lines are numbered from 1 within the part."""
-    counted = _Counted(chunks)
+    one pass over the whole file. Lines are numbered from 1 within the part. ``max_bytes``
+    bounds the part's data, uncompressed."""
+    counted = _Counted(chunks, max_bytes)
     with _helper_thread() as helper:
         parts, levels_seen = _accumulate(
             header,
@@ -180,18 +184,25 @@ def load_part(
             deadline=deadline or Deadline(),
         )
     test = parts.hashed_test
-    return PartStatistics(parts.total - test, test, parts.sample, levels_seen, counted.lines)
+    return PartStatistics(
+        parts.total - test, test, parts.sample, levels_seen, counted.lines, counted.bytes
+    )
 
 
 class _Counted:
-    """Numbers whole-line chunks by their first line (from 1), and counts the lines."""
+    """Numbers whole-line chunks by their first line (from 1), counts the lines and the
+    bytes, and refuses more than ``max_bytes``."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks, self.lines, self.unterminated = chunks, 0, False
+    def __init__(self, chunks: Iterator[bytes], max_bytes: int | None) -> None:
+        self.chunks, self.max_bytes = chunks, max_bytes
+        self.lines, self.bytes, self.unterminated = 0, 0, False
 
     def numbered(self) -> Iterator[Block]:
         for chunk in self.chunks:
             if chunk:
+                self.bytes += len(chunk)
+                if self.max_bytes is not None and self.bytes > self.max_bytes:
+                    raise too_large(self.max_bytes)
                 yield chunk, self.lines + 1
                 self.lines += count_lines(chunk)
                 self.unterminated = not chunk.endswith((b"\n", b"\r"))

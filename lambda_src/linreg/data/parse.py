@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from linreg.data.stream import not_utf8
-from linreg.errors import InputError
+from linreg.errors import InputError, excerpt, excerpt_name
 from linreg.spec import IRIS, Spec
 
 # A wider file is not what a spec describes; refusing it early keeps memory bounded.
@@ -36,7 +36,8 @@ def check_header(header: list[str], spec: Spec) -> None:
         )
     duplicates = sorted({name for name in header if header.count(name) > 1 and name})
     if duplicates:
-        raise InputError("duplicate_columns", f"duplicate column(s): {', '.join(duplicates)}")
+        names = ", ".join(excerpt_name(name) for name in duplicates)
+        raise InputError("duplicate_columns", f"duplicate column(s): {names}")
     missing = [name for name in spec.required if name not in header]
     if missing:
         hint = ""
@@ -136,10 +137,12 @@ def _check_first_row(lines: _Lines, width: int) -> None:
     except csv.Error:
         return  # a quoted field that spans lines: pandas judges the row
     if len(fields) > width:
+        first_line = lines.line(0)
         raise InputError(
             "malformed_csv",
-            f"the file is not valid CSV: Expected {width} fields in line {lines.line(0)}, "
+            f"the file is not valid CSV: Expected {width} fields in line {first_line}, "
             f"saw {len(fields)}",
+            line=first_line,
         )
 
 
@@ -306,17 +309,20 @@ def _numbers(cells: pd.Series, column: str) -> np.ndarray:
     values = pd.to_numeric(cells, errors="coerce")
     bad = values.isna() | ~np.isfinite(values)
     if bad.any():
+        line, cell = _first(cells, bad)
         raise InputError(
             "non_numeric",
-            f"column {column}, line {cells.index[bad.argmax()]}: {cells[bad].iloc[0]!r} "
-            "is not a finite number",
+            f"column {column}, line {line}: {excerpt(cell)} is not a finite number",
+            line=line,
         )
     huge = values.abs() > MAX_MAGNITUDE
     if huge.any():
+        line, cell = _first(cells, huge)
         raise InputError(
             "values_out_of_range",
-            f"column {column}, line {cells.index[huge.argmax()]}: {cells[huge].iloc[0]!r} is "
-            f"beyond ±{MAX_MAGNITUDE:g}, too large to square and sum: rescale the column",
+            f"column {column}, line {line}: {excerpt(cell)} is beyond ±{MAX_MAGNITUDE:g}, "
+            "too large to square and sum: rescale the column",
+            line=line,
         )
     return values.to_numpy(dtype=np.float64)
 
@@ -328,10 +334,11 @@ def _levels(cells: pd.Series, column: str, spec: Spec) -> np.ndarray:
     names = _normalize(cells, spec.level_prefix)
     unknown = ~names.isin(levels)
     if unknown.any():
+        line, cell = _first(cells, unknown)
         raise InputError(
             spec.unknown_level_code,
-            f"column {column}, line {cells.index[unknown.argmax()]}: "
-            f"{cells[unknown].iloc[0]!r} is not one of {', '.join(levels)}",
+            f"column {column}, line {line}: {excerpt(cell)} is not one of {', '.join(levels)}",
+            line=line,
         )
     return names.map(levels.index).to_numpy(dtype=np.int64)
 
@@ -339,14 +346,26 @@ def _levels(cells: pd.Series, column: str, spec: Spec) -> np.ndarray:
 def _check_no_blanks(cells: pd.Series, column: str) -> None:
     blank = cells == ""
     if blank.any():
+        line, _ = _first(cells, blank)
         raise InputError(
-            "missing_value",
-            f"column {column}, line {cells.index[blank.argmax()]}: the value is blank",
+            "missing_value", f"column {column}, line {line}: the value is blank", line=line
         )
 
 
+def _first(cells: pd.Series, where: pd.Series) -> tuple[int, str]:
+    """The file line and the text of the first of ``cells`` marked in ``where``."""
+    position = int(where.to_numpy().argmax())
+    return int(cells.index[position]), cells.iloc[position]
+
+
 def _malformed(error: pd.errors.ParserError, lines: _Lines) -> InputError:
-    """pandas' parse error, its line counted in the file (pandas counts within a block)."""
+    """pandas' parse error, its line counted in the file: pandas counts within a block, its
+    "line N" from 1 and its "row N" (where an unclosed quote starts) from 0."""
     detail = str(error).replace("Error tokenizing data. C error: ", "").strip()
-    detail = re.sub(r"line (\d+)", lambda m: f"line {lines.line(int(m.group(1)) - 1)}", detail)
-    return InputError("malformed_csv", f"the file is not valid CSV: {detail}")
+    at = re.search(r"\b(line|row) (\d+)", detail)
+    if at is None:
+        return InputError("malformed_csv", f"the file is not valid CSV: {detail}")
+    index = int(at.group(2)) - (at.group(1) == "line")
+    line = lines.line(index)
+    detail = f"{detail[: at.start()]}line {line}{detail[at.end() :]}"
+    return InputError("malformed_csv", f"the file is not valid CSV: {detail}", line=line)

@@ -49,9 +49,7 @@ def line_blocks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Bl
         cut = max(data.rfind(b"\n"), -1 if b"\n" in data else data.rfind(b"\r"))
         if cut < 0:
             if len(data) > MAX_LINE_BYTES:
-                raise InputError(
-                    "malformed_csv", f"line {line} is longer than {MAX_LINE_BYTES:,} bytes"
-                )
+                raise line_too_long(line)
             carry = data
             continue
         block, carry = data[: cut + 1], data[cut + 1 :]
@@ -60,45 +58,90 @@ def line_blocks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Bl
 
 
 def owned_lines(
-    stream: BinaryIO, start: int, end: int, block_bytes: int = BLOCK_BYTES
+    stream: BinaryIO,
+    start: int,
+    end: int,
+    block_bytes: int = BLOCK_BYTES,
+    line_end: bytes = b"\n",
 ) -> Iterator[bytes]:
     """The lines a byte range ``[start, end)`` of a file owns, in blocks of whole lines.
 
     A range owns every line whose first byte lies in it, so ranges that tile a file hand out
-    each line exactly once, whatever the cut. ``stream`` starts at byte ``max(start - 1, 0)``
-    of the file: unless ``start`` is 0, everything up to the first line end is the previous
-    range's. Reading stops after the line that crosses ``end`` (or at the end of the file).
+    each line exactly once, whatever the cut. Lines end with ``line_end``, the file's
+    ``line_terminator``. ``stream`` starts at byte ``max(start - 1, 0)`` of the file: unless
+    ``start`` is 0, everything up to the first line end is the previous range's. Reading
+    stops after the line that crosses ``end`` (or at the end of the file). A line that grows
+    past ``MAX_LINE_BYTES`` is refused, numbered as the part numbers its lines (from 1).
     """
     offset = max(start - 1, 0)  # the file position of carry[0]
     carry = b""
     if start > 0:
-        while True:
-            chunk = stream.read(block_bytes)
-            if not chunk:
-                return
-            line_end = chunk.find(b"\n")
-            if line_end >= 0:
-                carry, offset = chunk[line_end + 1 :], offset + line_end + 1
-                break
-            offset += len(chunk)
+        after = _after_first_line_end(stream, block_bytes, line_end)
+        if after is None:
+            return
+        carry, skipped = after
+        offset += skipped
     if offset >= end:
         return
+    lines = 0  # handed out so far
     while True:
         # The last owned line ends at the first line end at or after byte end - 1.
-        stop = carry.find(b"\n", max(end - 1 - offset, 0))
+        stop = carry.find(line_end, max(end - 1 - offset, 0))
         if stop >= 0:
             yield carry[: stop + 1]
             return
-        last = carry.rfind(b"\n")
-        if len(carry) > block_bytes and last >= 0:
-            yield carry[: last + 1]
-            carry, offset = carry[last + 1 :], offset + last + 1
+        whole = carry.rfind(line_end) + 1  # the bytes of whole lines in carry
+        if len(carry) > block_bytes and whole:
+            yield carry[:whole]
+            lines += count_lines(carry[:whole])
+            carry, offset, whole = carry[whole:], offset + whole, 0
+        # The line after the whole ones is unfinished: stop before it fills memory.
+        if len(carry) - whole > MAX_LINE_BYTES:
+            raise line_too_long(lines + count_lines(carry[:whole]) + 1)
         chunk = stream.read(block_bytes)
         if not chunk:
             if carry:
                 yield carry  # the file's last line, without a line end
             return
         carry += chunk
+
+
+def whole_file_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The data lines of a file read whole as one part (a .csv.gz can only be), in blocks of
+    whole lines as ``owned_lines`` hands out a range's; a problem at a line is numbered as
+    the part numbers its lines, from 1 after the header."""
+    try:
+        _, blocks = split_header(line_blocks(stream))
+        for block, _ in blocks:
+            yield block
+    except InputError as error:
+        raise error.shifted(-1) from None  # line_blocks counts the header as line 1
+
+
+def _after_first_line_end(
+    stream: BinaryIO, block_bytes: int, line_end: bytes
+) -> tuple[bytes, int] | None:
+    """What ``stream`` holds after its first line end, and how many bytes that skipped;
+    ``None`` when the stream ends first, or when the line it starts in is too long (the
+    range that line starts in refuses it, so reading on would only cost time)."""
+    skipped = 0
+    while skipped <= MAX_LINE_BYTES:
+        chunk = stream.read(block_bytes)
+        if not chunk:
+            return None
+        found = chunk.find(line_end)
+        if found >= 0:
+            return chunk[found + 1 :], skipped + found + 1
+        skipped += len(chunk)
+    return None
+
+
+def line_terminator(head: bytes) -> bytes:
+    """How a file's lines end, told from its first bytes (its header line): ``b"\\r"`` when
+    the first line end is a ``\\r`` alone (old Mac files), else ``b"\\n"`` (which also ends
+    ``\\r\\n`` lines)."""
+    first = re.search(rb"\r\n?|\n", head)
+    return b"\r" if first is not None and first.group() == b"\r" else b"\n"
 
 
 def count_lines(block: bytes) -> int:
@@ -151,6 +194,20 @@ def not_utf8(first_line: int) -> InputError:
     return InputError(
         "bad_encoding",
         f"the file is not UTF-8 text (at or after line {first_line}); export it as UTF-8 CSV",
+        line=first_line,
+    )
+
+
+def line_too_long(line: int) -> InputError:
+    return InputError(
+        "malformed_csv", f"line {line} is longer than {MAX_LINE_BYTES:,} bytes", line=line
+    )
+
+
+def too_large(limit: int) -> InputError:
+    return InputError(
+        "too_large",
+        f"the file uncompresses to more than {limit:,} bytes ({MAX_INPUT_BYTES_ENV})",
     )
 
 
@@ -204,8 +261,5 @@ class _Limited:
         data = self.stream.read(size)
         self.delivered += len(data)
         if self.delivered > self.limit:
-            raise InputError(
-                "too_large",
-                f"the file uncompresses to more than {self.limit:,} bytes ({MAX_INPUT_BYTES_ENV})",
-            )
+            raise too_large(self.limit)
         return data
