@@ -150,3 +150,27 @@ def started_run(s3, key: str, env: dict) -> dict:
     assert outcome["status"] == "started", outcome
     (run,) = sfn.executions.values()
     return run
+
+
+# A state machine ARN for the function's environment: the tests run the steps themselves.
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:linreg"
+
+
+def scale_out_environment(monkeypatch, *, part_bytes: int) -> dict:
+    """The function's environment routing uploads above 1 MiB to the state machine, in
+    parts of ``part_bytes``; set in os.environ too, for the handler the state machine calls."""
+    env = {
+        "LINREG_STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+        "LINREG_DISTRIBUTED_ABOVE_BYTES": str(1 << 20),
+        "LINREG_PART_BYTES": str(part_bytes),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def real_function(event: dict) -> dict:
+    """The function as Lambda runs it, for the state machine's steps."""
+    from linreg import handler
+
+    return handler.lambda_handler(event, None)

@@ -24,7 +24,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Template
 from cfnlint.api import ManualArgs, lint_file
 
-from helpers import ROOT
+from helpers import ROOT, scale_out_environment
 
 sys.path.append(str(ROOT / "infra"))
 
@@ -170,3 +170,12 @@ def any_annotations(request: pytest.FixtureRequest) -> Annotations:
 @pytest.fixture(scope="session", params=APPS)
 def any_lint_findings(request: pytest.FixtureRequest) -> list:
     return for_app(request, "lint_findings")
+
+
+# --- a distributed run's function environment ----------------------------------------------
+
+
+@pytest.fixture
+def scale_out_env(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Uploads above 1 MiB go to the state machine, in parts of 1 MiB."""
+    return scale_out_environment(monkeypatch, part_bytes=1 << 20)

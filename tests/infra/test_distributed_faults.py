@@ -9,34 +9,27 @@ from contextlib import contextmanager
 import pytest
 from botocore.exceptions import ClientError
 
-from helpers import BUCKET, FakeStepFunctions, iris_like, keys, process, read_json, started_run
+from helpers import (
+    BUCKET,
+    STATE_MACHINE_ARN,
+    FakeStepFunctions,
+    iris_like,
+    keys,
+    process,
+    read_json,
+    real_function,
+    started_run,
+)
 from linreg import handler
 from linreg.local_state_machine import run_state_machine
 
-ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:linreg"
 ROWS = 60_000
-
-
-@pytest.fixture
-def scale_out_env(monkeypatch) -> dict:
-    env = {
-        "LINREG_STATE_MACHINE_ARN": ARN,
-        "LINREG_DISTRIBUTED_ABOVE_BYTES": str(1 << 20),
-        "LINREG_PART_BYTES": str(1 << 20),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 @pytest.fixture
 def big(s3) -> str:
     s3.put_object(Bucket=BUCKET, Key="incoming/big.csv", Body=iris_like(ROWS))
     return "incoming/big.csv"
-
-
-def real_function(event: dict) -> dict:
-    return handler.lambda_handler(event, None)
 
 
 @contextmanager
@@ -114,7 +107,7 @@ def test_the_fail_step_completes_a_published_run_instead_of_recording_it(s3, big
     assert read_json(s3, "models/big/latest.json")["run_id"] == run["run_id"]
 
 
-def execution_end(run: dict, *, arn: str = ARN, name: str | None = None) -> dict:
+def execution_end(run: dict, *, arn: str = STATE_MACHINE_ARN, name: str | None = None) -> dict:
     return {
         "source": "aws.states",
         "detail-type": "Step Functions Execution Status Change",
@@ -130,7 +123,7 @@ def execution_end(run: dict, *, arn: str = ARN, name: str | None = None) -> dict
 def test_an_execution_end_from_another_state_machine_is_skipped(s3, big, scale_out_env):
     run = started_run(s3, big, scale_out_env)
 
-    answer = handler.lambda_handler(execution_end(run, arn=ARN + "-other"), None)
+    answer = handler.lambda_handler(execution_end(run, arn=STATE_MACHINE_ARN + "-other"), None)
 
     assert answer["status"] == "skipped" and keys(s3, "failures/") == []
 

@@ -7,7 +7,6 @@ import gzip
 import json
 
 import numpy as np
-import pytest
 
 from helpers import (
     BUCKET,
@@ -17,29 +16,13 @@ from helpers import (
     keys,
     process,
     read_json,
+    real_function,
     started_run,
 )
 from linreg import handler
 from linreg.local_state_machine import run_state_machine
 
-ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:linreg"
 IRIS = (iris_like(150, seed=4)).splitlines(keepends=True)
-
-
-@pytest.fixture
-def scale_out_env(monkeypatch) -> dict:
-    env = {
-        "LINREG_STATE_MACHINE_ARN": ARN,
-        "LINREG_DISTRIBUTED_ABOVE_BYTES": str(1 << 20),
-        "LINREG_PART_BYTES": str(1 << 20),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
-def real_function(event: dict) -> dict:
-    return handler.lambda_handler(event, None)
 
 
 def put(s3, key: str, body: bytes, **options) -> None:

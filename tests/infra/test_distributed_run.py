@@ -10,13 +10,14 @@ from helpers import (
     event_for,
     iris_like,
     read_json,
+    real_function,
+    scale_out_environment,
     started_run,
     with_bad_cell,
 )
 from linreg import handler
 from linreg.local_state_machine import run_state_machine
 
-ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:linreg"
 # Above the exact-split size: one pass splits these rows by the hashed split too.
 ROWS = 1_200_000
 
@@ -28,18 +29,7 @@ def big_csv() -> bytes:
 
 @pytest.fixture
 def scale_out_env(monkeypatch) -> dict:
-    env = {
-        "LINREG_STATE_MACHINE_ARN": ARN,
-        "LINREG_DISTRIBUTED_ABOVE_BYTES": str(1 << 20),
-        "LINREG_PART_BYTES": str(4 << 20),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
-def real_function(event: dict) -> dict:
-    return handler.lambda_handler(event, None)
+    return scale_out_environment(monkeypatch, part_bytes=4 << 20)
 
 
 def test_a_large_upload_trained_in_parts_gets_the_one_pass_model(
