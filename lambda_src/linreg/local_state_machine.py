@@ -31,8 +31,11 @@ only if missing, and the caller can read the results afterwards. It returns an
 bucket's objects at the end.
 
 moto 5.2.5 executes a Distributed Map in Standard mode with the S3 JSON item reader,
-ItemSelector, MaxConcurrency and ResultPath null; a child that fails becomes null and the
-Map succeeds (unlike AWS, which fails the Map). Retries really wait their IntervalSeconds.
+ItemSelector, MaxConcurrency and ResultPath null. Where it is more permissive than AWS (the
+256 KiB limit on a Map's collected results and on a child's input, a failed child, what
+``States.ALL`` catches, the HTTP metadata in a Lambda task's answer), the runner holds it to
+AWS's rules: see ``linreg.strict_step_functions``. Retries really wait, ``retry_wait_scale``
+times their time (the tests use 0.01).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import default_user_config
+
+from linreg import strict_step_functions
 
 REGION = "us-east-1"
 PARTITION = "aws"
@@ -90,6 +95,7 @@ class Execution:
     cause: str | None
     calls: list[Call] = field(default_factory=list)
     objects: dict[str, bytes] = field(default_factory=dict)
+    retry_waits: list[float] = field(default_factory=list)
 
     def calls_of(self, step: str) -> list[Call]:
         """The calls whose payload names ``step`` ("plan", "part", "reduce", "fail")."""
@@ -211,9 +217,37 @@ def _backing(steps: Callable[[dict], Any], calls: list[Call], lock: threading.Lo
 
 
 @contextmanager
-def serving(template: Any, steps: Callable[[dict], Any], bucket: str) -> Iterator[Served]:
+def serving(
+    template: Any,
+    steps: Callable[[dict], Any],
+    bucket: str,
+    *,
+    retry_wait_scale: float = 1.0,
+) -> Iterator[Served]:
     """The template's state machine created in moto, its Lambda steps served by ``steps``,
     and ``bucket`` made if missing, until the block ends."""
+    with serving_definition(
+        definition(template, bucket),
+        steps,
+        bucket=bucket,
+        name=state_machine_name(template),
+        retry_wait_scale=retry_wait_scale,
+    ) as served:
+        yield served
+
+
+@contextmanager
+def serving_definition(
+    asl: dict,
+    steps: Callable[[dict], Any],
+    *,
+    bucket: str,
+    name: str,
+    retry_wait_scale: float = 1.0,
+) -> Iterator[Served]:
+    """``serving`` for a definition already resolved (``asl``), named ``name``. moto holds
+    to what AWS enforces and it does not (strict_step_functions); retries wait
+    ``retry_wait_scale`` times what AWS would wait."""
     calls: list[Call] = []
     lock = threading.Lock()
     # patch.dict restores moto's configuration afterwards, even when this mock is nested in
@@ -222,19 +256,17 @@ def serving(template: Any, steps: Callable[[dict], Any], bucket: str) -> Iterato
         mock.patch.dict(default_user_config),
         mock_aws(config=MOTO_CONFIG),
         mock.patch.object(LambdaSimpleBackend, "invoke", _backing(steps, calls, lock)),
+        strict_step_functions.enforced(retry_wait_scale=retry_wait_scale) as waits,
     ):
         s3 = boto3.client("s3", region_name=REGION)
         if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
             s3.create_bucket(Bucket=bucket)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         arn = sfn.create_state_machine(
-            name=state_machine_name(template),
-            definition=json.dumps(definition(template, bucket)),
-            roleArn=ROLE_ARN,
-            type="STANDARD",
+            name=name, definition=json.dumps(asl), roleArn=ROLE_ARN, type="STANDARD"
         )["stateMachineArn"]
         try:
-            yield Served(sfn=sfn, s3=s3, arn=arn, calls=calls)
+            yield Served(sfn=sfn, s3=s3, arn=arn, calls=calls, retry_waits=waits)
         finally:
             sfn.delete_state_machine(stateMachineArn=arn)
 
@@ -247,6 +279,7 @@ class Served:
     s3: Any
     arn: str
     calls: list[Call]
+    retry_waits: list[float] = field(default_factory=list)
 
     def wait(self, execution_arn: str, timeout_seconds: float = 60.0) -> dict:
         """The execution, once it no longer runs (describe_execution's answer)."""
@@ -261,10 +294,11 @@ def run_state_machine(
     bucket: str,
     s3_setup: Callable[[Any], None] | None = None,
     timeout_seconds: float = 60.0,
+    retry_wait_scale: float = 1.0,
 ) -> Execution:
     """Create the template's state machine in moto, back the function with ``steps``, run
     one execution with ``input`` and wait for it to end (see the module's docstring)."""
-    with serving(template, steps, bucket) as served:
+    with serving(template, steps, bucket, retry_wait_scale=retry_wait_scale) as served:
         if s3_setup is not None:
             s3_setup(served.s3)
         execution_arn = served.sfn.start_execution(
@@ -280,6 +314,7 @@ def run_state_machine(
         cause=described.get("cause"),
         calls=list(served.calls),
         objects=objects,
+        retry_waits=list(served.retry_waits),
     )
 
 

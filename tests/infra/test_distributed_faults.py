@@ -58,7 +58,9 @@ def test_a_slow_down_on_latest_json_is_retried_into_a_published_run(
     run = started_run(s3, big, scale_out_env)
 
     with slow_down("PutObject", "latest.json") as left:
-        execution = run_state_machine(template, real_function, run, bucket=BUCKET)
+        execution = run_state_machine(
+            template, real_function, run, bucket=BUCKET, retry_wait_scale=0.01
+        )
 
     assert left == [0]
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
@@ -77,7 +79,9 @@ def test_a_slow_down_on_a_head_in_plan_is_retried(s3, template, scale_out_env):
     run = started_run(s3, "incoming/heads.manifest.json", scale_out_env)
 
     with slow_down("HeadObject", "part-00001.csv") as left:
-        execution = run_state_machine(template, real_function, run, bucket=BUCKET)
+        execution = run_state_machine(
+            template, real_function, run, bucket=BUCKET, retry_wait_scale=0.01
+        )
 
     assert left == [0]
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)

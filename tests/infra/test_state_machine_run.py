@@ -66,9 +66,9 @@ def succeeded(template):
 
 @pytest.fixture(scope="module")
 def failed(template):
-    # The plan step is retried (with backoff, as in AWS) before the catch: minutes at most.
+    # The plan step is retried (with backoff, as in AWS) before the catch; the waits scaled.
     return run_state_machine(
-        template, FakeFunction(plan_raises=True), RUN, bucket=BUCKET, timeout_seconds=300
+        template, FakeFunction(plan_raises=True), RUN, bucket=BUCKET, retry_wait_scale=0.01
     )
 
 
