@@ -1,5 +1,6 @@
 # Two commands matter on a fresh machine: `make demo` and `make test`.
 # Everything they need is installed from this repository's own files.
+# Any interpreter pyproject.toml's requires-python admits: make demo PYTHON=python3.13
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,10 +10,14 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: demo test lint synth image image-test deploy clean
 
-$(VENV)/.installed: requirements.txt lambda_src/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt lambda_src/requirements.txt \
+		lambda_src/requirements-mxnet.txt pyproject.toml
+	@$(PYTHON) scripts/check_python.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -e .
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r lambda_src/requirements-mxnet.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

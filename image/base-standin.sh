@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Local stand-ins for the Dockerfile's base image, for machines that cannot pull it (no
 # route to Docker Hub) but reach a Debian mirror. Never used for what users deploy.
-#   image/base-standin.sh TAG
-# Makes two images from one debootstrap of Debian 12 with its python3 (3.11, as the real
-# base; Debian's lives in /usr/bin, python.org's in /usr/local/bin):
-#   TAG         the base: Debian 12 minbase, trimmed like Docker's official slim images
+#   image/base-standin.sh TAG [PLATFORM]
+# Makes two images for PLATFORM (linux/amd64, the default, or linux/arm64) from one
+# debootstrap of Debian 13 with its python3 (3.13, as the real base; Debian's lives in
+# /usr/bin, python.org's in /usr/local/bin). A foreign platform's root is made under
+# emulation (qemu-user-static and binfmt_misc, image/emulation.sh):
+#   TAG         the base: Debian 13 minbase, trimmed like Docker's official slim images
 #   TAG-build   the same, trusting this machine's extra CA certificates (where TLS to the
 #               package index is intercepted); only the Dockerfile's build stage uses it,
 #               so no certificate of this machine reaches the image that runs.
 # Both are remade only when this script changes; their file systems are kept in build/ for
 # other engines on this machine. Needs root, debootstrap and $DOCKER.
 set -euo pipefail
-TAG=${1:?usage: base-standin.sh TAG}
+TAG=${1:?usage: base-standin.sh TAG [PLATFORM]}
+PLATFORM=${2:-linux/amd64}
+ARCH=${PLATFORM#linux/}
+case "$ARCH" in amd64 | arm64) ;; *) echo "base-standin: no stand-in for $PLATFORM" >&2; exit 2 ;; esac
 DOCKER=${DOCKER:-docker}
-STAMP=$(sha256sum "$0" | cut -c1-16)
+STAMP=$( (cat "$0"; echo "$ARCH") | sha256sum | cut -c1-16)
 CACHE=$(cd "$(dirname "$0")/.." && pwd)/build/standin-$STAMP
 
 current() { [ "$("$DOCKER" image inspect --format '{{index .Config.Labels "linreg.standin"}}' "$1" 2>/dev/null)" = "$STAMP" ]; }
@@ -21,7 +26,7 @@ if current "$TAG" && current "$TAG-build"; then
   exit 0
 fi
 
-# Debian 12 minbase with python3, as base.tar and (with the extra CAs) build.tar.
+# Debian 13 minbase with python3, as base.tar and (with the extra CAs) build.tar.
 make_file_systems() {
   command -v debootstrap >/dev/null || {
     apt-get update -qq
@@ -32,19 +37,22 @@ make_file_systems() {
   ROOTFS=$(mktemp -d /var/tmp/linreg-standin.XXXXXX)
   trap 'rm -rf "$ROOTFS"' EXIT
 
-  echo "base-standin: debootstrap Debian 12 into $ROOTFS" >&2
-  debootstrap --variant=minbase \
+  if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
+    "$(dirname "$0")/emulation.sh" "$ARCH"
+  fi
+  echo "base-standin: debootstrap Debian 13 ($ARCH) into $ROOTFS" >&2
+  debootstrap --variant=minbase --arch="$ARCH" \
     --include=python3,python3-venv,python-is-python3,ca-certificates,netbase,tzdata \
-    bookworm "$ROOTFS" "$MIRROR" >"$ROOTFS.log" 2>&1 || { tail -20 "$ROOTFS.log" >&2; exit 1; }
+    trixie "$ROOTFS" "$MIRROR" >"$ROOTFS.log" 2>&1 || { tail -20 "$ROOTFS.log" >&2; exit 1; }
   rm -f "$ROOTFS.log"
 
-  # As in Docker's Debian images: the host's apt sources (deb822), no package caches or
-  # indexes in layers, no documentation, man pages or translations.
+  # As in Docker's Debian images: the host's apt sources (deb822) for Debian 13, no package
+  # caches or indexes in layers, no documentation, man pages or translations.
   rm -f "$ROOTFS/etc/apt/sources.list"
   if [ -r "$SOURCES" ]; then
-    cp "$SOURCES" "$ROOTFS/etc/apt/sources.list.d/debian.sources"
+    sed 's/bookworm/trixie/g' "$SOURCES" >"$ROOTFS/etc/apt/sources.list.d/debian.sources"
   else
-    printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: %s\n' \
+    printf 'Types: deb\nURIs: %s\nSuites: trixie trixie-updates\nComponents: main\nSigned-By: %s\n' \
       "$MIRROR" /usr/share/keyrings/debian-archive-keyring.gpg \
       >"$ROOTFS/etc/apt/sources.list.d/debian.sources"
   fi
@@ -75,7 +83,7 @@ CONF
 }
 
 import_as() {
-  "$DOCKER" import \
+  "$DOCKER" import --platform "$PLATFORM" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' --change "LABEL linreg.standin=$STAMP" \
     --change 'CMD ["python3"]' "$2" "$1" >/dev/null

