@@ -6,9 +6,11 @@ app, finds the same asset and runs the same command, so the image built here is 
 deploy would push. It also reads the function's settings (environment, memory, timeout)
 from the synthesized template for `make image-test`, instead of retyping them.
 
-    python image/lambda_image.py build [--tag linreg:local] [--private-files]
+    python image/lambda_image.py build [--architecture arm64] [--tag linreg:local] [--private-files]
     python image/lambda_image.py deploy [CDK DEPLOY ARGUMENTS...]
 
+`--architecture` synthesizes with `linreg:architecture` set, so the image is built for that
+function's platform; a foreign platform builds under emulation (image/emulation.sh).
 Where the base image cannot be pulled (no route to Docker Hub), the build uses local
 stand-ins for it, made by image/base-standin.sh (docs/image.md says what differs).
 """
@@ -29,8 +31,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO_ROOT / "lambda_src" / "Dockerfile"
 STANDIN_SCRIPT = Path(__file__).resolve().parent / "base-standin.sh"
+EMULATION_SCRIPT = Path(__file__).resolve().parent / "emulation.sh"
 STANDIN_TAG = "linreg-base:standin"
 DEFAULT_TAG = "linreg:local"
+ARCHITECTURE_KEY = "linreg:architecture"
 # What cdk-assets sets for its builds: no provenance attestation, whose OCI index Lambda
 # refuses. `make deploy` sets it too, for CDK CLIs that do not.
 BUILD_ENV = {"BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
@@ -44,12 +48,15 @@ def docker() -> str:
     return os.environ.get("DOCKER") or os.environ.get("CDK_DOCKER") or "docker"
 
 
-def synthesize(outdir: Path) -> Path:
-    """Synthesize the app with cdk.json's context into `outdir`; returns the template path."""
+def synthesize(outdir: Path, *, architecture: str | None = None) -> Path:
+    """Synthesize the app with cdk.json's context (and `architecture`, if given) into
+    `outdir`; returns the template path."""
     sys.path.insert(0, str(REPO_ROOT / "infra"))
     from app import build_app
 
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    if architecture is not None:
+        context = {**context, ARCHITECTURE_KEY: architecture}
     assembly = build_app(context=context, outdir=str(outdir)).synth()
     (stack,) = assembly.stacks
     return Path(stack.template_full_path)
@@ -135,23 +142,37 @@ def default_base() -> str:
     return match.group(1)
 
 
-def base_build_args(env: Mapping[str, str]) -> list[str]:
+def base_build_args(env: Mapping[str, str], platform: str) -> list[str]:
     """Build arguments that swap in local stand-ins when the base cannot be pulled."""
     base = default_base()
-    have = subprocess.run([docker(), "image", "inspect", base], capture_output=True)
-    if have.returncode == 0:
+    inspect = [docker(), "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", base]
+    have = subprocess.run(inspect, capture_output=True, text=True)
+    if have.returncode == 0 and have.stdout.strip() == platform:
         return []
-    pulled = subprocess.run([docker(), "pull", "--quiet", base], capture_output=True, env=env)
-    if pulled.returncode == 0:
+    pull = [docker(), "pull", "--quiet", "--platform", platform, base]
+    if subprocess.run(pull, capture_output=True, env=env).returncode == 0:
         return []
     print(f"image: {base} cannot be pulled here; using local stand-ins", file=sys.stderr)
-    subprocess.run([str(STANDIN_SCRIPT), STANDIN_TAG], check=True, env=env)
+    # One tag per platform: a local image store keeps one platform under a tag.
+    tag = f"{STANDIN_TAG}-{platform.removeprefix('linux/')}"
+    subprocess.run([str(STANDIN_SCRIPT), tag, platform], check=True, env=env)
     return [
         "--build-arg",
-        f"BASE_IMAGE={STANDIN_TAG}",
+        f"BASE_IMAGE={tag}",
         "--build-arg",
-        f"BUILD_BASE_IMAGE={STANDIN_TAG}-build",
+        f"BUILD_BASE_IMAGE={tag}-build",
     ]
+
+
+def can_set_up_emulation() -> bool:
+    """Root on Debian: image/emulation.sh can register QEMU. Elsewhere the engine's own
+    emulation (Docker Desktop's) is used, or its error says what is missing."""
+    return os.geteuid() == 0 and Path("/etc/debian_version").exists()
+
+
+def host_platform() -> str:
+    machine = os.uname().machine
+    return "linux/" + {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
 def make_private(directory: Path) -> None:
@@ -160,17 +181,20 @@ def make_private(directory: Path) -> None:
         path.chmod(0o700 if path.is_dir() else 0o600)
 
 
-def build(tag: str, *, private_files: bool = False) -> None:
+def build(tag: str, *, architecture: str | None = None, private_files: bool = False) -> None:
     env = {**os.environ, **BUILD_ENV}
     with tempfile.TemporaryDirectory(prefix="linreg-cdk.out.") as outdir:
-        source = image_asset(synthesize(Path(outdir)))
+        source = image_asset(synthesize(Path(outdir), architecture=architecture))
         if private_files:
             make_private(Path(source["directory"]))
+        platform = source["platform"]
+        if platform != host_platform() and can_set_up_emulation():
+            subprocess.run([str(EMULATION_SCRIPT), platform.removeprefix("linux/")], check=True)
         command = cdk_build_command(source, tag)
         # Local additions, before the context argument: the engine image/with-docker.sh
         # starts has no bridge network, and the stand-ins replace an unreachable base.
         extra = ["--network", "host"] if os.environ.get("DOCKER_NETWORK") == "host" else []
-        command[-1:-1] = extra + base_build_args(env)
+        command[-1:-1] = extra + base_build_args(env, platform)
         print("image: " + " ".join(command), file=sys.stderr)
         started = time.monotonic()
         subprocess.run(command, cwd=source["directory"], env=env, check=True)
@@ -197,6 +221,9 @@ def main() -> None:
     build_parser = commands.add_parser("build", help="build the image as cdk deploy does")
     build_parser.add_argument("--tag", default=DEFAULT_TAG)
     build_parser.add_argument(
+        "--architecture", help="the function's (linreg:architecture); default: the stack's"
+    )
+    build_parser.add_argument(
         "--private-files",
         action="store_true",
         help="build from files only their owner may read, as under umask 077",
@@ -205,7 +232,7 @@ def main() -> None:
     if args.command == "deploy":
         deploy(args.cdk_args)
     else:
-        build(args.tag, private_files=args.private_files)
+        build(args.tag, architecture=args.architecture, private_files=args.private_files)
 
 
 if __name__ == "__main__":

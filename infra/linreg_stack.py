@@ -62,6 +62,12 @@ from linreg.contract import (
 )
 from settings import Settings
 
+# linreg:architecture -> the function's architecture and its image's platform.
+ARCHITECTURES = {
+    "x86_64": (lambda_.Architecture.X86_64, Platform.LINUX_AMD64),
+    "arm64": (lambda_.Architecture.ARM_64, Platform.LINUX_ARM64),
+}
+
 # The construct id aws-cdk-lib gives its bucket-notification helper function.
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
@@ -343,18 +349,19 @@ class LinregStack(cdk.Stack):
 
     def _function(self, lambda_src_dir: Path) -> lambda_.DockerImageFunction:
         settings = self.settings
+        architecture, platform = ARCHITECTURES[settings.architecture]
         code = lambda_.DockerImageCode.from_image_asset(
             str(lambda_src_dir),
             file="Dockerfile",
-            # mxnet publishes x86_64 wheels only; pin the build to match the function.
-            platform=Platform.LINUX_AMD64,
+            # The image's platform follows the function's, whatever machine builds it.
+            platform=platform,
         )
         return lambda_.DockerImageFunction(
             self,
             "TrainFunction",
             code=code,
             role=self.role,
-            architecture=lambda_.Architecture.X86_64,
+            architecture=architecture,
             memory_size=settings.memory_mb,
             timeout=cdk.Duration.seconds(settings.timeout_seconds),
             reserved_concurrent_executions=settings.reserved_concurrency,

@@ -7,8 +7,9 @@ memory limit and its CPU share, and the function's environment from the synthesi
 template. S3 is a moto server on 127.0.0.1. The events: the sample upload, the same again
 (a duplicate delivery), the URL-encoded key, and an upload missing a column.
 
-Needs Docker and the image (LINREG_IMAGE, default linreg:local): `make image-test` builds
-it and provides an engine; `make test` leaves these tests out (marker `image`).
+Needs Docker and the image (LINREG_IMAGE, default linreg:local) built for the function's
+architecture (LINREG_ARCHITECTURE, default the stack's): `make image-test` builds the
+default one and provides an engine; `make test` leaves these tests out (marker `image`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from linreg_stack import MB_PER_VCPU  # noqa: E402
 pytestmark = pytest.mark.image
 
 IMAGE = os.environ.get("LINREG_IMAGE", lambda_image.DEFAULT_TAG)
+ARCHITECTURE = os.environ.get("LINREG_ARCHITECTURE")  # None: the stack's own
 EVENTS = REPO_ROOT / "events"
 BAD_EVENT = REPO_ROOT / "tests" / "data" / "events" / "s3-put-missing-column.json"
 IRIS = (REPO_ROOT / "data" / "iris.csv").read_bytes()
@@ -96,8 +98,12 @@ class Session:
 @pytest.fixture(scope="module")
 def function(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The function's settings as the stack synthesizes them."""
-    template = lambda_image.synthesize(tmp_path_factory.mktemp("cdk.out"))
-    return lambda_image.function_settings(template)
+    template = lambda_image.synthesize(
+        tmp_path_factory.mktemp("cdk.out"), architecture=ARCHITECTURE
+    )
+    settings = lambda_image.function_settings(template)
+    settings["platform"] = lambda_image.image_asset(template)["platform"]
+    return settings
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +209,12 @@ def report_timings(request, session: Session, uid: int) -> None:
 
 
 # --- what the function answered -----------------------------------------------------------
+
+
+def test_image_is_built_for_the_functions_platform(function: dict) -> None:
+    inspected = docker("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", IMAGE)
+
+    assert inspected.stdout.strip() == function["platform"]
 
 
 def test_init_succeeds_and_every_event_gets_a_response(session: Session) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from aws_cdk.assertions import Template
 
+import settings
 from linreg.contract import DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS_ENV, UPLOAD_SETTINGS_ENV
-from linreg_stack import omp_threads_for
+from linreg_stack import ARCHITECTURES, omp_threads_for
 from template import function_environment, function_id, of_type
 
 
@@ -14,6 +18,29 @@ def test_function_is_an_x86_64_container_image(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function", {"PackageType": "Image", "Architectures": ["x86_64"]}
     )
+
+
+def test_function_architecture_follows_the_context(configured_resources: dict) -> None:
+    properties = configured_resources[function_id(configured_resources)]["Properties"]
+
+    assert properties["Architectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize(
+    ("stack_fixture", "platform"), [("stack", "linux/amd64"), ("configured_stack", "linux/arm64")]
+)
+def test_image_is_built_for_the_functions_platform(request, stack_fixture, platform) -> None:
+    stack = request.getfixturevalue(stack_fixture)
+    assembly = stack.node.root.synth()
+    (artifact,) = assembly.stacks
+    manifest = Path(artifact.template_full_path.replace(".template.", ".assets."))
+    (image,) = json.loads(manifest.read_text())["dockerImages"].values()
+
+    assert image["source"]["platform"] == platform
+
+
+def test_every_architecture_setting_has_a_function_and_an_image_platform() -> None:
+    assert set(ARCHITECTURES) == set(settings.ARCHITECTURES)
 
 
 def test_function_defaults_to_measured_memory_and_five_minutes(resources: dict) -> None:

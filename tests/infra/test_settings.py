@@ -136,6 +136,8 @@ def test_set_hyperparameters_become_environment_text() -> None:
     [
         ("linreg:stackName", "9lives"),
         ("linreg:stackName", "has space"),
+        ("linreg:architecture", "aarch64"),
+        ("linreg:architecture", "ARM64"),
         ("linreg:memoryMb", "127"),
         ("linreg:memoryMb", "10241"),
         ("linreg:memoryMb", "1.5"),
@@ -286,6 +288,16 @@ def test_prefixes_that_only_share_a_parent_are_accepted() -> None:
     )
 
     assert settings.models_prefix == "linreg/models/"
+
+
+@pytest.mark.parametrize("value", ["x86_64", "arm64"])
+def test_architecture_is_one_of_lambdas_two(value: str) -> None:
+    assert Settings.from_context({"linreg:architecture": value}).architecture == value
+
+
+def test_architecture_defaults_to_x86_64_when_unset() -> None:
+    assert Settings.from_context({"linreg:architecture": ""}).architecture == "x86_64"
+    assert Settings.from_context({}).architecture == "x86_64"
 
 
 def test_every_key_maps_to_a_settings_field() -> None:
