@@ -2,7 +2,7 @@
 # The README's quick start on a fresh Debian 13 (trixie, Python 3.13): a debootstrapped
 # root holding only what the README's prerequisites list for Debian 13, a clean clone of
 # this checkout, then the README's two commands, `make demo` and `make test`, inside it.
-#   .ci/debian13-quickstart.sh [LOG]
+#   .ci/debian13-quickstart.sh
 # Needs root and debootstrap (installed when missing). The root is removed afterwards.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)

@@ -47,7 +47,7 @@ def problem(version, system, machine, *, lowest, beyond, has_venv=True, librarie
         )
     if not has_venv:
         return "%s has no venv module: install it (Debian/Ubuntu: apt install python3-venv)" % found
-    missing = [name for name in libraries if name]
+    missing = list(libraries)
     if missing:
         return "%s: mxnet needs %s (Debian/Ubuntu: apt install %s)" % (
             found,

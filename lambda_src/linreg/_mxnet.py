@@ -104,17 +104,14 @@ def _version_module() -> types.ModuleType:
 
 
 @contextmanager
-def distutils_version(*, needed: bool | None = None) -> Iterator[None]:
+def distutils_version() -> Iterator[None]:
     """Provide ``distutils.version`` where the standard library has none (Python ≥ 3.12,
-    or a 3.11 without it), for as long as the block runs. ``needed`` overrides the check."""
-    if needed is None:
-        try:
-            import distutils.version  # noqa: F401
-        except ImportError:
-            needed = True
-        else:
-            needed = False
-    if not needed:
+    or a 3.11 without it), for as long as the block runs."""
+    try:
+        import distutils.version  # noqa: F401
+    except ImportError:
+        pass
+    else:
         yield
         return
     names = ("distutils", "distutils.version")
