@@ -82,16 +82,31 @@ CONF
   tar -C "$ROOTFS" -cf "$CACHE/build.tar" .
 }
 
-import_as() {
-  "$DOCKER" import --platform "$PLATFORM" \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'ENV LANG=C.UTF-8' --change "LABEL linreg.standin=$STAMP" \
-    --change 'CMD ["python3"]' "$2" "$1" >/dev/null
+# Each root becomes a one-layer image by `docker load`, not `docker import`: Debian 12's
+# engine (20.10) records an import as the host's platform whatever --platform says, and
+# its BuildKit then looks for a foreign-platform base on Docker Hub. The config names the
+# platform as the official images do (arm64 with variant v8).
+load_as() {
+  local dir diff variant=""
+  dir=$(mktemp -d)
+  ln -s "$2" "$dir/layer.tar"
+  diff=$(sha256sum "$2" | cut -d' ' -f1)
+  [ "$ARCH" = arm64 ] && variant=',"variant":"v8"'
+  cat >"$dir/config.json" <<JSON
+{"architecture":"$ARCH"$variant,"os":"linux",
+ "config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","LANG=C.UTF-8"],
+           "Cmd":["python3"],"Labels":{"linreg.standin":"$STAMP"}},
+ "rootfs":{"type":"layers","diff_ids":["sha256:$diff"]}}
+JSON
+  echo "[{\"Config\":\"config.json\",\"RepoTags\":[\"$1\"],\"Layers\":[\"layer.tar\"]}]" \
+    >"$dir/manifest.json"
+  tar -C "$dir" --dereference -cf - manifest.json config.json layer.tar | "$DOCKER" load >/dev/null
+  rm -rf "$dir"
 }
 
 if [ ! -s "$CACHE/build.tar" ]; then
   make_file_systems
 fi
-import_as "$TAG" "$CACHE/base.tar"
-import_as "$TAG-build" "$CACHE/build.tar"
+load_as "$TAG" "$CACHE/base.tar"
+load_as "$TAG-build" "$CACHE/build.tar"
 echo "base-standin: made $TAG and $TAG-build" >&2

@@ -28,7 +28,9 @@ def supported_range(pyproject_text):
     return (a, b), (c, d)
 
 
-def problem(version, system, machine, *, lowest, beyond, has_venv=True, libraries=()):
+def problem(
+    version, system, machine, *, lowest, beyond, has_venv=True, libraries=(), has_armpl=True
+):
     """The one line to print for this interpreter, or None when it can run linreg."""
     found = "Python %d.%d (%s %s)" % (version[0], version[1], system, machine)
     wanted = "%d.%d–%d.%d" % (lowest[0], lowest[1], beyond[0], beyond[1] - 1)
@@ -40,6 +42,12 @@ def problem(version, system, machine, *, lowest, beyond, has_venv=True, librarie
         )
     if (system, machine) not in MXNET_PLATFORMS:
         return "%s: mxnet publishes wheels for x86_64 and arm64 Linux and x86_64 macOS only" % found
+    if system == "Linux" and machine == "aarch64" and not has_armpl:
+        return (
+            "%s: mxnet's arm64 wheel links Arm Performance Libraries (libarmpl_lp64_mp.so), "
+            "which it does not ship and Debian and Ubuntu do not package; install them from "
+            "Arm, or use an x86_64 machine (see README, Prerequisites)" % found
+        )
     if not lowest <= tuple(version[:2]) < beyond:
         return "%s: linreg needs Python %s; install one and run make demo PYTHON=python3.X" % (
             found,
@@ -70,6 +78,13 @@ def missing_libraries(system, machine):
     ]
 
 
+def has_armpl(system, machine):
+    """Whether the loader finds the Arm Performance Libraries mxnet's aarch64 build links."""
+    if (system, machine) != ("Linux", "aarch64"):
+        return True
+    return ctypes.util.find_library("armpl_lp64_mp") is not None
+
+
 def has_venv():
     try:
         import ensurepip  # noqa: F401
@@ -91,6 +106,7 @@ def main():
         beyond=beyond,
         has_venv=has_venv(),
         libraries=missing_libraries(system, machine),
+        has_armpl=has_armpl(system, machine),
     )
     if line:
         print("make: " + line, file=sys.stderr)

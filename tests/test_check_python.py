@@ -41,9 +41,18 @@ def test_apple_silicon_is_told_to_use_an_x86_64_python_or_docker():
     assert "Apple silicon" in line and "Rosetta" in line and "Docker" in line
 
 
-def test_intel_macos_and_arm64_linux_pass():
+def test_intel_macos_and_arm64_linux_with_arm_performance_libraries_pass():
     assert check_python.problem((3, 12), "Darwin", "x86_64", **RANGE) is None
-    assert check_python.problem((3, 13), "Linux", "aarch64", **RANGE) is None
+    assert check_python.problem((3, 13), "Linux", "aarch64", has_armpl=True, **RANGE) is None
+
+
+def test_arm64_linux_without_arm_performance_libraries_is_told_what_mxnet_links():
+    line = check_python.problem((3, 13), "Linux", "aarch64", has_armpl=False, **RANGE)
+    assert "libarmpl_lp64_mp.so" in line and "x86_64" in line and "\n" not in line
+
+
+def test_only_arm64_linux_looks_for_arm_performance_libraries():
+    assert check_python.has_armpl("Linux", "x86_64") and check_python.has_armpl("Darwin", "x86_64")
 
 
 def test_windows_is_told_where_mxnet_runs():

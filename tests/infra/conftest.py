@@ -62,7 +62,7 @@ CONFIGURED = {
     "linreg:maxParallelParts": "3",
     "linreg:maxParts": "500",
     "linreg:distributedTimeoutSeconds": "7200",
-    "linreg:architecture": "arm64",
+    "linreg:architecture": "x86_64",
 }
 APPS = ("default", "configured")
 

@@ -20,23 +20,13 @@ def test_function_is_an_x86_64_container_image(template: Template) -> None:
     )
 
 
-def test_function_architecture_follows_the_context(configured_resources: dict) -> None:
-    properties = configured_resources[function_id(configured_resources)]["Properties"]
-
-    assert properties["Architectures"] == ["arm64"]
-
-
-@pytest.mark.parametrize(
-    ("stack_fixture", "platform"), [("stack", "linux/amd64"), ("configured_stack", "linux/arm64")]
-)
-def test_image_is_built_for_the_functions_platform(request, stack_fixture, platform) -> None:
-    stack = request.getfixturevalue(stack_fixture)
+def test_image_is_built_for_the_functions_platform(stack) -> None:
     assembly = stack.node.root.synth()
     (artifact,) = assembly.stacks
     manifest = Path(artifact.template_full_path.replace(".template.", ".assets."))
     (image,) = json.loads(manifest.read_text())["dockerImages"].values()
 
-    assert image["source"]["platform"] == platform
+    assert image["source"]["platform"] == "linux/amd64"
 
 
 def test_every_architecture_setting_has_a_function_and_an_image_platform() -> None:
