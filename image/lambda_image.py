@@ -153,17 +153,19 @@ def base_build_args(env: Mapping[str, str], platform: str) -> list[str]:
     if subprocess.run(pull, capture_output=True, env=env).returncode == 0:
         return []
     print(f"image: {base} cannot be pulled here; using local stand-ins", file=sys.stderr)
+
     # One tag per platform: a local image store keeps one platform under a tag. The build
     # stage runs on this machine's platform, the runtime stage on the target's.
-    tags = {}
-    for role, each in (("base", platform), ("build", host_platform())):
-        tags[role] = f"{STANDIN_TAG}-{each.removeprefix('linux/')}"
-        subprocess.run([str(STANDIN_SCRIPT), tags[role], each], check=True, env=env)
+    def standin(each: str) -> str:
+        return f"{STANDIN_TAG}-{each.removeprefix('linux/')}"
+
+    for each in {platform, host_platform()}:
+        subprocess.run([str(STANDIN_SCRIPT), standin(each), each], check=True, env=env)
     return [
         "--build-arg",
-        f"BASE_IMAGE={tags['base']}",
+        f"BASE_IMAGE={standin(platform)}",
         "--build-arg",
-        f"BUILD_BASE_IMAGE={tags['build']}-build",
+        f"BUILD_BASE_IMAGE={standin(host_platform())}-build",
     ]
 
 

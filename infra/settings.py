@@ -77,8 +77,8 @@ ARCHITECTURES = ("x86_64", "arm64")
 # Why arm64 is refused for now: an image built for it could not import mxnet.
 ARM64_BLOCKED = (
     "arm64 cannot run linreg yet: mxnet 1.9.1's aarch64 wheel links Arm Performance "
-    "Libraries (libarmpl_lp64_mp.so) that it does not ship and no package index here provides "
-    "(docs/deploy.md#architecture); use x86_64"
+    "Libraries (libarmpl_lp64_mp.so) that it does not ship and neither Debian nor PyPI "
+    "provides (docs/deploy.md#architecture); use x86_64"
 )
 
 STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
