@@ -34,6 +34,9 @@ CORPUS = [
     ("semicolon_delimited.csv", "missing_columns", "delimiter"),
     ("latin1.csv", "bad_encoding", "UTF-8"),
     ("binary_garbage.csv", "bad_encoding", "UTF-8"),
+    ("nul_in_cell.csv", "bad_encoding", "column sepal_length, line 3: '4.9\\x00xyz'"),
+    ("nul_in_species.csv", "bad_encoding", "column iris, line 5: 'setosa\\x00evil'"),
+    ("utf16_without_bom.csv", "bad_encoding", "UTF-16"),
     ("too_many_columns.csv", "too_many_columns", "125 columns"),
 ]
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from corpus import CORPUS_DIR, FAILING
-from helpers import IRIS_CSV, ROOT, iris_like
+from helpers import DATA, IRIS_CSV, ROOT, iris_like
 from linreg.cli import main
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))
@@ -125,3 +125,23 @@ def test_invoke_can_train_a_large_upload_in_parts_as_the_state_machine_would(tmp
     out = capsys.readouterr().out
     assert "succeeded" in out and "distributed, in 4 parts" in out
     assert "rows       60000" in out
+
+
+def test_invoke_escapes_terminal_sequences_from_the_key(capsys):
+    event = DATA / "events" / "s3-put-terminal-escapes-in-key.json"
+
+    main(["invoke", str(event)])
+
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J" in out and "bad_key" in out
+
+
+def test_invoke_skips_malformed_records_with_their_reason(capsys):
+    event = DATA / "events" / "s3-put-malformed-records.json"
+
+    assert main(["invoke", str(event)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.count(": skipped") == 3
+    assert "eventTime" in out and "s3.object.key" in out

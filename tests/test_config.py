@@ -79,3 +79,10 @@ def test_env_settings_read_only_linreg_variables():
 def test_metadata_settings_use_hyphenated_keys_and_ignore_other_tools_keys():
     metadata = {"learning-rate": "0.05", "Test-Size": "0.2", "uploaded-by": "etl"}
     assert metadata_settings(metadata) == {"learning_rate": "0.05", "test_size": "0.2"}
+
+
+@pytest.mark.parametrize("field", ["loss", "preset", "iterations", "learning_rate"])
+def test_a_long_setting_is_quoted_as_an_excerpt(field):
+    with pytest.raises(InputError) as caught:
+        Hyperparameters.from_strings({field: "x" * 100_000})
+    assert len(caught.value.message) < 300 and "(100,000 characters)" in caught.value.message

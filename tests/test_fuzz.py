@@ -1,14 +1,16 @@
 """Arbitrary CSV-ish bytes into the loader: only documented error codes ever come out."""
 
 import re
+import unicodedata
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linreg.data import load_bytes
-from linreg.errors import InputError
+from linreg.errors import InputError, is_hidden
 from linreg.spec import BUILT_IN, IRIS
+from linreg.storage import MAX_KEY_BYTES, Layout
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
 LIBRARY = Path(__file__).resolve().parents[1] / "lambda_src" / "linreg"
@@ -22,7 +24,21 @@ def documented_codes() -> set[str]:
 
 CODES = documented_codes()
 
+# The characters hostile uploads use: NUL, C0 and C1 controls, bidi overrides and isolates,
+# zero-width ones, the byte-order mark, a Hangul filler, and a decomposed accent (NFD).
+HOSTILE = "\x00\x1b\x07\x7f\x85\x9b\u202e\u2066\u200b\u200d\ufeff\u3164\u0301"
+hostile_text = st.text(
+    alphabet=st.one_of(st.sampled_from(HOSTILE), st.sampled_from("aé.5-/ ")), max_size=12
+)
+# A cell of one of the hostile classes, or long (what a message must not quote whole).
+hostile_cell = st.one_of(
+    hostile_text,
+    st.builds(lambda text, n: text * n, st.sampled_from(["5", "x", "\x00"]), st.integers(41, 5000)),
+    st.sampled_from(["5.1\x00xyz", "setosa\x00evil", "\x005.1", "se\u0301tosa", "5\u200b.1"]),
+)
+
 cell = st.one_of(
+    hostile_cell,
     st.sampled_from(
         [
             "5.1",
@@ -95,3 +111,57 @@ def codes_in_the_source() -> set[str]:
 
 def test_the_reference_documents_exactly_the_codes_the_library_raises():
     assert codes_in_the_source() == CODES
+
+
+IRIS_ROWS = (Path(__file__).resolve().parents[1] / "data" / "iris.csv").read_text().splitlines()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_cell, st.integers(1, 60), st.integers(0, 4))
+def test_a_hostile_cell_is_read_as_written_or_refused_briefly_at_its_line(value, row, column):
+    lines = list(IRIS_ROWS)
+    cells = lines[row].split(",")
+    cells[column] = value
+    lines[row] = ",".join(cells)
+    data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
+    try:
+        dataset = load_bytes(data, exact_max_rows=1000)
+    except InputError as error:
+        assert error.code in CODES
+        assert len(error.message) < 400, error.message
+        assert not any(is_hidden(char) for char in error.message), error.message
+        return
+    # Accepted: the cell was read as what it says, a number or a level.
+    X, y = dataset.rows.X[row - 1], dataset.rows.y[row - 1, 0]
+    if column == 0:
+        assert y == float(value)
+    elif column < 4:
+        assert X[column - 1] == float(value)
+    else:
+        levels = IRIS.categorical[0][1]
+        indicators = [float(value.strip().lower() == level) for level in levels[:-1]]
+        assert list(X[3:]) == indicators
+
+
+names = st.text(
+    alphabet=st.one_of(st.sampled_from(HOSTILE + "/."), st.characters(codec="utf-8")),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(names, st.sampled_from([".csv", ".csv.gz", ".manifest.json"]))
+def test_a_usable_model_name_is_composed_visible_and_makes_valid_keys(stem, suffix):
+    layout = Layout()
+    key = f"incoming/{stem}{suffix}"
+    name = layout.model_name(key)
+    if name is None:
+        return
+    problem = layout.name_problem(name, key=key)
+    if problem is not None:
+        assert len(problem) < 400 and not any(is_hidden(char) for char in problem)
+        return
+    assert unicodedata.is_normalized("NFC", name)
+    assert not any(is_hidden(char) for char in name)
+    assert len(layout.page_key(name).encode()) <= MAX_KEY_BYTES

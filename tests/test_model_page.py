@@ -145,6 +145,44 @@ def test_a_run_still_being_written_does_not_take_a_place_among_the_newest(s3, mo
     assert [run for _, run in links(stored_page(s3))] == [run_id(2), run_id(1)]
 
 
+class CountingS3:
+    """An S3 client that counts the objects read (GET) through it."""
+
+    def __init__(self, client) -> None:
+        self._client, self.reads = client, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def get_object(self, **kwargs):
+        self.reads += 1
+        return self._client.get_object(**kwargs)
+
+
+def test_nested_models_cost_the_page_no_reads(s3):
+    stored_run(s3, run_id(1))
+    for index in range(25):  # what uploads under incoming/iris/… make beside iris's runs
+        s3.put_object(Bucket=BUCKET, Key=f"models/iris/nested{index}/latest.json", Body=b"{}")
+    counting = CountingS3(s3)
+
+    model_page.publish_page(counting, BUCKET, LAYOUT, "iris")
+
+    assert counting.reads == 1  # the one run's report.json
+    assert [run for _, run in links(stored_page(s3))] == [run_id(1)]
+
+
+def test_incomplete_run_folders_cannot_make_the_page_read_without_bound(s3, monkeypatch):
+    monkeypatch.setattr(model_page, "PAGE_RUNS", 3)
+    for day in range(1, 21):
+        stored_run(s3, run_id(day), complete=day <= 2)
+    counting = CountingS3(s3)
+
+    model_page.publish_page(counting, BUCKET, LAYOUT, "iris")
+
+    assert counting.reads <= published.READ_BOUND * 3
+    assert "not shown" in stored_page(s3)
+
+
 def test_a_quarantined_upload_writes_no_page(s3, iris_bytes):
     key = "incoming/lab/../iris.csv"  # a ".." folder: its name cannot make keys
     s3.put_object(Bucket=BUCKET, Key=key, Body=iris_bytes)

@@ -8,6 +8,7 @@ import threading
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from corpus import CORPUS, CORPUS_DIR
 from helpers import BUCKET, ROOT, event_for, keys, read_json, run_keys
@@ -457,31 +458,70 @@ def test_an_unusable_upload_name_is_recorded_where_its_record_can_be_written(s3,
     assert read_json(s3, outcome["failure_key"])["input"]["key"] == key
 
 
-class SseCustomerKeyS3:
-    """HEAD answers as S3 does for an object encrypted with a customer-provided key."""
+class BadRequestS3:
+    """HEAD answers 400 with no reason, as S3 does; a GET gives S3's reason (``said``:
+    code and message), or succeeds when ``said`` is ``None``."""
 
-    def __init__(self, client) -> None:
-        self._client = client
+    def __init__(self, client, said: tuple[str, str] | None) -> None:
+        self._client, self._said = client, said
 
     def __getattr__(self, name: str):
         return getattr(self._client, name)
 
     def head_object(self, **kwargs):
-        from botocore.exceptions import ClientError
+        raise _client_error("400", "Bad Request", "HeadObject")
 
-        error = {"Error": {"Code": "400", "Message": "Bad Request"}}
-        raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "HeadObject")
+    def get_object(self, **kwargs):
+        if self._said is None:
+            return self._client.get_object(**kwargs)
+        raise _client_error(*self._said, "GetObject")
+
+
+def _client_error(code: str, message: str, operation: str) -> ClientError:
+    error = {"Error": {"Code": code, "Message": message}}
+    return ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+
+
+# What S3 says to a GET of an SSE-C object without its key.
+SSE_C = (
+    "InvalidRequest",
+    "The object was stored using a form of Server Side Encryption. The correct parameters "
+    "must be provided to retrieve the object.",
+)
 
 
 def test_an_upload_encrypted_with_a_customer_key_is_recorded_not_retried(s3, iris_bytes):
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
 
     (outcome,) = handler.handle_event(
-        event_for("incoming/iris.csv"), s3=SseCustomerKeyS3(s3), env={}
+        event_for("incoming/iris.csv"), s3=BadRequestS3(s3, SSE_C), env={}
     )
 
     assert outcome["code"] == "input_unreadable" and "SSE-C" in outcome["message"]
     assert keys(s3, "failures/") == [outcome["failure_key"]]
+
+
+def test_a_bad_request_is_reported_in_s3s_words(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+    said = ("InvalidArgument", "Invalid version id specified")
+
+    (outcome,) = handler.handle_event(
+        event_for("incoming/iris.csv", versionId="not-a-version"),
+        s3=BadRequestS3(s3, said),
+        env={},
+    )
+
+    assert outcome["code"] == "input_unreadable"
+    assert "InvalidArgument" in outcome["message"] and "Invalid version id" in outcome["message"]
+    assert "SSE-C" not in outcome["message"]
+
+
+def test_a_bad_request_to_head_alone_is_retried(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
+
+    with pytest.raises(ClientError):
+        handler.handle_event(event_for("incoming/iris.csv"), s3=BadRequestS3(s3, None), env={})
+    assert keys(s3, "failures/") == []
 
 
 def test_a_long_run_keeps_report_json_small_and_its_whole_curve_beside_it(s3, iris_bytes):
@@ -545,3 +585,47 @@ def test_eventbridges_object_created_event_trains_its_unencoded_key(s3, iris_byt
     (outcome,) = handler.handle_event(event, s3=s3, env={})
 
     assert outcome["status"] == "succeeded" and outcome["key"] == key
+
+
+def test_a_megabyte_bad_cell_keeps_the_record_and_the_response_small(s3, iris_bytes):
+    lines = iris_bytes.splitlines(keepends=True)
+    lines[3] = b"5.0,3.1,1.4,0.2," + b"s" * 1_000_000 + b"\n"
+    s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=b"".join(lines))
+
+    (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
+
+    assert outcome["code"] == "unknown_species" and "(1,000,000 characters)" in outcome["message"]
+    assert len(json.dumps(outcome)) < 1000
+    record = s3.get_object(Bucket=BUCKET, Key=outcome["failure_key"])["Body"].read()
+    assert len(record) < 5000
+
+
+def test_a_plain_upload_named_like_a_compressed_one_does_not_share_its_model(s3, iris_bytes):
+    s3.put_object(Bucket=BUCKET, Key="incoming/a.csv.gz", Body=gzip.compress(iris_bytes))
+    s3.put_object(Bucket=BUCKET, Key="incoming/a.gz.csv", Body=iris_bytes)
+
+    (compressed,) = handler.handle_event(event_for("incoming/a.csv.gz"), s3=s3, env={})
+    (plain,) = handler.handle_event(event_for("incoming/a.gz.csv"), s3=s3, env={})
+
+    assert compressed["status"] == "succeeded" and plain["code"] == "bad_key"
+    assert read_json(s3, "models/a.gz/latest.json")["input"]["key"] == "incoming/a.csv.gz"
+
+
+def test_a_name_in_decomposed_form_trains_the_composed_names_model(s3, iris_bytes):
+    for key in ("incoming/caf\u00e9.csv", "incoming/cafe\u0301.csv"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=iris_bytes)
+        (outcome,) = handler.handle_event(event_for(key), s3=s3, env={})
+        assert outcome["prefix"].startswith("models/caf\u00e9/")
+
+    assert {key.split("/")[1] for key in run_keys(s3)} == {"caf\u00e9"}
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u200b", "\x85", "\x9b"])
+def test_a_name_with_a_hidden_character_is_quarantined(s3, iris_bytes, hidden):
+    key = f"incoming/ir{hidden}is.csv"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=iris_bytes)
+
+    (outcome,) = handler.handle_event(event_for(key), s3=s3, env={})
+
+    assert outcome["code"] == "bad_key" and run_keys(s3) == []
+    assert outcome["failure_key"].startswith("failures/unusable-keys/")

@@ -14,7 +14,7 @@ from linreg.cli import main
 from linreg.config import Hyperparameters
 from linreg.data import load_bytes
 from linreg.errors import InputError
-from linreg.spec import DIABETES, Spec
+from linreg.spec import DIABETES, Spec, spec_named
 
 DIABETES_CSV = ROOT / "data" / "diabetes.csv"
 
@@ -122,3 +122,9 @@ def test_a_categorical_column_with_too_many_levels_is_refused():
     with pytest.raises(InputError) as caught:
         Spec.from_dict(description)
     assert caught.value.code == "bad_dataset" and "1001 levels" in caught.value.message
+
+
+def test_an_unknown_dataset_name_is_quoted_as_an_excerpt():
+    with pytest.raises(InputError) as caught:
+        spec_named("d" * 100_000)
+    assert len(caught.value.message) < 300 and "(100,000 characters)" in caught.value.message

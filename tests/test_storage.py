@@ -106,17 +106,63 @@ def test_a_compressed_upload_names_its_own_model():
         "bell\x07",
         "x" * 1000,
         "a/distributed/b",
+        "next\x85line",  # C1 control
+        "csi\x9b2J",  # C1 control sequence introducer
+        "esc\x1b[2J",
+        "evil\u202egnp.csv",  # right-to-left override
+        "iso\u2066late",
+        "zero\u200bwidth",
+        "joiner\u200d",
+        "bom\ufeff",
+        "soft\u00adhyphen",
+        "line\u2028separator",
+        "hangul\u3164filler",
+        "iris/20260101T000000Z-0123456789ab",  # would sit among iris's runs
     ],
 )
 def test_unusable_names_are_refused_with_a_reason(name):
-    assert Layout().name_problem(name)
+    assert Layout().name_problem(name, key=f"incoming/{name}.csv")
 
 
 @pytest.mark.parametrize(
-    "name", ["iris", "field trials/iris été 2026", "a.b/c-d_e", "x" * 900, "distributed/a"]
+    "name",
+    [
+        "iris",
+        "field trials/iris été 2026",
+        "a.b/c-d_e",
+        "x" * 900,
+        "distributed/a",
+        "日本語\u3000データ",
+        "20260101T000000Z-0123456789ab",  # a model's own folder may look like one
+    ],
 )
 def test_ordinary_names_are_usable(name):
-    assert Layout().name_problem(name) is None
+    assert Layout().name_problem(name, key=f"incoming/{name}.csv") is None
+
+
+def test_a_refused_name_is_quoted_with_its_hidden_characters_escaped():
+    problem = Layout().name_problem("a\u202eb\x1b", key="incoming/a\u202eb\x1b.csv")
+    assert "\\u202e" in problem and "\\x1b" in problem
+    assert "\u202e" not in problem and "\x1b" not in problem
+
+
+def test_composed_and_decomposed_names_are_one_model():
+    composed = Layout().model_name("incoming/caf\u00e9.csv")
+    decomposed = Layout().model_name("incoming/cafe\u0301.csv")
+    assert composed == decomposed == "caf\u00e9"
+
+
+def test_a_plain_upload_may_not_take_a_compressed_uploads_name():
+    layout = Layout()
+    compressed, plain = "incoming/a.csv.gz", "incoming/a.gz.csv"
+    assert layout.model_name(compressed) == layout.model_name(plain) == "a.gz"
+    assert layout.name_problem("a.gz", key=compressed) is None
+    assert "rename" in layout.name_problem("a.gz", key=plain)
+
+
+def test_a_manifest_may_not_take_a_compressed_uploads_name():
+    key = "incoming/a.gz.manifest.json"
+    assert Layout().name_problem(Layout().model_name(key), key=key)
 
 
 def test_the_quarantine_key_is_short_and_stable_whatever_the_upload_key():

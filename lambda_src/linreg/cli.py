@@ -15,13 +15,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 from unittest import mock
 
 from linreg import progress
 from linreg.config import ENGINES, LOSSES, PRESETS, SETTINGS, Hyperparameters
 from linreg.contract import DEFAULT_FAILURES_PREFIX, DEFAULT_MODELS_PREFIX, Status, StopReason
-from linreg.errors import InputError
+from linreg.errors import InputError, visible
 from linreg.spec import spec_from_file
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.command(args)
     except InputError as error:
-        print(f"error: {error.message} [{error.code}]", file=sys.stderr)
+        _print(f"error: {error.message} [{error.code}]", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
@@ -163,11 +163,11 @@ def train_command(args: argparse.Namespace) -> int:
     for name, content in run.files.items():
         (args.out / name).write_bytes(content)
     if run.status != Status.SUCCEEDED:
-        print(f"error: {run.report['error']['message']}", file=sys.stderr)
+        _print(f"error: {run.report['error']['message']}", file=sys.stderr)
         return EXIT_DIVERGED
     report = run.report
     why = "converged" if report["stopped"] == StopReason.TOLERANCE else "iteration limit"
-    print(
+    _print(
         f"test MSE {report['test_mse']:.4f} (closed-form baseline "
         f"{report['baseline_test_mse']:.4f}), test R² {_number(report['test_r2'])} "
         f"({_number(report['baseline_test_r2'])}) after {report['iterations_run']} iterations "
@@ -186,7 +186,7 @@ def predict_command(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(predictions)
     rows = predictions.count(b"\n") - 1
-    print(f"{rows} predictions of {params['target']} in {args.out}")
+    _print(f"{rows} predictions of {params['target']} in {args.out}")
     return EXIT_OK
 
 
@@ -197,17 +197,17 @@ def runs_command(args: argparse.Namespace) -> int:
     layout = _layout(models=args.models_prefix, failures=args.failures_prefix)
     listing = model_runs(args.model, s3=s3, layout=layout)
     runs = listing.runs
-    print(f"{'run':<30} {'status':<10} {'test MSE':>9} {'baseline':>9} {'preset':<10} iterations")
+    _print(f"{'run':<30} {'status':<10} {'test MSE':>9} {'baseline':>9} {'preset':<10} iterations")
     for run in runs:
-        print(
+        _print(
             f"{run['run_id']:<30} {run['status']:<10} {_number(run['test_mse']):>9} "
             f"{_number(run['baseline_test_mse']):>9} {run['preset'] or '-':<10} "
             f"{run['iterations'] or '-'}" + (f"  [{run['error']}]" if run["error"] else "")
         )
         if args.links:
-            print(f"  {link(s3, run['bucket'], run['key'])}")
+            _print(f"  {link(s3, run['bucket'], run['key'])}")
     if not runs:
-        print(f"no runs under {args.model}")
+        _print(f"no runs under {args.model}")
     if args.html:
         _write_model_page(args, s3, listing)
     return EXIT_OK
@@ -235,7 +235,7 @@ def _write_model_page(args: argparse.Namespace, s3, listing) -> None:
     )
     args.html.parent.mkdir(parents=True, exist_ok=True)
     args.html.write_bytes(page)
-    print(f"page in {args.html} ({where})")
+    _print(f"page in {args.html} ({where})")
 
 
 def _layout(**prefixes: str):
@@ -266,6 +266,8 @@ def invoke_command(args: argparse.Namespace) -> int:
     records = s3_records(event)
     if not records:
         raise InputError("no_records", f"{args.event} holds no S3 records")
+    # A malformed record is the handler's to skip and report; it names nothing to upload.
+    records = [record for record in records if record.problem is None]
     # Metrics are CloudWatch log lines; on a terminal they would only bury the summary.
     quiet = {
         "POWERTOOLS_LOG_LEVEL": "INFO" if args.verbose else "ERROR",
@@ -335,7 +337,10 @@ def _state_machine_in_moto(args: argparse.Namespace, records: list, data: bytes)
     env = {**FAKE_AWS, contract.DISTRIBUTED_ABOVE_BYTES_ENV: str(args.distributed_above)}
     if args.part_bytes:
         env[contract.PART_BYTES_ENV] = str(args.part_bytes)
-    (bucket,) = {record.bucket for record in records}
+    buckets = {record.bucket for record in records}
+    if len(buckets) != 1:
+        raise InputError("bad_usage", "--distributed-above needs an event about one bucket")
+    (bucket,) = buckets
     with mock.patch.dict(os.environ, env):
         os.environ.pop("AWS_ENDPOINT_URL_S3", None)
         handler._client.cache_clear()  # a client made for another endpoint
@@ -369,19 +374,19 @@ def _embedded_s3_with_sample_data(records: list, data: bytes) -> Iterator[None]:
 
 def _print_outcome(s3, outcome: dict) -> None:
     where = f"s3://{outcome['bucket']}/{outcome['key']}"
-    print(f"{where}: {outcome['status']}")
+    _print(f"{where}: {outcome['status']}")
     if outcome["status"] == Status.SKIPPED:
-        print(f"  {outcome['reason']}")
+        _print(f"  {outcome['reason']}")
     elif outcome["status"] == Status.SUCCEEDED:
         report = json.loads(
             s3.get_object(Bucket=outcome["bucket"], Key=outcome["prefix"] + "report.json")[
                 "Body"
             ].read()
         )
-        print(_describe(report, outcome))
+        _print(_describe(report, outcome))
     else:
-        print(f"  error [{outcome['code']}]: {outcome['message']}")
-        print(f"  failure record: s3://{outcome['bucket']}/{outcome['failure_key']}")
+        _print(f"  error [{outcome['code']}]: {outcome['message']}")
+        _print(f"  failure record: s3://{outcome['bucket']}/{outcome['failure_key']}")
 
 
 def _describe(report: dict, outcome: dict) -> str:
@@ -428,14 +433,14 @@ def _download(s3, outcome: dict, out: Path) -> None:
         _save(s3, outcome["bucket"], key, out)
     if keys:
         folder = out / Path(keys[0]).parent
-        print(f"  saved to   {folder}")
+        _print(f"  saved to   {folder}")
         if (folder / "report.html").exists():
-            print(f"  report     {folder / 'report.html'}")
+            _print(f"  report     {folder / 'report.html'}")
         page = _model_page_key(outcome["key"])
         # Its links are relative, so they work beside the run just saved.
         if page and exists(s3, outcome["bucket"], page):
             _save(s3, outcome["bucket"], page, out)
-            print(f"  model page {out / page}")
+            _print(f"  model page {out / page}")
 
 
 def _save(s3, bucket: str, key: str, out: Path) -> None:
@@ -450,7 +455,11 @@ def _model_page_key(upload_key: str) -> str | None:
 
     layout = Layout.from_env(os.environ)
     name = layout.model_name(upload_key)
-    return layout.page_key(name) if name and layout.name_problem(name) is None else None
+    return (
+        layout.page_key(name)
+        if name and layout.name_problem(name, key=upload_key) is None
+        else None
+    )
 
 
 def _buckets(s3) -> set[str]:
@@ -483,4 +492,10 @@ def _read_event(path: Path) -> dict:
 
 
 def _print_iteration(iteration: int, loss: float) -> None:
-    print(f"iteration {iteration + 1}, loss {loss:.6f}")
+    _print(f"iteration {iteration + 1}, loss {loss:.6f}")
+
+
+def _print(text: str, *, file: TextIO | None = None) -> None:
+    """Print a line (or lines): whatever came from outside (keys, messages, names), with its
+    hidden characters escaped, so that it cannot clear, recolour or retitle the terminal."""
+    print("\n".join(visible(line) for line in text.split("\n")), file=file or sys.stdout)

@@ -13,7 +13,7 @@ from linreg.contract import (
     SETTING_ENV_PREFIX,
     UPLOAD_SETTINGS_ENV,
 )
-from linreg.errors import InputError
+from linreg.errors import InputError, excerpt
 
 LOSSES = ("mean", "sum")
 # "statistics" trains on sufficient statistics (any size, the default); "tutorial" on the
@@ -78,7 +78,7 @@ class Hyperparameters:
     def __post_init__(self) -> None:
         _check(
             self.preset in PRESETS,
-            f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}",
+            f"preset must be one of {', '.join(PRESETS)}, got {excerpt(self.preset)}",
         )
         _check(
             self.learning_rate is None
@@ -106,10 +106,13 @@ class Hyperparameters:
             _is_int(self.seed) and 0 <= self.seed <= MAX_SEED,
             f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}",
         )
-        _check(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        _check(
+            self.loss in LOSSES,
+            f"loss must be one of {', '.join(LOSSES)}, got {excerpt(self.loss)}",
+        )
         _check(
             self.engine in ENGINES,
-            f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}",
+            f"engine must be one of {', '.join(ENGINES)}, got {excerpt(self.engine)}",
         )
         _check(
             _is_number(self.test_size) and 0 < self.test_size < 1,
@@ -123,7 +126,10 @@ class Hyperparameters:
     @classmethod
     def for_preset(cls, preset: str = "tutorial", **overrides) -> Hyperparameters:
         """A preset's settings, with ``overrides`` (explicit settings) taking precedence."""
-        _check(preset in PRESETS, f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        _check(
+            preset in PRESETS,
+            f"preset must be one of {', '.join(PRESETS)}, got {excerpt(preset)}",
+        )
         return cls(preset=preset, **{**PRESETS[preset], **overrides})
 
     @classmethod
@@ -149,7 +155,8 @@ class Hyperparameters:
                 parsed[field] = parsers[field](text)
             except ValueError:
                 raise InputError(
-                    "invalid_hyperparameters", f"{field.replace('_', ' ')}: {text!r} is not valid"
+                    "invalid_hyperparameters",
+                    f"{field.replace('_', ' ')}: {excerpt(text)} is not valid",
                 ) from None
         return cls.for_preset(**parsed)
 

@@ -1,13 +1,21 @@
-"""The one error type for anything a user can fix: bad CSV, bad settings; and how a message
-quotes the input."""
+"""The one error type for anything a user can fix: bad CSV, bad settings; how a message
+quotes the input; and which characters text from outside may not show as they are."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Enough of a value to recognize it. A whole cell can be megabytes, and a message travels in
 # Step Functions' state (256 KiB at most), failure records and responses.
 EXCERPT_CHARACTERS = 40
+# Characters that draw nothing or act on the text around them: controls (C0, DEL, C1, so
+# also terminal escapes), format characters (zero-width ones, bidi overrides and isolates,
+# the byte-order mark, the soft hyphen), line and paragraph separators, lone surrogates.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# Letters by category that draw nothing: the Hangul fillers, the combining grapheme joiner
+# and two Khmer vowels Unicode calls default-ignorable.
+HIDDEN_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5")
 
 
 class InputError(Exception):
@@ -51,11 +59,11 @@ class InputError(Exception):
 
 
 def excerpt(text: str) -> str:
-    """``text`` quoted as ``repr`` quotes it, control characters escaped; past
+    """``text`` quoted as ``repr`` quotes it, hidden characters escaped; past
     ``EXCERPT_CHARACTERS`` characters, only its start, and its length."""
     if len(text) <= EXCERPT_CHARACTERS:
-        return repr(text)
-    return f"{text[:EXCERPT_CHARACTERS]!r}… ({len(text):,} characters)"
+        return visible(repr(text))
+    return f"{visible(repr(text[:EXCERPT_CHARACTERS]))}… ({len(text):,} characters)"
 
 
 def excerpt_name(name: str) -> str:
@@ -64,3 +72,22 @@ def excerpt_name(name: str) -> str:
     if len(name) <= EXCERPT_CHARACTERS and name.isprintable():
         return name
     return excerpt(name)
+
+
+def is_hidden(char: str) -> bool:
+    """Whether ``char`` draws nothing or changes how the text around it is shown."""
+    return unicodedata.category(char) in HIDDEN_CATEGORIES or char in HIDDEN_LETTERS
+
+
+def visible(text: str) -> str:
+    """``text`` with each hidden character written as its escape (``\\x1b``, ``\\u202e``),
+    so that what came from outside cannot move a terminal's cursor or reorder a line."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_escaped(char) if is_hidden(char) else char for char in text)
+
+
+def _escaped(char: str) -> str:
+    # repr's escape where it has one (\\t, \\x1b, \\u202e); it shows the fillers as they are.
+    quoted = repr(char)[1:-1]
+    return quoted if quoted != char else f"\\u{ord(char):04x}"

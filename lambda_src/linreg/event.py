@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import quote_plus, unquote_plus
 
 
@@ -17,6 +17,29 @@ class S3Record:
     """One record of an S3 ``ObjectCreated`` notification."""
 
     raw: dict
+
+    @property
+    def problem(self) -> str | None:
+        """Why the record cannot be acted on (a field missing or of the wrong kind), or
+        ``None``. The other accessors may raise on a record with a problem."""
+        s3 = self.raw.get("s3")
+        if not isinstance(s3, dict) or not isinstance(s3.get("object"), dict):
+            return "the record has no s3.object"
+        if not isinstance(s3.get("bucket"), dict) or not _text(s3["bucket"].get("name")):
+            return "the record has no s3.bucket.name"
+        if not _text(s3["object"].get("key")):
+            return "the record has no s3.object.key"
+        try:
+            self.event_time  # noqa: B018 - parsed only to check it
+        except (TypeError, ValueError):
+            return "the record's eventTime is missing or not an ISO 8601 time"
+        for field in ("eTag", "sequencer", "versionId"):
+            if not isinstance(s3["object"].get(field) or "", str):
+                return f"the record's s3.object.{field} is not text"
+        size = s3["object"].get("size") or 0
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            return "the record's s3.object.size is not a whole number of bytes"
+        return None
 
     @property
     def bucket(self) -> str:
@@ -33,7 +56,9 @@ class S3Record:
 
     @property
     def event_time(self) -> datetime:
-        return datetime.fromisoformat(self.raw["eventTime"])
+        """When S3 saw the upload; a time without a zone is UTC, as S3's are."""
+        moment = datetime.fromisoformat(self.raw.get("eventTime"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     @property
     def size(self) -> int | None:
@@ -48,6 +73,18 @@ class S3Record:
     def version_id(self) -> str | None:
         """Present only when the bucket is versioned."""
         return self.raw["s3"]["object"].get("versionId")
+
+    def where(self) -> dict[str, str]:
+        """Bucket and key as far as the record gives them, for an outcome and a log line
+        (a record with a ``problem`` may lack either)."""
+        s3 = self.raw.get("s3") if isinstance(self.raw.get("s3"), dict) else {}
+        bucket, item = s3.get("bucket"), s3.get("object")
+        name = bucket.get("name") if isinstance(bucket, dict) else None
+        key = item.get("key") if isinstance(item, dict) else None
+        return {
+            "bucket": name if _text(name) else "",
+            "key": unquote_plus(key) if _text(key) else "",
+        }
 
 
 def s3_records(event: dict) -> list[S3Record]:
@@ -65,6 +102,10 @@ def s3_records(event: dict) -> list[S3Record]:
         elif source == "aws:sns":
             records += s3_records(_json((record.get("Sns") or {}).get("Message")))
     return records
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def _json(text: object) -> dict:

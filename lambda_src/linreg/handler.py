@@ -79,7 +79,13 @@ def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline
     limits = Limits.from_env(env)
     outcomes = []
     for record in s3_records(event):
-        logger.append_keys(bucket=record.bucket, input_key=record.key)
+        where = record.where()
+        logger.append_keys(bucket=where["bucket"], input_key=where["key"])
+        if record.problem is not None:
+            # A retry would find the same record: skipped, as S3's test event is.
+            logger.warning("skipping a malformed S3 record", extra={"problem": record.problem})
+            outcomes.append(Outcome(**where, status=Status.SKIPPED, reason=record.problem))
+            continue
         outcomes.append(
             runs.process(
                 s3,

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from linreg import storage
 from linreg.contract import MAX_INPUT_BYTES_ENV, MAX_PARTS_ENV, UPLOAD_SUFFIXES
-from linreg.errors import InputError, excerpt
+from linreg.errors import InputError, excerpt, is_hidden
 from linreg.storage import InputObject, Layout
 
 # A manifest of 10,000 keys of ~100 bytes; larger datasets list a prefix instead.
@@ -129,8 +129,8 @@ def _key_problem(key: str, layout: Layout) -> str | None:
         return f"which is outside the upload prefix {layout.incoming}"
     if not key.endswith(UPLOAD_SUFFIXES):
         return "which is not a .csv or .csv.gz file"
-    if any(ord(char) < 32 or ord(char) == 127 for char in key):
-        return "which holds control characters"
+    if any(is_hidden(char) for char in key):
+        return "which holds control, invisible or direction-changing characters"
     if any(segment in ("", ".", "..") for segment in key.split("/")[:-1]):
         return "which has an empty, '.' or '..' folder"
     if len(key.encode()) > storage.MAX_KEY_BYTES:

@@ -19,13 +19,16 @@ from urllib.parse import urlparse
 
 from linreg import storage
 from linreg.contract import REPORT_FILE
-from linreg.errors import InputError
+from linreg.errors import InputError, excerpt
 from linreg.storage import Layout
 
 # How long a presigned link to a run's report stays valid.
 LINK_SECONDS = 3600
 # Reports read at once: below boto3's default of 10 pooled connections per client.
 READERS = 8
+# A listing of the newest N runs reads at most this many times N reports and records, however
+# many incomplete run folders lie among them.
+READ_BOUND = 2
 
 
 def load_params(model: str, *, s3=None) -> dict:
@@ -77,22 +80,27 @@ def read_runs(
 ) -> Runs:
     """The runs under ``model_folder`` and the records under ``failure_folder``, newest
     first. Listing is cheap (a key per run); reading is not, so only the newest ``limit``
-    are read, several at once. A run folder without report.json is a run still being
-    written (or a nested model's folder): it is skipped and the next older one read."""
+    are read, several at once, and never more than ``READ_BOUND`` times that: only folders
+    and records named by a run id count (a nested model's folder is not a run), and a run
+    folder without report.json, a run still being written, is skipped for the next older."""
+    folders = [
+        (folder[len(model_folder) : -1], folder) for folder in _folders(s3, bucket, model_folder)
+    ]
+    records = [
+        (posixpath.basename(key).removesuffix(".json"), key)
+        for key in (_keys(s3, bucket, failure_folder) if failure_folder else [])
+    ]
     candidates = sorted(
-        [(folder[len(model_folder) : -1], folder) for folder in _folders(s3, bucket, model_folder)]
-        + [
-            (posixpath.basename(key).removesuffix(".json"), key)
-            for key in (_keys(s3, bucket, failure_folder) if failure_folder else [])
-        ],
+        [(run_id, key) for run_id, key in folders + records if storage.is_run_id(run_id)],
         reverse=True,
     )
     wanted = len(candidates) if limit is None else limit
+    most = min(len(candidates), READ_BOUND * wanted)
     runs: list[dict] = []
     read = 0
     with ThreadPoolExecutor(READERS, thread_name_prefix="runs") as pool:
-        while len(runs) < wanted and read < len(candidates):
-            batch = candidates[read : read + wanted - len(runs)]
+        while len(runs) < wanted and read < most:
+            batch = candidates[read : min(read + wanted - len(runs), most)]
             read += len(batch)
             found = pool.map(lambda candidate: _read_run(s3, bucket, candidate[1]), batch)
             runs += [run for run in found if run is not None]
@@ -174,7 +182,7 @@ def _page(s3, bucket: str, run_prefix: str) -> str:
 def _bucket_and_prefix(url: str) -> tuple[str, str]:
     parsed = urlparse(url)
     if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
-        raise InputError("bad_model", f"{url!r} is not s3://bucket/models/<name>[/<run_id>]")
+        raise InputError("bad_model", f"{excerpt(url)} is not s3://bucket/models/<name>[/<run_id>]")
     return parsed.netloc, parsed.path.strip("/") + "/"
 
 

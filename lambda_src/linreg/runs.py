@@ -108,7 +108,7 @@ def process(
         "version_id": record.version_id,
         "size": record.size,
     }
-    problem = layout.name_problem(name)
+    problem = layout.name_problem(name, key=record.key)
     if problem is not None:
         failure_key = layout.quarantine_key(record.key, event_run_id)
         attempt = _Attempt(s3, layout, name, event_run_id, where, event_source, failure_key)

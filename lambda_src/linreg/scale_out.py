@@ -196,7 +196,7 @@ def _is_own_run(run: object, name: object, layout: Layout) -> bool:
     except (KeyError, TypeError, ValueError):
         return False
     model = layout.model_name(key) if isinstance(key, str) else None
-    return same_id and model == run["name"] and layout.name_problem(model) is None
+    return same_id and model == run["name"] and layout.name_problem(model, key=key) is None
 
 
 def distributed_folder(layout: Layout, run: dict) -> str:

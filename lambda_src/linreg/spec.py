@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from linreg.errors import InputError
+from linreg.errors import InputError, excerpt, excerpt_name
 
 # Each level but the baseline is a feature; the loader also keeps level codes as int16.
 MAX_LEVELS = 1000
@@ -32,17 +32,18 @@ class Spec:
 
     def __post_init__(self) -> None:
         names = [self.target, *self.numeric, *(column for column, _ in self.categorical)]
+        dataset = f"dataset {excerpt(self.name)}"
         if len(set(names)) != len(names) or not self.numeric and not self.categorical:
-            raise InputError("bad_dataset", f"dataset {self.name!r}: columns must be distinct")
+            raise InputError("bad_dataset", f"{dataset}: columns must be distinct")
         for column, levels in self.categorical:
             if len(levels) < 2 or len(set(levels)) != len(levels):
                 raise InputError(
-                    "bad_dataset", f"dataset {self.name!r}: {column} needs 2+ distinct levels"
+                    "bad_dataset", f"{dataset}: {excerpt_name(column)} needs 2+ distinct levels"
                 )
             if len(levels) > MAX_LEVELS:
                 raise InputError(
                     "bad_dataset",
-                    f"dataset {self.name!r}: {column} has {len(levels)} levels; "
+                    f"{dataset}: {excerpt_name(column)} has {len(levels)} levels; "
                     f"at most {MAX_LEVELS} allowed",
                 )
 
@@ -109,7 +110,7 @@ def spec_named(name: str) -> Spec:
     if name not in BUILT_IN:
         raise InputError(
             "invalid_hyperparameters",
-            f"dataset must be one of {', '.join(BUILT_IN)}, got {name!r}",
+            f"dataset must be one of {', '.join(BUILT_IN)}, got {excerpt(name)}",
         )
     return BUILT_IN[name]
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,7 +48,7 @@ from linreg.contract import (
     STARTED_FILE,
     UPLOAD_SUFFIXES,
 )
-from linreg.errors import InputError
+from linreg.errors import InputError, excerpt, is_hidden
 from linreg.jsonfile import to_json
 
 CONTENT_TYPES = {
@@ -59,6 +61,9 @@ T = TypeVar("T")
 MAX_KEY_BYTES = 1024
 # Run ids read "<upload time>-<12 hex digits>" (run_id below).
 RUN_ID_LENGTH = len("20260101T000000Z-") + 12
+RUN_ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{12}")
+# What a compressed upload's name ends with (incoming/a.csv.gz → a.gz): no other may.
+COMPRESSED_NAME_SUFFIX = UPLOAD_SUFFIXES[0].removeprefix(".csv")
 # Where failure records of uploads with unusable names go (under the failures prefix).
 QUARANTINE_FOLDER = "unusable-keys"
 # How often update_latest re-reads latest.json after losing a race to another run.
@@ -72,6 +77,8 @@ CONFLICT_BACKOFF_SECONDS = 0.05
 PRECONDITION_FAILED = ("PreconditionFailed", "412")
 CONFLICT = ("ConditionalRequestConflict", "409")
 MISSING = ("NoSuchKey", "404")
+# S3's answers to a request it will not serve as made; to a HEAD, always a bare "400".
+BAD_REQUEST = ("400", "BadRequest", "InvalidRequest", "InvalidArgument")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,29 +106,48 @@ class Layout:
 
     def model_name(self, key: str) -> str | None:
         """``incoming/a/b.csv`` → ``a/b``, ``incoming/a/b.csv.gz`` → ``a/b.gz`` (a plain and
-        a compressed upload never share a model); ``None`` for a key not to train on."""
+        a compressed upload never share a model), in Unicode's composed form (NFC), so that
+        ``café`` typed on a Mac and on Linux is one model; ``None`` for a key not to train
+        on."""
         if not key.startswith(self.incoming):
             return None
-        if key.endswith(MANIFEST_SUFFIX):
-            return key[len(self.incoming) : -len(MANIFEST_SUFFIX)] or None
-        for suffix in UPLOAD_SUFFIXES:
-            if key.endswith(suffix):
-                stem = key[len(self.incoming) : -len(suffix)]
-                return (stem + suffix.removeprefix(".csv")) if stem else None
-        return None
+        path = key[len(self.incoming) :]
+        suffix = next(
+            (end for end in (*UPLOAD_SUFFIXES, MANIFEST_SUFFIX) if path.endswith(end)), ""
+        )
+        stem = path.removesuffix(suffix)
+        if not suffix or not stem:
+            return None
+        compressed = COMPRESSED_NAME_SUFFIX if suffix == UPLOAD_SUFFIXES[0] else ""
+        return unicodedata.normalize("NFC", stem + compressed)
 
-    def name_problem(self, name: str) -> str | None:
-        """Why ``name`` cannot name a model's keys, or ``None`` when it can: S3 would store
-        ``..`` or an empty segment literally, control characters break tools, and S3 keys
-        end at 1,024 bytes (a distributed run's part statistics included)."""
-        if any(ord(char) < 32 or ord(char) == 127 for char in name):
-            return f"the upload's name {name!r} holds control characters"
-        if any(segment in ("", ".", "..") for segment in name.split("/")):
-            return f"the upload's name {name!r} has an empty, '.' or '..' folder"
+    def name_problem(self, name: str, *, key: str) -> str | None:
+        """Why ``name`` cannot name a model's keys, or ``None`` when it can: hidden
+        characters make names that look alike and break tools (``errors.is_hidden``), S3
+        would store ``..`` or an empty segment literally, a folder named like a run id would
+        sit among another model's runs, and S3 keys end at 1,024 bytes (a distributed run's
+        part statistics included). ``key`` is the upload's: only a compressed upload's name
+        may end in ``.gz``."""
+        quoted = excerpt(name)
+        if any(is_hidden(char) for char in name):
+            return (
+                f"the upload's name {quoted} holds control, invisible or direction-changing "
+                "characters"
+            )
+        segments = name.split("/")
+        if any(segment in ("", ".", "..") for segment in segments):
+            return f"the upload's name {quoted} has an empty, '.' or '..' folder"
         # Run folders keep the scale-out's files under distributed/, which the stack lets the
         # function write without conditions; a model folder there would escape write-once.
-        if DISTRIBUTED_FOLDER.rstrip("/") in name.split("/")[1:]:
-            return f"the upload's name {name!r} has a folder named 'distributed' below its first"
+        if DISTRIBUTED_FOLDER.rstrip("/") in segments[1:]:
+            return f"the upload's name {quoted} has a folder named 'distributed' below its first"
+        if any(is_run_id(segment) for segment in segments[1:]):
+            return f"the upload's name {quoted} has a folder below its first named like a run id"
+        if name.endswith(COMPRESSED_NAME_SUFFIX) and not key.endswith(UPLOAD_SUFFIXES[0]):
+            return (
+                f"the upload's name {quoted} ends in {COMPRESSED_NAME_SUFFIX}, which is kept for "
+                f"the models of {UPLOAD_SUFFIXES[0]} uploads: rename it"
+            )
         run_id = "x" * RUN_ID_LENGTH
         distributed = [
             DISTRIBUTED_FOLDER + file
@@ -137,7 +163,7 @@ class Layout:
         )
         if len(longest.encode()) > MAX_KEY_BYTES:
             return (
-                f"the upload's key is too long: its outputs' keys (such as {longest[:60]}…) "
+                f"the upload's key is too long: its outputs' keys (such as {excerpt(longest)}) "
                 f"would pass S3's limit of {MAX_KEY_BYTES:,} bytes"
             )
         return None
@@ -223,12 +249,12 @@ def describe_input(
             ) from None
         if code in ("403", "AccessDenied"):
             raise _unreadable(what) from None
-        if code in ("400", "BadRequest", "InvalidRequest"):
-            # S3's answer to a HEAD without the key of an object encrypted with SSE-C.
+        if code in BAD_REQUEST:
+            reason = _why_bad_request(s3, bucket, key, options)
+            if reason is None:
+                raise  # the GET worked: a passing fault, for Lambda to retry
             raise InputError(
-                "input_unreadable",
-                f"{what} cannot be read by the function: it is encrypted with a customer-"
-                "provided key (SSE-C), which only the uploader holds; upload it without one",
+                "input_unreadable", f"{what} cannot be read by the function: {reason}"
             ) from None
         raise
     return InputObject(
@@ -241,6 +267,24 @@ def describe_input(
         sequencer=sequencer,
         metadata=head.get("Metadata", {}),
     )
+
+
+def _why_bad_request(s3, bucket: str, key: str, options: dict) -> str | None:
+    """What S3 says is wrong with a request its HEAD answered 400 (a malformed version id,
+    an object encrypted with a customer-provided key, ...): a HEAD's answer has no body,
+    so the reason comes from a one-byte GET; ``None`` if that GET succeeds."""
+    try:
+        s3.get_object(Bucket=bucket, Key=key, Range="bytes=0-0", **options)
+    except ClientError as error:
+        said = error.response.get("Error", {})
+        reason = f"S3 answered {error_code(error)}: {excerpt(str(said.get('Message', '')))}"
+        if "encryption" in str(said.get("Message", "")).lower():
+            reason += (
+                " (encrypted with a customer-provided key, SSE-C, which only the uploader "
+                "holds: upload it without one)"
+            )
+        return reason
+    return None
 
 
 def check_size(upload: InputObject, max_bytes: int) -> None:
@@ -288,6 +332,11 @@ def run_id(*, etag: str, version_id: str | None, last_modified: datetime, settin
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     return f"{last_modified.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` has the form ``run_id`` gives."""
+    return RUN_ID_PATTERN.fullmatch(text) is not None
 
 
 def exists(s3, bucket: str, key: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,11 +58,12 @@ class Columns:
     width: int
     positions: dict[str, int]
     spec: Spec
+    names: tuple[str, ...]  # the header's
 
     @classmethod
     def of(cls, header: list[str], spec: Spec) -> Columns:
         positions = {name: header.index(name) for name in spec.required}
-        return cls(width=len(header), positions=positions, spec=spec)
+        return cls(width=len(header), positions=positions, spec=spec, names=tuple(header))
 
 
 def parse_block(block: bytes, first_line: int, columns: Columns) -> Parsed:
@@ -74,6 +76,7 @@ def parse_block(block: bytes, first_line: int, columns: Columns) -> Parsed:
     lines = _without_blank_lines(block, first_line)
     if not lines.data:
         return _no_rows(columns)
+    _check_no_nul(lines, columns.names)
     try:
         _check_first_row(lines, columns.width)
         fast = _fast_parse(lines.data, columns)
@@ -125,6 +128,33 @@ def _design(numbers: list[np.ndarray], codes: np.ndarray, spec: Spec) -> np.ndar
             X[:, column] = codes[:, index] == level
             column += 1
     return X
+
+
+def _check_no_nul(lines: _Lines, header: Sequence[str]) -> None:
+    """Refuse a NUL byte, naming its cell. Text never holds one (a file full of them is
+    usually UTF-16), and pandas' C parser ends a field at it in some releases, so that
+    ``5.1\\x00xyz`` would silently be read as 5.1."""
+    at = lines.data.find(b"\x00")
+    if at < 0:
+        return
+    end = b"\n" if b"\n" in lines.data else b"\r"
+    start = lines.data.rfind(end, 0, at) + 1
+    stop = lines.data.find(end, at)
+    row = lines.data[start : len(lines.data) if stop < 0 else stop].rstrip(b"\r")
+    before = lines.data[start:at].decode("utf-8", "replace")
+    try:
+        column = len(next(csv.reader([before]), [""])) - 1
+        cell = next(csv.reader([row.decode("utf-8", "replace")]), [""])[max(column, 0)]
+    except (csv.Error, IndexError):  # a quoted field that spans lines
+        column, cell = -1, row.decode("utf-8", "replace")
+    line = lines.line(lines.data.count(end, 0, start))
+    name = f"column {excerpt_name(header[column])}" if 0 <= column < len(header) else "a cell"
+    raise InputError(
+        "bad_encoding",
+        f"{name}, line {line}: {excerpt(cell)} holds a NUL byte, which text never does "
+        "(a UTF-16 export?); export it as UTF-8 CSV",
+        line=line,
+    )
 
 
 def _check_first_row(lines: _Lines, width: int) -> None:
@@ -260,6 +290,7 @@ def _no_rows(columns: Columns) -> Parsed:
 def _text_frame(lines: _Lines, header: list[str]) -> pd.DataFrame:
     if not lines.data:
         return pd.DataFrame(columns=header, dtype=str)
+    _check_no_nul(lines, header)
     try:
         _check_first_row(lines, len(header))
         frame = _read(lines.data, len(header), dtype=str, keep_default_na=False)

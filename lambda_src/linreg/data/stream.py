@@ -165,6 +165,13 @@ def split_header(blocks: Iterator[Block]) -> tuple[list[str], Iterator[Block]]:
     except csv.Error as error:
         raise InputError("malformed_csv", f"the header line is not valid CSV: {error}") from None
     header = [name.strip() for name in fields]
+    if any("\x00" in name for name in header):
+        raise InputError(
+            "bad_encoding",
+            "line 1: the header holds NUL bytes, which text never does (a UTF-16 export?); "
+            "export it as UTF-8 CSV",
+            line=1,
+        )
 
     def data_blocks() -> Iterator[Block]:
         if block[end:]:
