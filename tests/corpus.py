@@ -31,6 +31,7 @@ CORPUS = [
     ("too_few_rows.csv", "too_few_rows", "8 data rows"),
     ("ragged_row.csv", "malformed_csv", "line 3"),
     ("ragged_first_row.csv", "malformed_csv", "line 2"),
+    ("unclosed_quote.csv", "malformed_csv", "line 22: a quoted value opens here and is never"),
     ("semicolon_delimited.csv", "missing_columns", "delimiter"),
     ("latin1.csv", "bad_encoding", "UTF-8"),
     ("binary_garbage.csv", "bad_encoding", "UTF-8"),

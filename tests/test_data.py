@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sklearn.model_selection import train_test_split
 
 from corpus import CORPUS_DIR, FAILING
-from helpers import IRIS_CSV, iris_like
+from helpers import IRIS_CSV, iris_like, with_bad_cell
 from linreg import data as dataset
 from linreg.data import load, load_bytes
 from linreg.data.split import exact_split, hashed_test_rows
@@ -183,8 +183,44 @@ def test_an_unclosed_quote_names_the_files_line_where_it_starts():
         load_bytes(b"".join(lines), block_bytes=1000)
 
     assert caught.value.code == "malformed_csv"
-    assert caught.value.message.endswith("starting at line 201")
+    assert caught.value.message == "line 201: a quoted value opens here and is never closed"
     assert caught.value.line == 201
+
+
+def test_an_unclosed_quote_after_blank_lines_names_the_line_an_editor_shows(iris_bytes):
+    lines = iris_bytes.splitlines(keepends=True)
+    lines[1:1] = [b"\n", b",,,,\n"]  # lines 2 and 3, cut out before parsing
+    lines[21] = b'5.0,3.1,"1.2,0.2,setosa\n'  # line 22
+
+    with pytest.raises(InputError) as caught:
+        load_bytes(b"".join(lines))
+
+    assert caught.value.code == "malformed_csv"
+    assert caught.value.message == "line 22: a quoted value opens here and is never closed"
+    assert caught.value.line == 22
+
+
+def test_an_unclosed_quote_after_a_value_spanning_lines_names_its_own_line(iris_bytes):
+    lines = iris_bytes.splitlines(keepends=True)
+    lines[5] = b'5.0,3.1,1.2,0.2,"set\nosa"\n'  # lines 6 and 7: pandas counts one row
+    lines[21] = b'5.0,3.1,"1.2,0.2,setosa\n'  # line 23
+
+    with pytest.raises(InputError) as caught:
+        load_bytes(b"".join(lines))
+
+    assert caught.value.message == "line 23: a quoted value opens here and is never closed"
+
+
+def test_a_row_with_an_extra_field_after_a_value_spanning_lines_names_its_own_line(iris_bytes):
+    lines = iris_bytes.splitlines(keepends=True)
+    lines[5] = b'5.0,3.1,1.2,0.2,"set\nosa"\n'  # lines 6 and 7: pandas counts one row
+    lines[21] = b"5.0,3.1,1.2,0.2,setosa,0.9\n"  # line 23
+
+    with pytest.raises(InputError) as caught:
+        load_bytes(b"".join(lines))
+
+    assert caught.value.code == "malformed_csv" and caught.value.line == 23
+    assert "in line 23, saw 6" in caught.value.message
 
 
 def test_too_few_rows_to_split_is_an_input_error():
@@ -221,6 +257,77 @@ def test_a_line_without_end_is_refused_before_it_fills_memory():
     with pytest.raises(InputError) as caught:
         load_bytes(b"sepal_length," + b"x" * (2 << 20))
     assert caught.value.code == "malformed_csv"
+
+
+def with_long_row(csv: bytes, line: int, length: int, pad: bytes = b" ") -> bytes:
+    """``csv`` with its ``line``-th line (the header is line 1) replaced by a setosa row of
+    ``length`` bytes before its line end, its species padded with ``pad`` (spaces are
+    stripped from a level, so the row stays valid; another byte makes it unknown)."""
+    lines = csv.splitlines(keepends=True)
+    row = b"5.0,3.1,1.4,0.2,setosa"
+    lines[line - 1] = row + pad * (length - len(row)) + b"\n"
+    return b"".join(lines)
+
+
+def assert_too_long(caught: pytest.ExceptionInfo, line: int) -> None:
+    assert caught.value.code == "malformed_csv"
+    assert caught.value.message == f"line {line} is longer than {MAX_LINE_BYTES:,} bytes"
+    assert caught.value.line == line
+
+
+def test_a_line_of_exactly_the_bound_is_read(iris_bytes):
+    data = load_bytes(with_long_row(iris_bytes, 51, MAX_LINE_BYTES))
+    assert data.total_rows == 150
+
+
+def test_a_line_one_byte_over_the_bound_is_refused_naming_its_line(iris_bytes):
+    with pytest.raises(InputError) as caught:
+        load_bytes(with_long_row(iris_bytes, 51, MAX_LINE_BYTES + 1))
+    assert_too_long(caught, 51)
+
+
+@pytest.mark.parametrize("length", [2 << 20, 3 << 20])
+def test_a_line_of_megabytes_of_unknown_species_is_refused_as_too_long(iris_bytes, length):
+    with pytest.raises(InputError) as caught:
+        load_bytes(with_long_row(iris_bytes, 51, length, pad=b"s"))
+    assert_too_long(caught, 51)
+
+
+def test_a_line_over_the_bound_is_refused_in_gzip_input(iris_bytes):
+    with pytest.raises(InputError) as caught:
+        load_bytes(gzip.compress(with_long_row(iris_bytes, 51, MAX_LINE_BYTES + 1), 1))
+    assert_too_long(caught, 51)
+
+
+def test_a_line_over_the_bound_is_refused_in_a_block_after_the_first():
+    data = with_long_row(iris_like(300), 251, MAX_LINE_BYTES + 1)
+    with pytest.raises(InputError) as caught:
+        load_bytes(data, block_bytes=4096)
+    assert_too_long(caught, 251)
+
+
+def test_a_header_over_the_bound_is_refused_as_line_1(iris_bytes):
+    header, rows = iris_bytes.split(b"\n", 1)
+    with pytest.raises(InputError) as caught:
+        load_bytes(header + b"," + b"n" * MAX_LINE_BYTES + b"\n" + rows)
+    assert_too_long(caught, 1)
+
+
+def test_a_bad_cell_before_a_line_over_the_bound_is_reported_first(iris_bytes):
+    data = with_long_row(with_bad_cell(iris_bytes, 40), 51, MAX_LINE_BYTES + 1)
+    with pytest.raises(InputError) as caught:
+        load_bytes(data)
+    assert (caught.value.code, caught.value.line) == ("non_numeric", 40)
+
+
+def test_a_crlf_line_of_the_bound_cut_between_its_cr_and_lf_is_read():
+    line = b"x" * MAX_LINE_BYTES + b"\r\n"
+    data = b"a\r\n" + line + b"1\r\n"
+    block_bytes = len(data) - 4  # the first read ends between the long line's \r and \n
+
+    blocks = list(line_blocks(io.BytesIO(data), block_bytes))
+
+    assert b"".join(block for block, _ in blocks) == data
 
 
 # --- streaming -------------------------------------------------------------------------
@@ -487,6 +594,20 @@ def test_a_range_refuses_a_line_longer_than_the_bound_naming_the_parts_line():
     assert caught.value.code == "malformed_csv"
     assert caught.value.message == f"line 3 is longer than {MAX_LINE_BYTES:,} bytes"
     assert caught.value.line == 3
+
+
+def test_a_range_refuses_a_whole_line_longer_than_the_bound_naming_the_parts_line():
+    data = b"1,2\n3,4\n" + b"x" * (MAX_LINE_BYTES + 1) + b"\n5,6\n"
+
+    with pytest.raises(InputError) as caught:
+        list(owned_lines(io.BytesIO(data), 0, len(data)))
+
+    assert_too_long(caught, 3)
+
+
+def test_a_range_hands_out_a_line_of_exactly_the_bound():
+    data = b"1,2\n" + b"x" * MAX_LINE_BYTES + b"\n5,6\n"
+    assert b"".join(owned_lines(io.BytesIO(data), 0, len(data))) == data
 
 
 def test_a_range_over_a_line_without_end_reads_no_further_than_the_bound():

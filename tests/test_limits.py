@@ -186,6 +186,18 @@ def test_a_bad_operator_limit_raises_instead_of_failing_each_upload(s3, iris_byt
         handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env=env)
 
 
+def test_a_line_over_the_bound_is_recorded_as_malformed_naming_its_line(s3, iris_bytes):
+    lines = iris_bytes.splitlines(keepends=True)
+    lines[50] = b"5.0,3.1,1.4,0.2," + b"s" * (3 << 20) + b"\n"  # line 51: 3 MiB of species
+    s3.put_object(Bucket=BUCKET, Key="incoming/long.csv", Body=b"".join(lines))
+
+    (outcome,) = handler.handle_event(event_for("incoming/long.csv"), s3=s3, env={})
+
+    error = assert_recorded_without_a_model(s3, outcome, "malformed_csv")["error"]
+    assert error["message"] == "line 51 is longer than 1,048,576 bytes"
+    assert error["details"]["line"] == 51
+
+
 @pytest.fixture(scope="module")
 def past_the_exact_split() -> bytes:
     """Just over a million rows: split by the hashed split."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -390,13 +392,29 @@ def _first(cells: pd.Series, where: pd.Series) -> tuple[int, str]:
 
 
 def _malformed(error: pd.errors.ParserError, lines: _Lines) -> InputError:
-    """pandas' parse error, its line counted in the file: pandas counts within a block, its
-    "line N" from 1 and its "row N" (where an unclosed quote starts) from 0."""
+    """pandas' parse error, its line counted as an editor counts the file's lines: pandas
+    counts the rows of a block, its "line N" from 1 and its "row N" (where an unclosed
+    quote starts) from 0, and a row whose quoted value spans lines as one."""
     detail = str(error).replace("Error tokenizing data. C error: ", "").strip()
     at = re.search(r"\b(line|row) (\d+)", detail)
     if at is None:
         return InputError("malformed_csv", f"the file is not valid CSV: {detail}")
-    index = int(at.group(2)) - (at.group(1) == "line")
-    line = lines.line(index)
-    detail = f"{detail[: at.start()]}line {line}{detail[at.end() :]}"
-    return InputError("malformed_csv", f"the file is not valid CSV: {detail}", line=line)
+    row = int(at.group(2)) - (at.group(1) == "line")
+    line = lines.line(_line_of_row(lines.data, row))
+    if detail.startswith("EOF inside string"):
+        message = f"line {line}: a quoted value opens here and is never closed"
+    else:
+        detail = f"{detail[: at.start()]}line {line}{detail[at.end() :]}"
+        message = f"the file is not valid CSV: {detail}"
+    return InputError("malformed_csv", message, line=line)
+
+
+def _line_of_row(data: bytes, row: int) -> int:
+    """The line (from 0) of ``data`` where its CSV row ``row`` (from 0) starts. Only for
+    an error's message: the csv module reads rows as pandas does, but a line at a time."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline=""))
+    try:
+        deque(itertools.islice(reader, row), maxlen=0)
+    except csv.Error:  # a field past the csv module's size limit: count rows as lines
+        return row
+    return reader.line_num

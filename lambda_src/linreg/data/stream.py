@@ -37,24 +37,25 @@ def plain(stream: BinaryIO, max_bytes: int | None) -> BinaryIO:
 
 
 def line_blocks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
-    """Blocks of whole lines, each with the file line number (from 1) it starts at."""
+    """Blocks of whole lines, each with the file line number (from 1) it starts at; a line
+    longer than ``MAX_LINE_BYTES`` is refused, after the lines before it are handed on."""
     carry, line = b"", 1
     while True:
         chunk = stream.read(block_bytes)
         data = carry + chunk
         if not chunk:
-            if data:
-                yield data, line
+            for block in _bounded(data, line):
+                yield block, line
             return
         cut = max(data.rfind(b"\n"), -1 if b"\n" in data else data.rfind(b"\r"))
-        if cut < 0:
-            if len(data) > MAX_LINE_BYTES:
-                raise line_too_long(line)
-            carry = data
-            continue
         block, carry = data[: cut + 1], data[cut + 1 :]
-        yield block, line
+        for part in _bounded(block, line):
+            yield part, line
         line += count_lines(block)
+        # The unfinished line is too long already: stop before it fills memory. A \r at
+        # its end may be the first half of its \r\n.
+        if len(carry) - carry.endswith(b"\r") > MAX_LINE_BYTES:
+            raise line_too_long(line)
 
 
 def owned_lines(
@@ -88,20 +89,20 @@ def owned_lines(
         # The last owned line ends at the first line end at or after byte end - 1.
         stop = carry.find(line_end, max(end - 1 - offset, 0))
         if stop >= 0:
-            yield carry[: stop + 1]
+            yield from _bounded(carry[: stop + 1], lines + 1)
             return
         whole = carry.rfind(line_end) + 1  # the bytes of whole lines in carry
         if len(carry) > block_bytes and whole:
-            yield carry[:whole]
+            yield from _bounded(carry[:whole], lines + 1)
             lines += count_lines(carry[:whole])
             carry, offset, whole = carry[whole:], offset + whole, 0
-        # The line after the whole ones is unfinished: stop before it fills memory.
-        if len(carry) - whole > MAX_LINE_BYTES:
+        # The line after the whole ones is unfinished: stop before it fills memory. A \r
+        # at its end may be the first half of its \r\n.
+        if len(carry) - carry.endswith(b"\r") - whole > MAX_LINE_BYTES:
             raise line_too_long(lines + count_lines(carry[:whole]) + 1)
         chunk = stream.read(block_bytes)
         if not chunk:
-            if carry:
-                yield carry  # the file's last line, without a line end
+            yield from _bounded(carry, lines + 1)  # the file's last line, without a line end
             return
         carry += chunk
 
@@ -134,6 +135,41 @@ def _after_first_line_end(
             return chunk[found + 1 :], skipped + found + 1
         skipped += len(chunk)
     return None
+
+
+def _bounded(block: bytes, first_line: int) -> Iterator[bytes]:
+    """``block`` (whole lines, the first numbered ``first_line``), unless a line in it is
+    longer than ``MAX_LINE_BYTES``: then the lines before that one, so that a problem
+    earlier in the file is still reported first, and its refusal."""
+    if not block:
+        return
+    start = _long_line_start(block)
+    if start < 0:
+        yield block
+        return
+    if start:
+        yield block[:start]
+    raise line_too_long(first_line + count_lines(block[:start]))
+
+
+def _long_line_start(block: bytes) -> int:
+    """Where the first line of ``block`` longer than ``MAX_LINE_BYTES`` (its line end left
+    out) starts, or -1 if none is."""
+    end = b"\n" if b"\n" in block else b"\r"  # as count_lines counts
+    # Such a line holds a whole aligned window of half the bound, so a search for a line
+    # end in each window, which finds one within a row's bytes, tells the blocks that may
+    # hold one: a few searches per block, and no pass over its lines.
+    window = MAX_LINE_BYTES // 2
+    for at in range(0, len(block), window):
+        if block.find(end, at, at + window) >= 0:
+            continue
+        start = block.rfind(end, 0, at) + 1
+        stop = block.find(end, at + window)
+        stop = len(block) if stop < 0 else stop
+        crlf = end == b"\n" and block[stop - 1 : stop] == b"\r"
+        if stop - start - crlf > MAX_LINE_BYTES:
+            return start
+    return -1
 
 
 def line_terminator(head: bytes) -> bytes:
