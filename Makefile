@@ -54,4 +54,4 @@ deploy: $(VENV)/.installed node_modules/.installed
 	$(PY) image/lambda_image.py deploy $(ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out demo-output build .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out demo-output build .pytest_cache .ruff_cache bench/.data model predictions.csv iris-runs.html

@@ -7,11 +7,14 @@ import json
 import numpy as np
 import pytest
 
+from corpus import CORPUS_DIR
 from helpers import BUCKET, IRIS_CSV, ROOT, event_for
 from linreg import handler, pipeline
 from linreg.cli import main
 from linreg.config import Hyperparameters
 from linreg.data import load_bytes
+from linreg.errors import InputError
+from linreg.published import load_params
 from linreg.spec import IRIS
 
 
@@ -73,6 +76,40 @@ def test_predict_refuses_a_row_with_an_extra_field_as_training_does(tmp_path, ca
 def test_predict_on_a_folder_without_a_model_exits_2(tmp_path, capsys):
     assert main(["predict", str(tmp_path), str(IRIS_CSV), "--out", str(tmp_path / "p.csv")]) == 2
     assert "[model_not_found]" in capsys.readouterr().err
+
+
+def test_predict_reports_an_unknown_species_with_trainings_code(tmp_path, capsys):
+    main(["train", str(IRIS_CSV), "--out", str(tmp_path / "run")])
+    unknown = CORPUS_DIR / "unknown_species.csv"
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(tmp_path / "run"), str(unknown), "--out", str(out)]) == 2
+    assert "[unknown_species]" in capsys.readouterr().err
+
+
+def test_predict_on_a_malformed_s3_address_exits_2_with_bad_model(tmp_path, capsys):
+    assert main(["predict", "s3:/bad", str(IRIS_CSV), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "[bad_model]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "s3:/bad",
+        "s3:bad/models/iris",
+        "s3://",
+        "s3:///x",
+        "s3://Bad_Bucket/models/iris",
+        "s3://ab/models/iris",
+        "s3://-bucket/models/iris",
+        "s3://my..bucket/models/iris",
+        "s3://192.168.5.4/models/iris",
+        "s3://user@bucket/models/iris",
+    ],
+)
+def test_a_malformed_s3_address_is_a_bad_model_before_any_request(model):
+    with pytest.raises(InputError) as caught:
+        load_params(model, s3=None)
+    assert caught.value.code == "bad_model"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from linreg.cli import main
 from linreg.config import Hyperparameters
 from linreg.data import load_bytes
 from linreg.errors import InputError
-from linreg.spec import DIABETES, Spec, spec_named
+from linreg.spec import DIABETES, IRIS, Spec, spec_from_file, spec_named
 
 DIABETES_CSV = ROOT / "data" / "diabetes.csv"
 
@@ -128,3 +128,24 @@ def test_an_unknown_dataset_name_is_quoted_as_an_excerpt():
     with pytest.raises(InputError) as caught:
         spec_named("d" * 100_000)
     assert len(caught.value.message) < 300 and "(100,000 characters)" in caught.value.message
+
+
+def test_the_iris_description_is_the_built_in_iris_with_its_error_code():
+    assert Spec.from_dict(IRIS.as_dict()).unknown_level_code == "unknown_species"
+
+
+def test_a_dataset_file_that_cannot_be_read_is_an_unreadable_file(tmp_path):
+    missing = tmp_path / "nonexist.json"
+    with pytest.raises(InputError) as caught:
+        spec_from_file(missing)
+    assert caught.value.code == "unreadable_file"
+    assert caught.value.message == f"cannot read {missing}: No such file or directory"
+
+
+@pytest.mark.parametrize("text", ["{not json", '["a list"]', '{"name": "x"}'])
+def test_a_dataset_file_that_is_not_a_description_is_a_bad_dataset(tmp_path, text):
+    path = tmp_path / "spec.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        spec_from_file(path)
+    assert caught.value.code == "bad_dataset"

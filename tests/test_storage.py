@@ -30,7 +30,7 @@ def test_layout_comes_from_the_environment_with_defaults():
     [{"models": "incoming/models/"}, {"failures": "incoming/"}, {"incoming": "models/in/"}],
 )
 def test_outputs_may_never_land_under_the_upload_prefix(options):
-    with pytest.raises(ValueError, match="overlaps"):
+    with pytest.raises(ValueError, match="overlap"):
         Layout(**options)
 
 
@@ -216,3 +216,8 @@ def test_conflicts_that_never_end_raise_so_lambda_retries():
     s3 = ConflictingS3(*["ConditionalRequestConflict"] * 10)
     with pytest.raises(RuntimeError):
         put_if_absent(s3, "b", "models/x/r/report.json", b"{}")
+
+
+def test_failure_records_may_never_land_under_the_models_prefix():
+    with pytest.raises(ValueError, match="the models prefix 'models/' and the failures prefix"):
+        Layout(models="models/", failures="models/f/")

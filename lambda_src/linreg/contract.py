@@ -26,7 +26,8 @@ TRIGGER_SUFFIXES = (*UPLOAD_SUFFIXES, MANIFEST_SUFFIX)
 
 # What a run writes under models/<name>/<run_id>/: report.json last, and only if absent
 # (the run is complete exactly when it exists); latest.json sits in models/<name>/.
-RUN_FILES = ("params.json", "params.nd", "loss.png", "report.html", "loss_history.json")
+PARAMS_FILE = "params.json"
+RUN_FILES = (PARAMS_FILE, "params.nd", "loss.png", "report.html", "loss_history.json")
 REPORT_FILE = "report.json"
 LATEST_FILE = "latest.json"
 # The model's page, models/<name>/index.html: its runs, rewritten after each of them.

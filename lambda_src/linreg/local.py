@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from unittest import mock
 
 # Fake credentials keep boto3 from looking for real ones (and from ever signing for AWS).
@@ -33,8 +35,37 @@ def embedded_s3() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    # moto keeps its buckets per process: an earlier server's must not show through.
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
     try:
         with mock.patch.dict(os.environ, {**FAKE_AWS, "AWS_ENDPOINT_URL_S3": url}):
             yield url
     finally:
         server.stop()
+
+
+# The bucket a folder written by ``linreg invoke --out`` stands for while it is served.
+FOLDER_BUCKET = "local"
+
+
+def mirror_root(path: Path, models_prefix: str) -> Path | None:
+    """The folder holding a local copy of a bucket's keys (what ``linreg invoke --out``
+    writes) that ``path``, a model's folder or a run's, lies in: the nearest one in which
+    ``path`` is under ``models_prefix``."""
+    path = path.resolve()
+    for root in path.parents:
+        key = path.relative_to(root).as_posix() + "/"
+        if key.startswith(models_prefix) and key != models_prefix:
+            return root
+    return None
+
+
+def load_folder(s3, bucket: str, root: Path, prefixes: Iterable[str]) -> None:
+    """Put the files under each ``root/<prefix>`` into ``bucket``, keyed by their path below
+    ``root``: a bucket's local copy back in a bucket. Only the output prefixes are loaded:
+    uploads are the user's files, not the copy's."""
+    for prefix in prefixes:
+        for path in sorted((root / prefix).rglob("*")):
+            if path.is_file():
+                key = path.relative_to(root).as_posix()
+                s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())

@@ -345,12 +345,22 @@ def synthesized_template(**context: str) -> dict:
     repo = Path(__file__).resolve().parents[2]
     if str(repo / "infra") not in sys.path:
         sys.path.insert(0, str(repo / "infra"))
+    _use_pinned_node(repo / "node_modules" / ".bin")
     from app import build_app
 
     base = json.loads((repo / "cdk.json").read_text())["context"]
     with tempfile.TemporaryDirectory(prefix="linreg-cdk.out.") as outdir:
         (stack,) = build_app(context={**base, **context}, outdir=outdir).synth().stacks
         return json.loads(Path(stack.template_full_path).read_text())
+
+
+def _use_pinned_node(folder) -> None:
+    """Run the CDK's Node.js as ``make`` does: the Node 22 package.json pins, ahead of
+    whatever Node the PATH has (an older one makes jsii print warnings on every run)."""
+    import os
+
+    if (folder / "node").exists() and not os.environ.get("PATH", "").startswith(str(folder)):
+        os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

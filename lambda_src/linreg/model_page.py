@@ -106,7 +106,7 @@ def _summary(runs: Sequence[Mapping], older: int) -> str:
     succeeded = sum(run.get("status") == "succeeded" for run in runs)
     counts = f"{succeeded} succeeded, {len(runs) - succeeded} failed or diverged"
     if not older:
-        return escape(f"{len(runs)} runs, newest first: {counts}.")
+        return escape(f"{len(runs)} run{'s' if len(runs) != 1 else ''}, newest first: {counts}.")
     return escape(
         f"The newest {len(runs)} runs: {counts}. {older} older run folders and failure "
         "records are not shown; linreg runs lists every run."

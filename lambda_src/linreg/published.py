@@ -9,8 +9,10 @@ live is ``storage.Layout``'s to say.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import posixpath
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,11 +31,16 @@ READERS = 8
 # A listing of the newest N runs reads at most this many times N reports and records, however
 # many incomplete run folders lie among them.
 READ_BOUND = 2
+# S3's rules for a bucket's name: 3 to 63 lowercase letters, digits, dots and hyphens,
+# starting and ending with a letter or digit, no two dots together, not an IP address.
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def load_params(model: str, *, s3=None) -> dict:
     """params.json of the run ``model`` names."""
-    if not model.startswith("s3://"):
+    # Anything "s3:" is meant as an address ("s3:/bucket" is a typo, not a folder), and is
+    # checked before a client is needed: the CLI makes one for "s3://" only.
+    if not model.startswith("s3:"):
         path = Path(model) / "params.json"
         if not path.is_file():
             raise InputError("model_not_found", f"{path} does not exist")
@@ -181,9 +188,19 @@ def _page(s3, bucket: str, run_prefix: str) -> str:
 
 def _bucket_and_prefix(url: str) -> tuple[str, str]:
     parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+    if parsed.scheme != "s3" or not _is_bucket_name(parsed.netloc) or not parsed.path.strip("/"):
         raise InputError("bad_model", f"{excerpt(url)} is not s3://bucket/models/<name>[/<run_id>]")
     return parsed.netloc, parsed.path.strip("/") + "/"
+
+
+def _is_bucket_name(name: str) -> bool:
+    if not BUCKET_NAME.fullmatch(name) or ".." in name:
+        return False
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return True
+    return False
 
 
 def _folders(s3, bucket: str, prefix: str) -> list[str]:

@@ -6,6 +6,7 @@ can be described in JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,7 @@ class Spec:
     @classmethod
     def from_dict(cls, value: dict) -> Spec:
         try:
-            return cls(
+            spec = cls(
                 name=str(value["name"]),
                 target=str(value["target"]),
                 numeric=tuple(map(str, value.get("numeric", []))),
@@ -83,6 +84,7 @@ class Spec:
             )
         except (KeyError, TypeError, AttributeError) as error:
             raise InputError("bad_dataset", f"not a dataset description: {error}") from None
+        return _built_in_like(spec)
 
 
 IRIS = Spec(
@@ -105,6 +107,16 @@ DIABETES = Spec(
 BUILT_IN = {spec.name: spec for spec in (IRIS, DIABETES)}
 
 
+def _built_in_like(spec: Spec) -> Spec:
+    """The built-in dataset ``spec`` describes, if any, else ``spec``: a description (as
+    params.json keeps it) has no error code, and a model trained on iris must report an
+    unknown species as training did, ``unknown_species``."""
+    for built in BUILT_IN.values():
+        if dataclasses.replace(spec, unknown_level_code=built.unknown_level_code) == built:
+            return built
+    return spec
+
+
 def spec_named(name: str) -> Spec:
     """A built-in dataset."""
     if name not in BUILT_IN:
@@ -117,9 +129,16 @@ def spec_named(name: str) -> Spec:
 
 def spec_from_file(path: Path) -> Spec:
     """A dataset described in a JSON file (the CLI's ``--dataset spec.json``)."""
+    # A file that cannot be read is the CLI's unreadable_file, as for the CSV; only what it
+    # holds can be a bad_dataset.
     try:
-        return Spec.from_dict(json.loads(path.read_text()))
-    except (OSError, json.JSONDecodeError) as error:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError("unreadable_file", f"cannot read {path}: {error.strerror}") from None
+    try:
+        description = json.loads(data)
+    except ValueError as error:  # not JSON, or not in a Unicode encoding
         raise InputError(
             "bad_dataset", f"cannot read a dataset description from {path}: {error}"
         ) from None
+    return Spec.from_dict(description)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import re
 import time
@@ -90,10 +91,12 @@ class Layout:
     failures: str = DEFAULT_FAILURES_PREFIX
 
     def __post_init__(self) -> None:
-        # Output under the upload prefix would trigger the function on its own output.
-        for output in (self.models, self.failures):
-            if output.startswith(self.incoming) or self.incoming.startswith(output):
-                raise ValueError(f"prefix {output!r} overlaps the upload prefix {self.incoming!r}")
+        # Output under the upload prefix would trigger the function on its own output, and
+        # failure records under the models prefix would be listed as models (or runs).
+        named = {"upload": self.incoming, "models": self.models, "failures": self.failures}
+        for (name_a, a), (name_b, b) in itertools.combinations(named.items(), 2):
+            if a.startswith(b) or b.startswith(a):
+                raise ValueError(f"the {name_a} prefix {a!r} and the {name_b} prefix {b!r} overlap")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Layout:

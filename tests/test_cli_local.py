@@ -1,0 +1,138 @@
+"""The local story of the command line: a bucket's local copy, uploads of one's own, and
+every refusal as one line with a code."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import IRIS_CSV, ROOT
+from linreg.cli import EXIT_AWS, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, main
+
+S3_PUT = ROOT / "events" / "s3-put.json"
+
+
+def one_error_line(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", str(IRIS_CSV), "--out", "m", "--preset", "foo"],
+        ["train", str(IRIS_CSV), "--out", "m", "--loss", "foo"],
+        ["train", str(IRIS_CSV)],
+        ["train", "--out", "m"],
+        ["nonsense"],
+    ],
+)
+def test_an_argument_error_is_one_line_with_bad_usage(argv, capsys):
+    assert main(argv) == EXIT_BAD_INPUT
+    line = one_error_line(capsys)
+    assert line.startswith("error: linreg") and line.endswith("[bad_usage]")
+
+
+def test_invoke_ignores_s3s_test_event(tmp_path, capsys):
+    event = tmp_path / "test-event.json"
+    event.write_text(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"}))
+    assert main(["invoke", str(event)]) == 0
+    assert "ignored" in capsys.readouterr().out
+
+
+def test_part_bytes_without_distributed_above_is_refused(capsys):
+    assert main(["invoke", str(S3_PUT), "--part-bytes", "4000000"]) == EXIT_BAD_INPUT
+    assert one_error_line(capsys).endswith("[bad_usage]")
+
+
+def test_overlapping_models_and_failures_prefixes_are_bad_prefix(capsys):
+    argv = ["runs", "s3://b/models/iris", "--models-prefix", "models/"]
+    assert main([*argv, "--failures-prefix", "models/f/"]) == EXIT_BAD_INPUT
+    assert one_error_line(capsys).endswith("[bad_prefix]")
+
+
+def test_invoke_key_and_metadata_train_an_upload_under_its_own_name(tmp_path, capsys):
+    code = main(
+        ["invoke", "--key", "incoming/diabetes.csv", "--data", str(ROOT / "data" / "diabetes.csv")]
+        + ["--metadata", "dataset=diabetes,preset=converged", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    (run,) = (tmp_path / "models" / "diabetes").glob("2*")
+    report = json.loads((run / "report.json").read_text())
+    assert report["dataset"] == "diabetes"
+    assert report["hyperparameters"]["preset"] == "converged"
+
+
+def test_a_malformed_metadata_item_is_refused(capsys):
+    assert main(["invoke", "--key", "incoming/a.csv", "--metadata", "preset"]) == EXIT_BAD_INPUT
+    assert one_error_line(capsys).endswith("[bad_usage]")
+
+
+def test_invoke_out_keeps_the_runs_of_earlier_invocations(tmp_path, capsys):
+    out = str(tmp_path / "copy")
+    assert main(["invoke", str(S3_PUT), "--out", out]) == 0
+    assert main(["invoke", "--key", "incoming/iris.csv", "--metadata", "seed=3", "--out", out]) == 0
+    capsys.readouterr()
+    assert main(["runs", f"{out}/models/iris"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert sum(" succeeded " in line for line in listed) == 2
+
+
+def test_predict_reads_the_latest_run_of_a_local_copy(tmp_path, capsys):
+    out = tmp_path / "copy"
+    assert main(["invoke", str(S3_PUT), "--out", str(out)]) == 0
+    predictions = tmp_path / "p.csv"
+    assert (
+        main(["predict", str(out / "models" / "iris"), str(IRIS_CSV), "--out", str(predictions)])
+        == 0
+    )
+    assert predictions.read_text().splitlines()[0].endswith("predicted_sepal_length")
+
+
+def test_runs_html_of_a_local_copy_links_its_files(tmp_path, capsys):
+    out = tmp_path / "copy"
+    assert main(["invoke", str(S3_PUT), "--out", str(out)]) == 0
+    page = tmp_path / "page.html"
+    assert main(["runs", str(out / "models" / "iris"), "--html", str(page)]) == 0
+    assert (out / "models" / "iris").resolve().as_uri() in page.read_text()
+
+
+def test_runs_outside_a_local_copy_is_bad_model(tmp_path, capsys):
+    assert main(["runs", str(tmp_path)]) == EXIT_BAD_INPUT
+    assert one_error_line(capsys).endswith("[bad_model]")
+
+
+def test_a_missing_bucket_is_one_line_and_exit_4(capsys):
+    from linreg.local import embedded_s3
+
+    with embedded_s3():
+        assert main(["runs", "s3://no-such-bucket/models/iris"]) == EXIT_AWS
+    line = one_error_line(capsys)
+    assert "NoSuchBucket" in line and line.endswith("[s3_refused]")
+
+
+def test_a_closed_port_is_one_line_and_exit_4(capsys, monkeypatch):
+    from linreg.local import FAKE_AWS
+
+    for name, value in FAKE_AWS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert main(["runs", "s3://bucket/models/iris"]) == EXIT_AWS
+    assert one_error_line(capsys).endswith("[s3_unreachable]")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    train = [sys.executable, "-m", "linreg", "train", str(IRIS_CSV), "--out", str(tmp_path)]
+    listing = subprocess.run(
+        f"{' '.join(train)} --iterations 3000 --verbose | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert listing.stdout.startswith("iteration 1,")
+    assert "Traceback" not in listing.stderr and "BrokenPipe" not in listing.stderr
+    assert EXIT_BROKEN_PIPE == 141
