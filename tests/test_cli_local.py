@@ -136,3 +136,17 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
     assert listing.stdout.startswith("iteration 1,")
     assert "Traceback" not in listing.stderr and "BrokenPipe" not in listing.stderr
     assert EXIT_BROKEN_PIPE == 141
+
+
+def test_the_divergence_hint_names_what_works(tmp_path, capsys):
+    code = main(
+        ["train", str(ROOT / "data" / "diabetes.csv"), "--dataset", "diabetes"]
+        + ["--out", str(tmp_path)]
+    )
+    assert code == 3
+    assert "preset converged" in capsys.readouterr().err
+
+
+def test_the_skip_reason_names_every_suffix_trained_on(capsys):
+    assert main(["invoke", str(ROOT / "events" / "s3-put-multiple.json")]) == 0
+    assert "*.csv.gz" in capsys.readouterr().out

@@ -414,11 +414,11 @@ def _number(value: float | None) -> str:
 
 
 def invoke_command(args: argparse.Namespace) -> int:
-    from linreg.event import s3_records
+    from linreg.event import is_test_event, s3_records
 
     event = _invoke_event(args)
     records = s3_records(event)
-    if not records and _is_test_event(event):
+    if not records and is_test_event(event):
         _print(f"{args.event}: S3's s3:TestEvent, sent when notifications are set up; ignored")
         return EXIT_OK
     if not records:
@@ -459,20 +459,6 @@ def upload_event(key: str, data: bytes) -> dict:
         "sequencer": f"{time.time_ns():018X}",
     }
     return {"Records": [record]}
-
-
-def _is_test_event(event: dict) -> bool:
-    """S3's ``s3:TestEvent``, alone or wrapped in an SQS message, as a saved event has it."""
-    bodies = [event] + [_json_object(record.get("body")) for record in event.get("Records") or []]
-    return any(body.get("Event") == "s3:TestEvent" for body in bodies)
-
-
-def _json_object(text: object) -> dict:
-    try:
-        value = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _check_invoke_options(args: argparse.Namespace) -> None:

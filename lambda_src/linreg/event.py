@@ -104,6 +104,12 @@ def s3_records(event: dict) -> list[S3Record]:
     return records
 
 
+def is_test_event(event: dict) -> bool:
+    """S3's ``s3:TestEvent``, alone or wrapped in an SQS message, as a saved event has it."""
+    bodies = [event] + [_json(record.get("body")) for record in event.get("Records") or []]
+    return any(body.get("Event") == "s3:TestEvent" for body in bodies)
+
+
 def _text(value: object) -> bool:
     return isinstance(value, str) and bool(value)
 

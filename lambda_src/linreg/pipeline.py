@@ -290,6 +290,6 @@ class _TimedReader:
 def divergence_message(loss_history: list[float]) -> str:
     return (
         f"training diverged at iteration {len(loss_history)}: the loss went from "
-        f"{loss_history[0]:.4g} to {loss_history[-1]:.4g}; lower the learning rate "
-        "or use the mean loss"
+        f"{loss_history[0]:.4g} to {loss_history[-1]:.4g}; train with preset converged "
+        "(standardized features, a learning rate of its own), or lower the learning rate"
     )

@@ -94,7 +94,11 @@ def process(
     if name is None:
         # Only incoming/*.csv(.gz) is ours; anything else means a misconfigured trigger.
         logger.warning("skipping key outside the upload prefix")
-        return Outcome(**where, status=Status.SKIPPED, reason=f"not {layout.incoming}*.csv")
+        return Outcome(
+            **where,
+            status=Status.SKIPPED,
+            reason=f"not {layout.incoming}*.csv, *.csv.gz or *.manifest.json",
+        )
     # Until the object is described, the event's own ETag and time identify the attempt.
     event_run_id = storage.run_id(
         etag=record.etag or "",
