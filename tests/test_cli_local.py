@@ -150,3 +150,14 @@ def test_the_divergence_hint_names_what_works(tmp_path, capsys):
 def test_the_skip_reason_names_every_suffix_trained_on(capsys):
     assert main(["invoke", str(ROOT / "events" / "s3-put-multiple.json")]) == 0
     assert "*.csv.gz" in capsys.readouterr().out
+
+
+def test_params_nd_opens_with_the_documented_one_line_import(tmp_path):
+    assert main(["train", str(IRIS_CSV), "--out", str(tmp_path)]) == 0
+    line = (
+        f"from linreg.model import load_nd; print(load_nd('{tmp_path / 'params.nd'}')['w'].shape)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", line], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.strip() == "(5, 1)"

@@ -164,6 +164,12 @@ def params_nd(training: Training) -> bytes:
             return file.read()
 
 
+def load_nd(path: str | os.PathLike) -> dict[str, nd.NDArray]:
+    """A run's params.nd, ``{"w": (features × 1), "b": (1,)}``: ``nd.load`` after MXNet is
+    made importable as this project needs it (a plain ``import mxnet`` fails on numpy 2)."""
+    return nd.load(os.fspath(path))
+
+
 def versions() -> dict[str, str]:
     return {"mxnet": mx.__version__, "numpy": np.__version__}
 
