@@ -2,7 +2,7 @@
 50 and 200 runs (a tenth of them failure records) on the embedded S3 (moto over HTTP).
 The page reads the newest 50 reports whatever the count, so listing is all that grows.
 
-    python bench/bench_model_page.py [--runs 50 200] [--repeat 5]
+    .venv/bin/python bench/bench_model_page.py [--runs 50 200] [--repeat 5]
 """
 
 from __future__ import annotations

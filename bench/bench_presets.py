@@ -7,7 +7,7 @@
   20,000 iterations, and the fewest iterations (to the nearest 1,000, by bisection) that
   bring it within 1 %, for init seeds 0-4.
 
-    python bench/bench_presets.py [--csv data/iris.csv]
+    .venv/bin/python bench/bench_presets.py [--csv data/iris.csv]
 """
 
 from __future__ import annotations

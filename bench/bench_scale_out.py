@@ -3,7 +3,7 @@ state machine's steps (plan, parts on a few threads as the Map runs them, reduce
 embedded S3. Prints each phase's time and checks the two models agree: it exits 1 if their
 parameters differ by more than ``TOLERANCE`` (relative) or they trained on different rows.
 
-    python bench/bench_scale_out.py [--rows 1200000] [--parts 10]
+    .venv/bin/python bench/bench_scale_out.py [--rows 1200000] [--parts 10]
 
 The parts always use the hashed split (a file above ``LINREG_DISTRIBUTED_ABOVE_BYTES`` is
 one the function would not train whole), while the function trains a file of at most
