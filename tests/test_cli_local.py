@@ -161,3 +161,14 @@ def test_params_nd_opens_with_the_documented_one_line_import(tmp_path):
         [sys.executable, "-c", line], capture_output=True, text=True, check=True
     ).stdout
     assert shown.strip() == "(5, 1)"
+
+
+def test_a_manifest_naming_no_parts_reports_its_failure_record(tmp_path, capsys):
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"prefix": "incoming/nothing/"}))
+    code = main(
+        ["invoke", "--key", "incoming/x.manifest.json", "--data", str(manifest)]
+        + ["--distributed-above", "1000000"]
+    )
+    assert code == 1
+    assert "error [bad_manifest]" in capsys.readouterr().out
