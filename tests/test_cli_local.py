@@ -172,3 +172,18 @@ def test_a_manifest_naming_no_parts_reports_its_failure_record(tmp_path, capsys)
     )
     assert code == 1
     assert "error [bad_manifest]" in capsys.readouterr().out
+
+
+def test_no_credentials_is_one_line_and_exit_4(tmp_path):
+    clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_DEFAULT_REGION": "us-east-1"}
+    clean["AWS_EC2_METADATA_DISABLED"] = "true"
+    done = subprocess.run(
+        [sys.executable, "-m", "linreg", "runs", "s3://bucket/models/iris"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == EXIT_AWS
+    assert done.stderr.strip().endswith("[no_credentials]")
+    assert len(done.stderr.strip().splitlines()) == 1
