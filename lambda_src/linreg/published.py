@@ -32,7 +32,8 @@ READERS = 8
 # many incomplete run folders lie among them.
 READ_BOUND = 2
 # S3's rules for a bucket's name: 3 to 63 lowercase letters, digits, dots and hyphens,
-# starting and ending with a letter or digit, no two dots together, not an IP address.
+# starting and ending with a letter or digit, no two dots together, not an IP address
+# (Amazon S3 User Guide, "General purpose bucket naming rules").
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
