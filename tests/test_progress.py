@@ -83,23 +83,36 @@ def test_bytes_are_shown_in_decimal_units(count, text):
 def test_each_state_rewrites_the_line_in_place():
     screen, clock = Screen(), Clock()
     shown = shown_on(screen, clock, iterations=10)
+    clock.now += 1
     shown.read(100)
     clock.now += 1
     shown.read(200)
     assert screen.getvalue() == (
-        f"{REWRITE}read 100 B of 1.0 kB (10%) · 0 rows · 0.0 s{CLEAR}"
-        f"{REWRITE}read 200 B of 1.0 kB (20%) · 0 rows · 1.0 s{CLEAR}"
+        f"{REWRITE}read 100 B of 1.0 kB (10%) · 0 rows · 1.0 s{CLEAR}"
+        f"{REWRITE}read 200 B of 1.0 kB (20%) · 0 rows · 2.0 s{CLEAR}"
     )
+
+
+def test_the_first_frame_waits_one_redraw_interval():
+    screen, clock = Screen(), Clock()
+    # Binary fractions of a second, so the sums are exact.
+    shown = shown_on(screen, clock, iterations=10, redraw_seconds=0.5)
+    shown.read(2)
+    clock.now += 0.25
+    shown.read(500)
+    assert screen.getvalue() == ""
+    clock.now += 0.25
+    shown.parsed(20)
+    assert drawn(screen) == ["read 500 B of 1.0 kB (50%) · 20 rows · 0.5 s"]
 
 
 def test_updates_closer_than_the_redraw_interval_are_not_drawn():
     screen, clock = Screen(), Clock()
-    # Binary fractions of a second, so the sums are exact.
     shown = shown_on(screen, clock, iterations=10, redraw_seconds=1.0)
     for rows in range(1, 11):
-        shown.parsed(rows)
         clock.now += 0.25
-    assert [state.split(" · ")[1] for state in drawn(screen)] == ["1 rows", "5 rows", "9 rows"]
+        shown.parsed(rows)
+    assert [state.split(" · ")[1] for state in drawn(screen)] == ["4 rows", "8 rows"]
 
 
 def test_the_latest_state_is_drawn_when_the_line_ends():
@@ -138,7 +151,8 @@ def test_a_line_is_cut_to_the_terminal_width():
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 20, 0, 0))
     with open(slave, "w") as terminal, open(master, "rb", buffering=0) as screen:
-        Progress(terminal, total_bytes=1000, iterations=10).read(500)
+        Progress(terminal, total_bytes=1000, iterations=10, redraw_seconds=0).read(500)
+        assert select.select([screen], [], [], 10)[0], "nothing drawn"
         received = screen.read(100).decode()
     # One column short of the width: writing the last one makes some terminals wrap.
     assert received == f"{REWRITE}read 500 B of 1.0 k{CLEAR}"
@@ -234,6 +248,14 @@ def test_train_on_a_terminal_shows_bytes_of_the_file_rows_and_iterations(tmp_pat
     assert code == 0, received
     assert "read 3.9 kB of 3.9 kB (100%) · 150 rows" in received
     assert "iteration 100 of 100 · loss 0.3423" in received
+
+
+def test_train_on_a_terminal_never_shows_the_format_sniff_as_progress(tmp_path):
+    code, received = linreg_on_terminal(
+        "train", str(IRIS_CSV), "--out", str(tmp_path / "out"), cwd=tmp_path
+    )
+    assert code == 0, received
+    assert "read 2 B" not in received
 
 
 def test_train_on_a_pipe_writes_nothing_to_stderr(tmp_path):

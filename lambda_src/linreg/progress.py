@@ -63,8 +63,8 @@ def is_terminal(stream: TextIO) -> bool:
 
 class Progress:
     """One run on one line: the bytes and rows read, then (on a line of its own) the
-    training iterations. Redrawn at most every ``redraw_seconds``; the latest state is
-    always drawn before a line ends."""
+    training iterations. Drawn first ``redraw_seconds`` after the start, then at most every
+    ``redraw_seconds``; the latest state is always drawn before a line ends."""
 
     def __init__(
         self,
@@ -77,8 +77,10 @@ class Progress:
     ) -> None:
         self.stream, self.total_bytes, self.iterations = stream, total_bytes, iterations
         self.clock, self.redraw_seconds = clock, redraw_seconds
-        self.started = self.updated = clock()
-        self.drawn_at = -math.inf
+        # The first frame waits one redraw period, as if one were drawn at the start: a
+        # run that quick needs no live line, and the format sniff's first 2 bytes are
+        # never shown as if they were the progress made.
+        self.started = self.updated = self.drawn_at = clock()
         self.training = False
         self.bytes_read = self.rows = self.iteration = 0
         self.loss = math.nan
