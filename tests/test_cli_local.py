@@ -2,8 +2,10 @@
 every refusal as one line with a code."""
 
 import json
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -175,15 +177,48 @@ def test_a_manifest_naming_no_parts_reports_its_failure_record(tmp_path, capsys)
 
 
 def test_no_credentials_is_one_line_and_exit_4(tmp_path):
+    done = run_in_clean_aws_env(tmp_path)
+    assert done.returncode == EXIT_AWS
+    assert done.stderr.strip().endswith("[no_credentials]")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def run_in_clean_aws_env(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    """``linreg runs`` on a bucket, with no AWS settings but the ones given."""
     clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_DEFAULT_REGION": "us-east-1"}
     clean["AWS_EC2_METADATA_DISABLED"] = "true"
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "linreg", "runs", "s3://bucket/models/iris"],
-        env=clean,
+        env={**clean, **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_half_a_key_pair_is_one_line_and_exit_4(tmp_path):
+    done = run_in_clean_aws_env(tmp_path, AWS_ACCESS_KEY_ID="AKIAEXAMPLE")
     assert done.returncode == EXIT_AWS
     assert done.stderr.strip().endswith("[no_credentials]")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_profile_is_one_line_and_exit_4(tmp_path):
+    done = run_in_clean_aws_env(tmp_path, AWS_PROFILE="nobody")
+    assert done.returncode == EXIT_AWS
+    assert "nobody" in done.stderr and done.stderr.strip().endswith("[no_credentials]")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_server_that_hangs_up_is_one_line_and_exit_4(capsys, monkeypatch):
+    from linreg.local import FAKE_AWS
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        hang_up = threading.Thread(target=lambda: server.accept()[0].close(), daemon=True)
+        hang_up.start()
+        for name, value in FAKE_AWS.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{server.getsockname()[1]}")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        assert main(["runs", "s3://bucket/models/iris"]) == EXIT_AWS
+    assert one_error_line(capsys).endswith("[s3_unreachable]")

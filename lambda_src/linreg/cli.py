@@ -80,24 +80,37 @@ def _error(message: str, code: str, exit_code: int) -> int:
 def _aws_problem(error: Exception) -> tuple[str, str] | None:
     """What went wrong talking to S3 or AWS, as a message and a code, or None for
     anything else (a bug, which keeps its traceback)."""
-    from botocore.exceptions import (
-        ClientError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-    )
+    from botocore import exceptions as aws
 
-    if isinstance(error, NoCredentialsError):
+    if isinstance(error, aws.NoCredentialsError):
         return (
             "no AWS credentials found; configure them (aws configure), or work locally: "
             "linreg runs and predict also read the folder linreg invoke --out writes",
             "no_credentials",
         )
-    if isinstance(error, NoRegionError):
+    if isinstance(error, aws.NoRegionError):
         return "no AWS region set; set AWS_REGION or configure one", "no_credentials"
-    if isinstance(error, EndpointConnectionError):
+    # Credentials found but unusable: half a key pair, an expired SSO session, a profile
+    # that is not there. botocore's own one-line message says which.
+    unusable = (
+        aws.PartialCredentialsError,
+        aws.CredentialRetrievalError,
+        aws.NoAuthTokenError,
+        aws.TokenRetrievalError,
+        aws.SSOError,
+        aws.LoginError,
+        aws.RefreshWithMFAUnsupportedError,
+        aws.ProfileNotFound,
+    )
+    if isinstance(error, unusable):
+        return f"AWS credentials unusable: {error}", "no_credentials"
+    if isinstance(error, aws.EndpointConnectionError):
         return f"cannot reach {error.kwargs.get('endpoint_url')}", "s3_unreachable"
-    if isinstance(error, ClientError):
+    # The rest of the network's failures: timeouts, TLS, a proxy, a connection dropped
+    # mid-answer.
+    if isinstance(error, aws.ConnectionError | aws.HTTPClientError):
+        return str(error), "s3_unreachable"
+    if isinstance(error, aws.ClientError):
         answer = error.response.get("Error", {})
         bucket = answer.get("BucketName")
         where = f" (bucket {excerpt(bucket)})" if bucket else ""
