@@ -92,6 +92,14 @@ def test_diverged_run_removes_an_older_model_from_the_folder(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.json"]
 
 
+def test_a_shorter_run_removes_an_older_runs_loss_history(tmp_path):
+    # Past the curve report.json holds, a run writes loss_history.json beside it.
+    train(tmp_path, "--iterations", "1500")
+    assert (tmp_path / "out" / "loss_history.json").exists()
+    train(tmp_path)
+    assert not (tmp_path / "out" / "loss_history.json").exists()
+
+
 @pytest.mark.parametrize("event", EVENTS, ids=[e.name for e in EVENTS])
 def test_invoke_runs_each_sample_event_against_embedded_s3(event, tmp_path):
     result = subprocess.run(

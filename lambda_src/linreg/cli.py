@@ -30,6 +30,9 @@ from linreg.contract import (
     DEFAULT_FAILURES_PREFIX,
     DEFAULT_MODELS_PREFIX,
     PARAMS_FILE,
+    REPORT_FILE,
+    REPORT_HTML_FILE,
+    RUN_FILES,
     Status,
     StopReason,
 )
@@ -42,7 +45,6 @@ EXIT_BROKEN_PIPE = 141
 # The sample data, found from this file so the command works from any folder of a checkout.
 SAMPLE_CSV = Path(__file__).resolve().parents[2] / "data" / "iris.csv"
 SAMPLE_EVENT = Path(__file__).resolve().parents[2] / "events" / "s3-put.json"
-MODEL_FILES = ("params.json", "params.nd", "loss.png", "report.html")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,7 +272,7 @@ def train_command(args: argparse.Namespace) -> int:
         )
     args.out.mkdir(parents=True, exist_ok=True)
     # Never leave an older run's model beside this run's report.
-    for name in MODEL_FILES:
+    for name in RUN_FILES:
         (args.out / name).unlink(missing_ok=True)
     for name, content in run.files.items():
         (args.out / name).write_bytes(content)
@@ -636,7 +638,7 @@ def _print_outcome(s3, outcome: dict) -> None:
         _print(f"  {outcome['reason']}")
     elif outcome["status"] == Status.SUCCEEDED:
         report = json.loads(
-            s3.get_object(Bucket=outcome["bucket"], Key=outcome["prefix"] + "report.json")[
+            s3.get_object(Bucket=outcome["bucket"], Key=outcome["prefix"] + REPORT_FILE)[
                 "Body"
             ].read()
         )
@@ -692,8 +694,8 @@ def _download(s3, outcome: dict, out: Path) -> None:
     if keys:
         folder = out / Path(keys[0]).parent
         _print(f"  saved to   {folder}")
-        if (folder / "report.html").exists():
-            _print(f"  report     {folder / 'report.html'}")
+        if (folder / REPORT_HTML_FILE).exists():
+            _print(f"  report     {folder / REPORT_HTML_FILE}")
         page, latest = _model_keys(outcome["key"])
         # Its links are relative, so they work beside the run just saved.
         if page and exists(s3, outcome["bucket"], page):

@@ -27,7 +27,12 @@ TRIGGER_SUFFIXES = (*UPLOAD_SUFFIXES, MANIFEST_SUFFIX)
 # What a run writes under models/<name>/<run_id>/: report.json last, and only if absent
 # (the run is complete exactly when it exists); latest.json sits in models/<name>/.
 PARAMS_FILE = "params.json"
-RUN_FILES = (PARAMS_FILE, "params.nd", "loss.png", "report.html", "loss_history.json")
+PARAMS_ND_FILE = "params.nd"
+LOSS_FIGURE_FILE = "loss.png"
+REPORT_HTML_FILE = "report.html"
+# Only when the curve is too long to sit in report.json.
+LOSS_HISTORY_FILE = "loss_history.json"
+RUN_FILES = (PARAMS_FILE, PARAMS_ND_FILE, LOSS_FIGURE_FILE, REPORT_HTML_FILE, LOSS_HISTORY_FILE)
 REPORT_FILE = "report.json"
 LATEST_FILE = "latest.json"
 # The model's page, models/<name>/index.html: its runs, rewritten after each of them.

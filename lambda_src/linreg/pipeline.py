@@ -15,7 +15,15 @@ import numpy as np
 
 from linreg import data, model, plot, progress, report, report_html
 from linreg.config import Hyperparameters
-from linreg.contract import Status
+from linreg.contract import (
+    LOSS_FIGURE_FILE,
+    LOSS_HISTORY_FILE,
+    PARAMS_FILE,
+    PARAMS_ND_FILE,
+    REPORT_FILE,
+    REPORT_HTML_FILE,
+    Status,
+)
 from linreg.deadline import Deadline, training_seconds
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
@@ -153,7 +161,7 @@ def train(
     if not succeeded:
         error = InputError("diverged", divergence_message(training.loss_history))
         document["error"] = error.as_dict()
-        return Run(status, document, {"report.json": to_json(document)}, error)
+        return Run(status, document, {REPORT_FILE: to_json(document)}, error)
     return Run(status, document, _model_files(document, training, hyperparameters, table))
 
 
@@ -170,14 +178,14 @@ def _model_files(
     )
     figures = _figures(document, training, hyperparameters, table)
     files = {
-        "report.json": to_json(document),
-        "params.json": to_json(params),
-        "params.nd": model.params_nd(training),
-        "loss.png": figures.loss,
-        "report.html": report_html.render(document, figures),
+        REPORT_FILE: to_json(document),
+        PARAMS_FILE: to_json(params),
+        PARAMS_ND_FILE: model.params_nd(training),
+        LOSS_FIGURE_FILE: figures.loss,
+        REPORT_HTML_FILE: report_html.render(document, figures),
     }
     if "loss_history_file" in document:
-        files[report.LOSS_HISTORY_FILE] = to_json(report.loss_history(training.loss_history))
+        files[LOSS_HISTORY_FILE] = to_json(report.loss_history(training.loss_history))
     return files
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from linreg import storage
-from linreg.contract import REPORT_FILE
+from linreg.contract import LATEST_FILE, PARAMS_FILE, REPORT_FILE, REPORT_HTML_FILE
 from linreg.errors import InputError, excerpt
 from linreg.storage import Layout
 
@@ -42,17 +42,17 @@ def load_params(model: str, *, s3=None) -> dict:
     # Anything "s3:" is meant as an address ("s3:/bucket" is a typo, not a folder), and is
     # checked before a client is needed: the CLI makes one for "s3://" only.
     if not model.startswith("s3:"):
-        path = Path(model) / "params.json"
+        path = Path(model) / PARAMS_FILE
         if not path.is_file():
             raise InputError("model_not_found", f"{path} does not exist")
         return json.loads(path.read_text())
     bucket, prefix = _bucket_and_prefix(model)
-    params, _ = storage.read_json(s3, bucket, prefix + "params.json")
+    params, _ = storage.read_json(s3, bucket, prefix + PARAMS_FILE)
     if params is None:
-        latest, _ = storage.read_json(s3, bucket, prefix + "latest.json")
+        latest, _ = storage.read_json(s3, bucket, prefix + LATEST_FILE)
         if latest is None:
             raise InputError("model_not_found", f"{model} holds no run and no latest.json")
-        params, _ = storage.read_json(s3, bucket, latest["prefix"] + "params.json")
+        params, _ = storage.read_json(s3, bucket, latest["prefix"] + PARAMS_FILE)
     if params is None:
         raise InputError("model_not_found", f"{model}: the run's params.json is missing")
     return params
@@ -183,7 +183,9 @@ def upload_time(report: dict) -> datetime | None:
 
 def _page(s3, bucket: str, run_prefix: str) -> str:
     return (
-        "report.html" if storage.exists(s3, bucket, run_prefix + "report.html") else "report.json"
+        REPORT_HTML_FILE
+        if storage.exists(s3, bucket, run_prefix + REPORT_HTML_FILE)
+        else REPORT_FILE
     )
 
 

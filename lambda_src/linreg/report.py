@@ -12,7 +12,7 @@ import numpy as np
 
 from linreg import __version__
 from linreg.config import Hyperparameters
-from linreg.contract import Status
+from linreg.contract import LOSS_HISTORY_FILE, Status
 from linreg.data import Dataset, TestSample
 from linreg.model import Training
 from linreg.spec import Spec
@@ -21,7 +21,6 @@ from linreg.stats import Baseline, Scaling
 # report.json carries at most this many points of the loss curve, so that it stays small
 # whatever the iterations; a longer curve is sampled evenly and kept whole beside it.
 MAX_REPORTED_LOSSES = 1000
-LOSS_HISTORY_FILE = "loss_history.json"
 
 
 def model_params(

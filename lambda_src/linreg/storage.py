@@ -368,10 +368,10 @@ def publish_run(s3, bucket: str, prefix: str, files: Mapping[str, bytes]) -> boo
         *(
             functools.partial(put, s3, bucket, prefix + name, content)
             for name, content in files.items()
-            if name != "report.json"
+            if name != REPORT_FILE
         )
     )
-    return put_if_absent(s3, bucket, prefix + "report.json", files["report.json"])
+    return put_if_absent(s3, bucket, prefix + REPORT_FILE, files[REPORT_FILE])
 
 
 def concurrently(*calls: Callable[[], T]) -> list[T]:
