@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from helpers import IRIS_CSV, ROOT
+from helpers import BUCKET, IRIS_CSV, ROOT
 from linreg.cli import EXIT_AWS, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, main
 
 S3_PUT = ROOT / "events" / "s3-put.json"
@@ -222,3 +222,17 @@ def test_a_server_that_hangs_up_is_one_line_and_exit_4(capsys, monkeypatch):
         monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
         assert main(["runs", "s3://bucket/models/iris"]) == EXIT_AWS
     assert one_error_line(capsys).endswith("[s3_unreachable]")
+
+
+def test_a_run_of_more_than_a_listing_page_is_saved_whole(s3, tmp_path):
+    from linreg.cli import download_run
+
+    prefix = "models/big/run/"
+    # A distributed run's part files: more than one page of a listing (1,000 keys).
+    names = [f"parts/part-{index:05d}.json" for index in range(1001)] + ["report.json"]
+    for name in names:
+        s3.put_object(Bucket=BUCKET, Key=prefix + name, Body=b"{}")
+    outcome = {"bucket": BUCKET, "key": "incoming/big.csv", "prefix": prefix}
+    download_run(s3, outcome, tmp_path)
+    saved = sorted(p.relative_to(tmp_path / prefix) for p in tmp_path.rglob("*.json"))
+    assert [str(path) for path in saved] == sorted(names)

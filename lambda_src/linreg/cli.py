@@ -534,7 +534,7 @@ def _invoke(args: argparse.Namespace, event: dict, records: list) -> int:
         for outcome in outcomes:
             _print_outcome(s3, outcome)
             if args.out:
-                _download(s3, outcome, args.out)
+                download_run(s3, outcome, args.out)
     ok = all(outcome["status"] in (Status.SUCCEEDED, Status.SKIPPED) for outcome in outcomes)
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -681,12 +681,13 @@ def _execution(report: dict) -> list[str]:
     return [f"  execution  distributed, in {parts} part{'s' if parts != 1 else ''}"]
 
 
-def _download(s3, outcome: dict, out: Path) -> None:
-    from linreg.storage import exists
+def download_run(s3, outcome: dict, out: Path) -> None:
+    """Save a run's files (every page of them), or its failure record, under ``out`` as
+    the bucket holds them, with the model page and latest.json beside them."""
+    from linreg.storage import exists, list_keys
 
     if "prefix" in outcome:
-        listing = s3.list_objects_v2(Bucket=outcome["bucket"], Prefix=outcome["prefix"])
-        keys = [item["Key"] for item in listing.get("Contents", [])]
+        keys = list(list_keys(s3, outcome["bucket"], outcome["prefix"]))
     else:
         keys = [outcome["failure_key"]] if "failure_key" in outcome else []
     for key in keys:

@@ -55,7 +55,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import default_user_config
 
-from linreg import strict_step_functions
+from linreg import storage, strict_step_functions
 
 REGION = "us-east-1"
 PARTITION = "aws"
@@ -330,8 +330,7 @@ def _wait(sfn: Any, execution_arn: str, timeout_seconds: float) -> dict:
 
 
 def _objects(s3: Any, bucket: str) -> dict[str, bytes]:
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    keys = storage.list_keys(s3, bucket, "")
     return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 

@@ -151,8 +151,8 @@ def _listed(s3, bucket: str, prefix: str, *, max_parts: int, what: str) -> list[
     """The .csv and .csv.gz keys below ``prefix`` in key order; listing stops once there
     are too many."""
     keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [item["Key"] for item in page.get("Contents", [])]
-        keys = [key for key in keys if key.endswith(UPLOAD_SUFFIXES)]
-        check_part_count(len(keys), max_parts, what=what)
+    for key in storage.list_keys(s3, bucket, prefix):
+        if key.endswith(UPLOAD_SUFFIXES):
+            keys.append(key)
+            check_part_count(len(keys), max_parts, what=what)
     return sorted(keys)

@@ -214,7 +214,4 @@ def _folders(s3, bucket: str, prefix: str) -> list[str]:
 
 
 def _keys(s3, bucket: str, prefix: str) -> list[str]:
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix, Delimiter="/"
-    )
-    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return list(storage.list_keys(s3, bucket, prefix, delimiter="/"))

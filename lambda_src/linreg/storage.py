@@ -21,7 +21,7 @@ import json
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -340,6 +340,15 @@ def run_id(*, etag: str, version_id: str | None, last_modified: datetime, settin
 def is_run_id(text: str) -> bool:
     """Whether ``text`` has the form ``run_id`` gives."""
     return RUN_ID_PATTERN.fullmatch(text) is not None
+
+
+def list_keys(s3, bucket: str, prefix: str, *, delimiter: str | None = None) -> Iterator[str]:
+    """The keys below ``prefix`` in key order, every page of them (a page holds at most
+    1,000); with ``delimiter``, those not below a further one."""
+    options = {"Delimiter": delimiter} if delimiter else {}
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **options)
+    for page in pages:
+        yield from (item["Key"] for item in page.get("Contents", []))
 
 
 def exists(s3, bucket: str, key: str) -> bool:
