@@ -54,7 +54,7 @@ def main() -> None:
         print(json.dumps(CHILD_TASKS[args.child[0]](*args.child[1:])))
         return
 
-    from linreg.local import embedded_s3
+    from linreg.local.embedded_s3 import embedded_s3
 
     sizes = [int(size) for size in args.sizes.split(",")]
     with embedded_s3() as endpoint:

@@ -10,7 +10,7 @@ one the function would not train whole), while the function trains a file of at 
 1,000,000 rows on scikit-learn's exact split. At such sizes the handler's one-pass model
 therefore differs from the parts' model by design, and the parts are compared with a
 one-pass model trained on the hashed split instead (the same settings, the library's own
-``linreg.data.load`` and ``linreg.pipeline.train``); see docs/scale-out.md.
+``linreg.training.data.load`` and ``linreg.pipeline.train``); see docs/scale-out.md.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def hashed_one_pass(data: bytes, settings: dict) -> dict:
     """The report of one pass over ``data`` with the hashed split, as the parts split it."""
     from linreg import pipeline
     from linreg.config import Hyperparameters
-    from linreg.data import load
     from linreg.spec import spec_named
+    from linreg.training.data import load
 
     hyperparameters = Hyperparameters.from_strings(settings)
     table = load(
@@ -98,7 +98,7 @@ def main() -> None:
 
     from helpers import BUCKET
     from linreg import handler
-    from linreg.local import embedded_s3
+    from linreg.local.embedded_s3 import embedded_s3
 
     data = iris_like(args.rows)
     with embedded_s3():

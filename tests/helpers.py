@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from linreg.contract import MODEL_PAGE_FILE
 
 # Fake credentials and region, so nothing can ever sign a request for real AWS.
-from linreg.local import FAKE_AWS as FAKE_AWS
+from linreg.local.embedded_s3 import FAKE_AWS as FAKE_AWS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -124,13 +124,13 @@ class FakeStepFunctions:
 
 def process(s3, key: str, env: dict, sfn: FakeStepFunctions) -> dict:
     """The function's outcome for an upload, with ``sfn`` as its Step Functions."""
-    from linreg import runs
     from linreg.config import Limits, env_settings
-    from linreg.event import s3_records
-    from linreg.storage import Layout
+    from linreg.service import upload
+    from linreg.service.event import s3_records
+    from linreg.service.storage import Layout
 
     (record,) = s3_records(event_for(key))
-    outcome = runs.process(
+    outcome = upload.process(
         s3,
         record,
         layout=Layout.from_env(env),

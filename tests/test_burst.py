@@ -18,7 +18,7 @@ ENV = {"LINREG_ITERATIONS": "5"}
 
 @pytest.fixture(scope="module")
 def server():
-    from linreg.local import embedded_s3
+    from linreg.local.embedded_s3 import embedded_s3
 
     with embedded_s3() as url:
         yield url

@@ -107,7 +107,7 @@ def test_runs_outside_a_local_copy_is_bad_model(tmp_path, capsys):
 
 
 def test_a_missing_bucket_is_one_line_and_exit_4(capsys):
-    from linreg.local import embedded_s3
+    from linreg.local.embedded_s3 import embedded_s3
 
     with embedded_s3():
         assert main(["runs", "s3://no-such-bucket/models/iris"]) == EXIT_AWS
@@ -116,7 +116,7 @@ def test_a_missing_bucket_is_one_line_and_exit_4(capsys):
 
 
 def test_a_closed_port_is_one_line_and_exit_4(capsys, monkeypatch):
-    from linreg.local import FAKE_AWS
+    from linreg.local.embedded_s3 import FAKE_AWS
 
     for name, value in FAKE_AWS.items():
         monkeypatch.setenv(name, value)
@@ -156,9 +156,8 @@ def test_the_skip_reason_names_every_suffix_trained_on(capsys):
 
 def test_params_nd_opens_with_the_documented_one_line_import(tmp_path):
     assert main(["train", str(IRIS_CSV), "--out", str(tmp_path)]) == 0
-    line = (
-        f"from linreg.model import load_nd; print(load_nd('{tmp_path / 'params.nd'}')['w'].shape)"
-    )
+    opened = f"load_nd('{tmp_path / 'params.nd'}')['w'].shape"
+    line = f"from linreg.training.model import load_nd; print({opened})"
     shown = subprocess.run(
         [sys.executable, "-c", line], capture_output=True, text=True, check=True
     ).stdout
@@ -211,7 +210,7 @@ def test_a_missing_profile_is_one_line_and_exit_4(tmp_path):
 
 
 def test_a_server_that_hangs_up_is_one_line_and_exit_4(capsys, monkeypatch):
-    from linreg.local import FAKE_AWS
+    from linreg.local.embedded_s3 import FAKE_AWS
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         hang_up = threading.Thread(target=lambda: server.accept()[0].close(), daemon=True)

@@ -13,10 +13,12 @@ from sklearn.model_selection import train_test_split
 
 from corpus import CORPUS_DIR, FAILING
 from helpers import IRIS_CSV, iris_like, with_bad_cell
-from linreg import data as dataset
-from linreg.data import load, load_bytes
-from linreg.data.split import exact_split, hashed_test_rows
-from linreg.data.stream import (
+from linreg.errors import InputError
+from linreg.spec import IRIS
+from linreg.training import data as dataset
+from linreg.training.data import load, load_bytes
+from linreg.training.data.split import exact_split, hashed_test_rows
+from linreg.training.data.stream import (
     MAX_LINE_BYTES,
     line_blocks,
     line_terminator,
@@ -24,9 +26,7 @@ from linreg.data.stream import (
     split_header,
     telling_the_end,
 )
-from linreg.errors import InputError
-from linreg.spec import IRIS
-from linreg.stats import Stats
+from linreg.training.stats import Stats
 
 FEATURES = IRIS.features
 
@@ -479,7 +479,7 @@ def test_a_row_with_an_extra_field_is_refused_even_first_in_its_block(iris_bytes
 
 
 def test_blank_and_comma_only_lines_never_reach_the_careful_parse(iris_bytes, monkeypatch):
-    from linreg.data import parse
+    from linreg.training.data import parse
 
     careful = []
     monkeypatch.setattr(parse, "_careful_parse", lambda *args: careful.append(args))

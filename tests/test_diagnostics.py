@@ -13,15 +13,16 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
 from helpers import IRIS_CSV, ROOT, iris_like
-from linreg import pipeline, plot
+from linreg import pipeline
 from linreg.config import Hyperparameters
 from linreg.contract import StopReason
-from linreg.data import load
-from linreg.data.split import SAMPLE_ROWS, Accumulator, TestSample, hashed_test_rows
-from linreg.model import Training
-from linreg.report import fit_points
+from linreg.outputs import figures
+from linreg.outputs.report import fit_points
 from linreg.spec import DIABETES, IRIS
-from linreg.stats import Stats
+from linreg.training.data import load
+from linreg.training.data.split import SAMPLE_ROWS, Accumulator, TestSample, hashed_test_rows
+from linreg.training.model import Training
+from linreg.training.stats import Stats
 
 DIABETES_CSV = ROOT / "data" / "diabetes.csv"
 CASES = {
@@ -237,13 +238,13 @@ def test_r2_of_a_constant_target_follows_scikit_learn_on_kept_rows():
 
 def test_the_sum_loss_is_drawn_against_the_optimums_sum_of_squared_errors(iris_bytes, monkeypatch):
     drawn = {}
-    loss_plot = plot.loss_plot
+    loss_plot = figures.loss_plot
 
     def recording(history, **options):
         drawn.update(options)
         return loss_plot(history, **options)
 
-    monkeypatch.setattr(plot, "loss_plot", recording)
+    monkeypatch.setattr(figures, "loss_plot", recording)
     run = pipeline.run(iris_bytes, Hyperparameters(loss="sum", learning_rate=1e-4))
     report = run.report
     assert run.status == "succeeded" and drawn["loss"] == "sum"

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 
 from helpers import iris_like, with_bad_cell
-from linreg import distributed, pipeline
+from linreg import pipeline
 from linreg.config import Hyperparameters
-from linreg.data import TestSample, load_bytes, load_part
-from linreg.data.stream import (
+from linreg.errors import InputError
+from linreg.spec import IRIS
+from linreg.training import parts
+from linreg.training.data import TestSample, load_bytes, load_part
+from linreg.training.data.stream import (
     line_blocks,
     line_terminator,
     owned_lines,
@@ -19,8 +22,6 @@ from linreg.data.stream import (
     split_header,
     whole_file_lines,
 )
-from linreg.errors import InputError
-from linreg.spec import IRIS
 
 EXACT_MAX_ROWS = 1000  # the file is "large": one pass splits it by the hashed split too
 
@@ -31,16 +32,14 @@ def parts_of(data: bytes, part_bytes: int, max_bytes: int | None = None) -> list
     line_end = line_terminator(data)
     data_start = data.index(line_end) + 1
     results = []
-    for index, (start, end) in enumerate(
-        distributed.byte_ranges(data_start, len(data), part_bytes)
-    ):
+    for index, (start, end) in enumerate(parts.byte_ranges(data_start, len(data), part_bytes)):
         stream = io.BytesIO(data[start - 1 :])
         chunks = owned_lines(stream, start, end, block_bytes=4096, line_end=line_end)
         try:
             statistics = load_part(chunks, header, max_bytes=max_bytes)
-            results.append(distributed.part_result(index, statistics))
+            results.append(parts.part_result(index, statistics))
         except InputError as error:
-            results.append(distributed.part_failure(index, 0, error))
+            results.append(parts.part_failure(index, 0, error))
     return results
 
 
@@ -49,8 +48,8 @@ def reduced(data: bytes, part_bytes: int):
     results = parts_of(data, part_bytes)
     sample = TestSample.empty(len(IRIS.features))
     for result in results:
-        sample = distributed.merge_sample(sample, result, seed=1)
-    return distributed.reduce(
+        sample = parts.merge_sample(sample, result, seed=1)
+    return parts.reduce(
         results, parts=len(results), header=header, spec=IRIS, test_size=0.3, test_sample=sample
     )
 
@@ -113,7 +112,7 @@ def test_a_missing_part_stops_the_reduce():
     results = parts_of(data, 1 << 14)
 
     with pytest.raises(RuntimeError, match="no statistics"):
-        distributed.reduce(
+        parts.reduce(
             results[:-1],
             parts=len(results),
             header=header,
@@ -135,7 +134,7 @@ def test_a_part_written_without_a_sample_merges_as_an_empty_one():
     # A part computed by the previous image, during a deploy.
     result = parts_of(iris_like(3000, seed=9), 1 << 20)[0]
     del result["test_sample"]
-    sample = distributed.merge_sample(TestSample.empty(5), result, seed=1)
+    sample = parts.merge_sample(TestSample.empty(5), result, seed=1)
     assert len(sample) == 0
 
 
@@ -188,8 +187,8 @@ def test_a_whole_gzip_file_part_names_a_too_long_line_as_one_pass_does():
         whole_file_part(compressed)
 
     with pytest.raises(InputError) as from_parts:
-        distributed.reduce(
-            [distributed.part_failure(0, 0, in_the_part.value)],
+        parts.reduce(
+            [parts.part_failure(0, 0, in_the_part.value)],
             parts=1,
             header=list(IRIS.required),
             spec=IRIS,

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import BUCKET, DATA, event_for
 from linreg import handler
-from linreg.event import S3Record, s3_records
+from linreg.service.event import S3Record, s3_records
 
 MALFORMED = DATA / "events" / "s3-put-malformed-records.json"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linreg.data import load_bytes
 from linreg.errors import InputError, is_hidden
+from linreg.service.storage import MAX_KEY_BYTES, Layout
 from linreg.spec import BUILT_IN, IRIS
-from linreg.storage import MAX_KEY_BYTES, Layout
+from linreg.training.data import load_bytes
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
 LIBRARY = Path(__file__).resolve().parents[1] / "lambda_src" / "linreg"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from helpers import IRIS_CSV, iris_like
-from linreg import model
-from linreg.data import load_bytes
-from linreg.stats import Stats, baseline
+from linreg.training import model
+from linreg.training.data import load_bytes
+from linreg.training.stats import Stats, baseline
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +164,8 @@ def test_params_nd_loads_back_with_nd_load(iris, tmp_path):
 
 TRAIN_IN_A_FRESH_PROCESS = """
 import os
-from linreg import model
-from linreg.stats import Stats
+from linreg.training import model
+from linreg.training.stats import Stats
 import numpy as np
 stats = Stats.of(np.eye(5), np.ones((5, 1)))
 loss = model.statistics_loss(stats, "mean")

@@ -16,9 +16,11 @@ from PIL import Image
 
 from browser import blue_pixels, chromium, keep_for_docs, screenshot
 from helpers import BUCKET, event_for, keys
-from linreg import handler, model_page, plot, published
+from linreg import handler
 from linreg.cli import main
-from linreg.storage import Layout
+from linreg.outputs import figures
+from linreg.service import model_page, published
+from linreg.service.storage import Layout
 
 ENV = {"LINREG_ITERATIONS": "5"}
 PAGE_KEY = "models/iris/index.html"
@@ -301,7 +303,9 @@ def test_a_page_of_fifty_runs_stays_small():
 
 
 def test_the_chart_tells_its_series_apart_without_colour_and_labels_its_axes():
-    figure = plot.runs_figure(["2026-01-01 12:00", "2026-01-02 12:00"], [0.42, 0.3], [0.13, None])
+    figure = figures.runs_figure(
+        ["2026-01-01 12:00", "2026-01-02 12:00"], [0.42, 0.3], [0.13, None]
+    )
 
     (axes,) = figure.axes
     trained, baseline = axes.get_lines()

@@ -1,4 +1,4 @@
-"""linreg._mxnet: mxnet 1.9.1 on numpy 2 and on Pythons without distutils.
+"""linreg.training._mxnet: mxnet 1.9.1 on numpy 2 and on Pythons without distutils.
 
 Each test imports mxnet in a fresh process, since an import happens once per process.
 """
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from linreg import _mxnet
+from linreg.training import _mxnet
 
 
 def run_fresh(code: str) -> subprocess.CompletedProcess:
@@ -28,7 +28,7 @@ def error_line(result: subprocess.CompletedProcess) -> str:
 
 @pytest.mark.parametrize("name", sorted(_mxnet.NUMPY_1_NAMES))
 def test_mxnet_does_not_import_without_each_lent_name(name):
-    result = run_fresh(f"import linreg._mxnet as m\ndel m.NUMPY_1_NAMES[{name!r}]\nm.nd\n")
+    result = run_fresh(f"import linreg.training._mxnet as m\ndel m.NUMPY_1_NAMES[{name!r}]\nm.nd\n")
     assert result.returncode != 0
     assert name in error_line(result)
 
@@ -37,7 +37,7 @@ def test_mxnet_does_not_import_without_distutils_version():
     result = run_fresh(
         "import sys, contextlib\n"
         "sys.modules['distutils'] = None  # as on Python 3.12 and later\n"
-        "import linreg._mxnet as m\n"
+        "import linreg.training._mxnet as m\n"
         "m.distutils_version = lambda **kwargs: contextlib.nullcontext()\n"
         "m.nd\n"
     )
@@ -49,7 +49,7 @@ def test_mxnet_imports_where_the_standard_library_has_no_distutils():
     result = run_fresh(
         "import sys\n"
         "sys.modules['distutils'] = None\n"
-        "from linreg._mxnet import nd\n"
+        "from linreg.training._mxnet import nd\n"
         "print(nd.array([1, 2]).sum().asscalar(), sys.modules['distutils'])\n"
     )
     assert result.returncode == 0, result.stderr
@@ -59,7 +59,7 @@ def test_mxnet_imports_where_the_standard_library_has_no_distutils():
 def test_numpy_keeps_no_lent_name_after_the_import():
     result = run_fresh(
         "import numpy as np\n"
-        "from linreg._mxnet import nd\n"
+        "from linreg.training._mxnet import nd\n"
         f"print([name for name in {sorted(_mxnet.NUMPY_1_NAMES)!r} if name in vars(np)])\n"
     )
     assert result.returncode == 0, result.stderr

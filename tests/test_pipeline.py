@@ -12,8 +12,9 @@ from botocore.exceptions import ClientError
 
 from corpus import CORPUS, CORPUS_DIR
 from helpers import BUCKET, ROOT, event_for, keys, read_json, run_keys
-from linreg import handler, pipeline, runs
+from linreg import handler, pipeline
 from linreg.config import Hyperparameters
+from linreg.service import upload
 
 
 @pytest.fixture
@@ -292,12 +293,12 @@ def test_concurrent_duplicate_that_loses_the_publish_race_adds_nothing(s3, iris_
     (winner,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
     latest_before = read_json(s3, "models/iris/latest.json")
     # The loser checked before the winner finished, so it trains and tries to publish too.
-    stored_json = runs.storage.read_json
+    stored_json = upload.storage.read_json
 
     def before_the_winner(s3, bucket, key):
         return (None, None) if key.endswith("/report.json") else stored_json(s3, bucket, key)
 
-    monkeypatch.setattr(runs.storage, "read_json", before_the_winner)
+    monkeypatch.setattr(upload.storage, "read_json", before_the_winner)
     (loser,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
     assert loser["duplicate"] and loser["run_id"] == winner["run_id"]
     assert loser["test_mse"] == winner["test_mse"]  # it did train

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from linreg import plot
+from linreg.outputs import figures
 
 
 def line_pixels(png: bytes) -> int:
@@ -16,7 +16,7 @@ def line_pixels(png: bytes) -> int:
 
 
 def test_the_loss_plot_shows_the_curve():
-    assert line_pixels(plot.loss_plot([3.0 - 0.01 * i for i in range(40)], loss="mean")) > 300
+    assert line_pixels(figures.loss_plot([3.0 - 0.01 * i for i in range(40)], loss="mean")) > 300
 
 
 def test_a_redrawn_loss_plot_is_what_a_new_figure_draws():
@@ -26,17 +26,17 @@ def test_a_redrawn_loss_plot_is_what_a_new_figure_draws():
     ]
     first_drawings = []
     for history, loss in curves:
-        plot._loss_figure.cache_clear()
-        first_drawings.append(plot.loss_plot(history, loss=loss))
-    redrawn = [plot.loss_plot(history, loss=loss) for history, loss in curves * 2]
+        figures._loss_figure.cache_clear()
+        first_drawings.append(figures.loss_plot(history, loss=loss))
+    redrawn = [figures.loss_plot(history, loss=loss) for history, loss in curves * 2]
     assert redrawn == first_drawings * 2
 
 
 @pytest.mark.parametrize("scale", [1.0, 1e8, 1e-7])
 def test_the_title_sits_where_matplotlib_would_place_it(scale):
     history = [scale * 0.9**i for i in range(60)]
-    ours = plot.loss_plot(history, loss="mean")
-    figure = plot._LossFigure()
+    ours = figures.loss_plot(history, loss="mean")
+    figure = figures._LossFigure()
     set_title = figure.axes.set_title
     figure.axes.set_title = lambda title, **_: set_title(title)  # matplotlib's own placement
     assert figure.render(history, "mean") == ours
@@ -49,21 +49,23 @@ def dark_pixels(png: bytes) -> int:
 
 def test_the_loss_plot_draws_the_closed_form_optimum_as_a_dashed_line():
     history = [24 * 0.5**i + 0.1 for i in range(100)]
-    without = plot.loss_plot(history, loss="mean")
-    with_optimum = plot.loss_plot(history, loss="mean", optimum=0.09)
+    without = figures.loss_plot(history, loss="mean")
+    with_optimum = figures.loss_plot(history, loss="mean", optimum=0.09)
     # A dashed line across the axes (about 500 pixels wide), and its legend entry.
     assert dark_pixels(with_optimum) - dark_pixels(without) > 200
 
 
 def test_the_loss_axis_is_logarithmic_so_the_tail_of_the_curve_shows():
     history = [24 * 0.5**i + 0.1 for i in range(100)]
-    plot.loss_plot(history, loss="mean", optimum=0.09)
-    assert plot._loss_figure().axes.get_yscale() == "log"
+    figures.loss_plot(history, loss="mean", optimum=0.09)
+    assert figures._loss_figure().axes.get_yscale() == "log"
 
 
 def test_a_loss_of_zero_at_the_optimum_draws_no_reference_line():
     history = [24 * 0.5**i for i in range(30)]
-    assert plot.loss_plot(history, loss="mean", optimum=0.0) == plot.loss_plot(history, loss="mean")
+    assert figures.loss_plot(history, loss="mean", optimum=0.0) == figures.loss_plot(
+        history, loss="mean"
+    )
 
 
 def fit_inputs(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,17 +75,17 @@ def fit_inputs(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_the_fit_plot_shows_the_points_and_the_histogram():
-    assert line_pixels(plot.fit_plot(*fit_inputs(45, 0), target="y")) > 2000
+    assert line_pixels(figures.fit_plot(*fit_inputs(45, 0), target="y")) > 2000
 
 
 def test_a_redrawn_fit_plot_is_what_a_new_figure_draws():
     cases = [(fit_inputs(45, 0), "sepal_length", "cm"), (fit_inputs(2000, 1), "target", "")]
     first_drawings = []
     for (actual, predicted), target, unit in cases:
-        plot._fit_figure.cache_clear()
-        first_drawings.append(plot.fit_plot(actual, predicted, target=target, unit=unit))
+        figures._fit_figure.cache_clear()
+        first_drawings.append(figures.fit_plot(actual, predicted, target=target, unit=unit))
     redrawn = [
-        plot.fit_plot(actual, predicted, target=target, unit=unit)
+        figures.fit_plot(actual, predicted, target=target, unit=unit)
         for (actual, predicted), target, unit in cases * 2
     ]
     assert redrawn == first_drawings * 2
@@ -94,24 +96,24 @@ def test_a_redrawn_weights_plot_is_what_a_new_figure_draws():
     cases = [([1.0, 2.0, 3.0], [1.1, 2.1, 2.9]), ([-50.0, 0.1, 7.0], [-40.0, 0.0, 6.0])]
     first_drawings = []
     for trained, closed_form in cases:
-        plot._weights_figure.cache_clear()
-        first_drawings.append(plot.weights_plot(features, trained, closed_form, target="y"))
+        figures._weights_figure.cache_clear()
+        first_drawings.append(figures.weights_plot(features, trained, closed_form, target="y"))
     redrawn = [
-        plot.weights_plot(features, trained, closed_form, target="y")
+        figures.weights_plot(features, trained, closed_form, target="y")
         for trained, closed_form in cases * 2
     ]
     assert redrawn == first_drawings * 2
 
 
 def test_figures_are_paletted_pngs_to_keep_the_page_small():
-    png = plot.fit_plot(*fit_inputs(2000, 1), target="y")
+    png = figures.fit_plot(*fit_inputs(2000, 1), target="y")
     with Image.open(io.BytesIO(png)) as image:
         assert image.mode == "P"
-        assert len(image.getcolors()) <= plot.PALETTE_COLOURS
+        assert len(image.getcolors()) <= figures.PALETTE_COLOURS
 
 
 def test_names_with_dollar_signs_are_drawn_as_text_not_math():
     hostile = r"$\frac$"
-    assert plot.fit_plot(*fit_inputs(45, 0), target=hostile, unit=hostile)
-    assert plot.weights_plot([hostile, "b"], [1.0, 2.0], [1.0, 2.0], target=hostile, unit="$")
-    assert plot.loss_plot([2.0, 1.0], loss="mean", optimum=0.5, unit=hostile)
+    assert figures.fit_plot(*fit_inputs(45, 0), target=hostile, unit=hostile)
+    assert figures.weights_plot([hostile, "b"], [1.0, 2.0], [1.0, 2.0], target=hostile, unit="$")
+    assert figures.loss_plot([2.0, 1.0], loss="mean", optimum=0.5, unit=hostile)

@@ -6,8 +6,8 @@ import pytest
 from helpers import IRIS_CSV
 from linreg import pipeline
 from linreg.config import Hyperparameters
-from linreg.data import load_bytes
-from linreg.stats import Scaling, Stats
+from linreg.training.data import load_bytes
+from linreg.training.stats import Scaling, Stats
 
 
 @pytest.fixture(scope="module")

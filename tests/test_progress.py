@@ -15,9 +15,10 @@ import time
 import pytest
 
 from helpers import IRIS_CSV, SAMPLE_EVENT, iris_like
-from linreg import data, progress
+from linreg import progress
 from linreg.cli import main
 from linreg.progress import Progress, human_bytes, reading_text, training_text
+from linreg.training import data
 
 REWRITE, CLEAR = "\r", "\x1b[K"
 

@@ -12,10 +12,10 @@ from helpers import BUCKET, IRIS_CSV, ROOT, event_for
 from linreg import handler, pipeline
 from linreg.cli import main
 from linreg.config import Hyperparameters
-from linreg.data import load_bytes
 from linreg.errors import InputError
-from linreg.published import load_params
+from linreg.service.published import load_params
 from linreg.spec import IRIS
+from linreg.training.data import load_bytes
 
 
 def predictions(path) -> np.ndarray:

@@ -13,8 +13,9 @@ from PIL import Image
 
 from browser import blue_pixels, chromium, keep_for_docs, screenshot
 from helpers import IRIS_CSV
-from linreg import pipeline, report_html
+from linreg import pipeline
 from linreg.config import Hyperparameters
+from linreg.outputs import report_html
 from linreg.spec import IRIS
 
 # Tall enough for the metrics, the three figures and the parameters.

@@ -12,9 +12,9 @@ from helpers import BUCKET, DATA, IRIS_CSV, ROOT, event_for
 from linreg import handler, pipeline
 from linreg.cli import main
 from linreg.config import Hyperparameters
-from linreg.data import load_bytes
 from linreg.errors import InputError
 from linreg.spec import DIABETES, IRIS, Spec, spec_from_file, spec_named
+from linreg.training.data import load_bytes
 
 DIABETES_CSV = ROOT / "data" / "diabetes.csv"
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from linreg.storage import Layout, concurrently, publish_run, put_if_absent, run_id
+from linreg.service.storage import Layout, concurrently, publish_run, put_if_absent, run_id
 
 
 def test_model_name_strips_the_upload_prefix_and_suffix():

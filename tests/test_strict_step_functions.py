@@ -1,5 +1,5 @@
 """The local runner holds to what AWS Step Functions enforces and moto does not
-(linreg.strict_step_functions): one test per rule, each on the smallest definition that
+(linreg.local.strict_step_functions): one test per rule, each on the smallest definition that
 shows it. Each of them fails with its rule taken out of strict_step_functions.RULES, because
 moto alone answers the other way."""
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from linreg.local_state_machine import FUNCTION_ARN, serving_definition
+from linreg.local.state_machine import FUNCTION_ARN, serving_definition
 
 BUCKET = "linreg-rules"
 KIB = 1024

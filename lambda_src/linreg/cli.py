@@ -291,9 +291,9 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from linreg.predict import predict
-    from linreg.published import load_params
-    from linreg.storage import Layout
+    from linreg.service.published import load_params
+    from linreg.service.storage import Layout
+    from linreg.training.predict import predict
 
     if args.model.startswith("s3:") or _is_run_folder(args.model):
         s3 = _plain_s3_client() if args.model.startswith("s3://") else None
@@ -312,8 +312,8 @@ def predict_command(args: argparse.Namespace) -> int:
 def _is_run_folder(model: str) -> bool:
     """A folder holding a run's files, or a path that names no bucket copy either (for
     load_params to say what is missing)."""
-    from linreg.local import mirror_root
-    from linreg.storage import Layout
+    from linreg.local.embedded_s3 import mirror_root
+    from linreg.service.storage import Layout
 
     path = Path(model)
     return (path / PARAMS_FILE).is_file() or mirror_root(path, Layout().models) is None
@@ -330,7 +330,7 @@ def runs_command(args: argparse.Namespace) -> int:
 def _list_runs(args: argparse.Namespace, s3, model: str, layout, *, copy: Path | None) -> int:
     """List the runs of ``model`` (an s3:// address); ``copy`` is the local folder it was
     served from, whose files the links then name."""
-    from linreg.published import link, model_runs
+    from linreg.service.published import link, model_runs
 
     listing = model_runs(model, s3=s3, layout=layout)
     runs = listing.runs
@@ -357,7 +357,7 @@ def _served_copy(model: str, layout) -> Iterator[tuple[object, str, Path]]:
     --out`` writes, so runs and predict read it as they read a bucket, with the same code."""
     import boto3
 
-    from linreg.local import FOLDER_BUCKET, embedded_s3, load_folder, mirror_root
+    from linreg.local.embedded_s3 import FOLDER_BUCKET, embedded_s3, load_folder, mirror_root
 
     path = Path(model)
     root = mirror_root(path, layout.models)
@@ -379,9 +379,9 @@ def _served_copy(model: str, layout) -> Iterator[tuple[object, str, Path]]:
 def _write_model_page(args: argparse.Namespace, s3, listing, *, copy: Path | None) -> None:
     """The page the function keeps at models/NAME/index.html, from the same runs; its
     links name a local copy's files wherever the page is written."""
-    from linreg import model_page
     from linreg.contract import MODEL_PAGE_FILE
-    from linreg.published import link
+    from linreg.service import model_page
+    from linreg.service.published import link
 
     runs = listing.runs[: model_page.PAGE_RUNS]
 
@@ -408,7 +408,7 @@ def _write_model_page(args: argparse.Namespace, s3, listing, *, copy: Path | Non
 
 
 def _layout(**prefixes: str):
-    from linreg.storage import Layout
+    from linreg.service.storage import Layout
 
     try:
         return Layout(**prefixes)
@@ -429,7 +429,7 @@ def _number(value: float | None) -> str:
 
 
 def invoke_command(args: argparse.Namespace) -> int:
-    from linreg.event import is_test_event, s3_records
+    from linreg.service.event import is_test_event, s3_records
 
     event = _invoke_event(args)
     records = s3_records(event)
@@ -555,8 +555,8 @@ def _finished(served, s3, outcome: dict) -> dict:
     step), which says why."""
     if served is None or outcome["status"] != Status.STARTED:
         return outcome
-    from linreg.local_state_machine import execution_arn
-    from linreg.storage import Layout, read_json
+    from linreg.local.state_machine import execution_arn
+    from linreg.service.storage import Layout, read_json
 
     described = served.wait(execution_arn(served.arn, outcome["run_id"]), timeout_seconds=600)
     if described["status"] == "SUCCEEDED":
@@ -577,8 +577,8 @@ def _state_machine_in_moto(args: argparse.Namespace, records: list, upload: Uplo
     """The stack's state machine, synthesized from this checkout, run in moto with the
     handler serving its steps; S3 is moto's too, stocked as ``upload`` says."""
     from linreg import contract, handler
-    from linreg.local import FAKE_AWS
-    from linreg.local_state_machine import serving, synthesized_template
+    from linreg.local.embedded_s3 import FAKE_AWS
+    from linreg.local.state_machine import serving, synthesized_template
 
     # The sizes reach the function through its environment, not the state machine's.
     template = synthesized_template()
@@ -606,7 +606,7 @@ def _embedded_s3_with(records: list, upload: Upload) -> Iterator[None]:
     """The embedded S3, stocked as ``upload`` says."""
     import boto3
 
-    from linreg.local import embedded_s3
+    from linreg.local.embedded_s3 import embedded_s3
 
     with embedded_s3():
         _stock(boto3.client("s3"), records, upload)
@@ -616,8 +616,8 @@ def _embedded_s3_with(records: list, upload: Upload) -> Iterator[None]:
 def _stock(s3, records: list, upload: Upload) -> None:
     """Each event's bucket, holding the runs of the local copy and, at each event key
     where nothing is, the upload."""
-    from linreg.local import load_folder
-    from linreg.storage import Layout, exists
+    from linreg.local.embedded_s3 import load_folder
+    from linreg.service.storage import Layout, exists
 
     layout = Layout.from_env(os.environ)
     for bucket in sorted({record.bucket for record in records} - _buckets(s3)):
@@ -684,7 +684,7 @@ def _execution(report: dict) -> list[str]:
 def download_run(s3, outcome: dict, out: Path) -> None:
     """Save a run's files (every page of them), or its failure record, under ``out`` as
     the bucket holds them, with the model page and latest.json beside them."""
-    from linreg.storage import exists, list_keys
+    from linreg.service.storage import exists, list_keys
 
     if "prefix" in outcome:
         keys = list(list_keys(s3, outcome["bucket"], outcome["prefix"]))
@@ -716,7 +716,7 @@ def _save(s3, bucket: str, key: str, out: Path) -> None:
 def _model_keys(upload_key: str) -> tuple[str | None, str | None]:
     """The page and latest.json of the model an upload trains, where the handler's layout
     puts them."""
-    from linreg.storage import Layout
+    from linreg.service.storage import Layout
 
     layout = Layout.from_env(os.environ)
     name = layout.model_name(upload_key)

@@ -1,4 +1,4 @@
-"""Lambda entry point: each S3 record of the event → ``runs.process`` → logs and metrics.
+"""Lambda entry point: each S3 record of the event → ``upload.process`` → logs and metrics.
 
 A thin shell around the library: ``runs`` carries the run protocol (duplicates, publish,
 failure records). An input problem ends its record normally; S3 and other unexpected
@@ -16,13 +16,13 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from linreg import runs, scale_out
 from linreg.config import Limits, env_settings
 from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, STEP_FIELD, Metric, Status
 from linreg.deadline import Deadline
-from linreg.event import s3_records
-from linreg.runs import Outcome
-from linreg.storage import Layout
+from linreg.service import scale_out, upload
+from linreg.service.event import s3_records
+from linreg.service.storage import Layout
+from linreg.service.upload import Outcome
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -87,7 +87,7 @@ def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline
             outcomes.append(Outcome(**where, status=Status.SKIPPED, reason=record.problem))
             continue
         outcomes.append(
-            runs.process(
+            upload.process(
                 s3,
                 record,
                 layout=layout,
@@ -111,29 +111,29 @@ def execution_ended(event: dict, *, s3, env: Mapping[str, str]) -> dict:
     if run is None:
         logger.warning("skipping an execution event that is not one of this function's runs")
         return {"status": Status.SKIPPED, "reason": "not an execution of this function's runs"}
-    outcome = runs.fail_distributed(s3, run, layout=layout)
+    outcome = upload.fail_distributed(s3, run, layout=layout)
     publish_metrics([outcome])
     return outcome.as_dict()
 
 
 def step(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline | None = None) -> dict:
-    """A step of the scale-out state machine (``linreg.scale_out``): its result."""
+    """A step of the scale-out state machine (``linreg.service.scale_out``): its result."""
     layout = Layout.from_env(env)
     limits = Limits.from_env(env)
     name = event[STEP_FIELD]
     if name == "plan":
-        planned, refused = runs.plan_distributed(s3, event, layout=layout, env=env, limits=limits)
+        planned, refused = upload.plan_distributed(s3, event, layout=layout, env=env, limits=limits)
         if refused is not None:
             publish_metrics([refused])
         return planned
     if name == "part":
         return scale_out.part(s3, event["item"], deadline=deadline)
     if name == "reduce":
-        outcome = runs.finish_distributed(
+        outcome = upload.finish_distributed(
             s3, event["run"], layout=layout, env=env, limits=limits, deadline=deadline
         )
     elif name == "fail":
-        outcome = runs.fail_distributed(s3, event["run"], layout=layout)
+        outcome = upload.fail_distributed(s3, event["run"], layout=layout)
     else:
         raise ValueError(f"unknown step {name!r}")
     publish_metrics([outcome])

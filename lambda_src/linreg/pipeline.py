@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from linreg import data, model, plot, progress, report, report_html
+from linreg import progress
 from linreg.config import Hyperparameters
 from linreg.contract import (
     LOSS_FIGURE_FILE,
@@ -27,8 +27,10 @@ from linreg.contract import (
 from linreg.deadline import Deadline, training_seconds
 from linreg.errors import InputError
 from linreg.jsonfile import to_json
+from linreg.outputs import figures, report, report_html
 from linreg.spec import Spec, spec_named
-from linreg.stats import Scaling, Stats, baseline, curvature
+from linreg.training import data, model
+from linreg.training.stats import Scaling, Stats, baseline, curvature
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def train(
     execution: dict | None = None,
 ) -> Run:
     """Train on a file's statistics (and rows, if kept), as read by ``run`` or summed from
-    parts (``linreg.distributed``), and make the run's report and files."""
+    parts (``linreg.training.parts``), and make the run's report and files."""
     deadline = deadline or Deadline()
     deadline.expect(
         training_seconds(
@@ -204,17 +206,17 @@ def _figures(
     actual, predicted = report.fit_points(table.test_sample, training)
     features = list(spec.features)
     return report_html.Figures(
-        loss=plot.loss_plot(
+        loss=figures.loss_plot(
             losses,
             loss=hyperparameters.loss,
             iterations=iterations,
             optimum=optimum,
             unit=spec.unit,
         ),
-        fit=plot.fit_plot(actual, predicted, target=spec.target, unit=spec.unit)
+        fit=figures.fit_plot(actual, predicted, target=spec.target, unit=spec.unit)
         if _drawable(actual, predicted)
         else None,
-        weights=plot.weights_plot(
+        weights=figures.weights_plot(
             features,
             [document["params"]["weights"][name] for name in features],
             [document["baseline_params"]["weights"][name] for name in features],

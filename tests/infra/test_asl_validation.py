@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from helpers import BUCKET, ROOT
-from linreg.local_state_machine import definition
+from linreg.local.state_machine import definition
 
 VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
 

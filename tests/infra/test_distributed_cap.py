@@ -13,7 +13,7 @@ import pytest
 
 from helpers import BUCKET, read_json, real_function, scale_out_environment, started_run
 from linreg.contract import MAX_PARTS_ENV
-from linreg.local_state_machine import run_state_machine
+from linreg.local.state_machine import run_state_machine
 
 ROW_BYTES = 32
 HEADER = b"sepal_length,sepal_width,petal_length,petal_width,iris\n"

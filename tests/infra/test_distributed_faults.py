@@ -21,7 +21,7 @@ from helpers import (
     started_run,
 )
 from linreg import handler
-from linreg.local_state_machine import run_state_machine
+from linreg.local.state_machine import run_state_machine
 
 ROWS = 60_000
 

@@ -20,7 +20,7 @@ from helpers import (
     started_run,
 )
 from linreg import handler
-from linreg.local_state_machine import run_state_machine
+from linreg.local.state_machine import run_state_machine
 
 IRIS = (iris_like(150, seed=4)).splitlines(keepends=True)
 

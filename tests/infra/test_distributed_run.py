@@ -16,7 +16,7 @@ from helpers import (
     with_bad_cell,
 )
 from linreg import handler
-from linreg.local_state_machine import run_state_machine
+from linreg.local.state_machine import run_state_machine
 
 # Above the exact-split size: one pass splits these rows by the hashed split too.
 ROWS = 1_200_000

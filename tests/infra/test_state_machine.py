@@ -19,7 +19,7 @@ from linreg.contract import (
     STATE_MACHINE_ARN_ENV,
     STEP_FIELD,
 )
-from linreg.local_state_machine import FUNCTION_ARN, definition
+from linreg.local.state_machine import FUNCTION_ARN, definition
 from linreg_stack import MAX_STATE_MACHINE_NAME, state_machine_name
 from template import (
     DATA_BUCKET,

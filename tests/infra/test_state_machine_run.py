@@ -12,7 +12,7 @@ import pytest
 
 from helpers import BUCKET
 from linreg.contract import DISTRIBUTED_FOLDER, PLAN_FILE, STEP_FIELD
-from linreg.local_state_machine import FUNCTION_ARN, definition, resolve, run_state_machine
+from linreg.local.state_machine import FUNCTION_ARN, definition, resolve, run_state_machine
 
 PLAN_KEY = f"models/big/0123abcd/{DISTRIBUTED_FOLDER}{PLAN_FILE}"
 ITEMS = [{"part": 0, "start": 0}, {"part": 1, "start": 100}, {"part": 2, "start": 200}]

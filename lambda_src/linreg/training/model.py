@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linreg._mxnet import autograd, mx, nd
 from linreg.contract import StopReason
 from linreg.deadline import Deadline
-from linreg.stats import Stats
+from linreg.training._mxnet import autograd, mx, nd
+from linreg.training.stats import Stats
 
 DTYPE = "float64"
 # Gradient descent at a stable learning rate never raises the loss; a run whose loss grows

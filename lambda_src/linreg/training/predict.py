@@ -7,10 +7,10 @@ import io
 import numpy as np
 import pandas as pd
 
-from linreg.data.parse import predictors, text_frame
-from linreg.data.stream import line_blocks, plain, split_header
 from linreg.errors import InputError
 from linreg.spec import IRIS, Spec
+from linreg.training.data.parse import predictors, text_frame
+from linreg.training.data.stream import line_blocks, plain, split_header
 
 
 def predict(params: dict, data: bytes) -> bytes:

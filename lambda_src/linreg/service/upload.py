@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from linreg import model_page, pipeline, scale_out, storage
+from linreg import pipeline
 from linreg.config import Hyperparameters, Limits, metadata_settings
 from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
 from linreg.deadline import Deadline, parsing_seconds, training_seconds
 from linreg.errors import InputError, excerpt
-from linreg.event import S3Record
-from linreg.storage import InputObject, Layout
+from linreg.service import model_page, scale_out, storage
+from linreg.service.event import S3Record
+from linreg.service.storage import InputObject, Layout
 
 # Logs through the handler's logger (same format, same request and key fields).
 logger = Logger(service=SERVICE_NAME, child=True)

@@ -1,4 +1,4 @@
-"""MXNet, imported the one way this project can use it: ``from linreg._mxnet import mx``.
+"""MXNet, imported the one way this project can use it: ``from linreg.training._mxnet import mx``.
 
 mxnet 1.9.1 is the last release. It reaches its library through ctypes, not numpy's C
 API, so numpy 2 runs it; but as it loads it reads names that numpy 2 removed and imports

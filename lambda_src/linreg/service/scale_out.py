@@ -31,7 +31,6 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from linreg import distributed, manifest, storage
 from linreg.config import Hyperparameters, Limits, int_setting
 from linreg.contract import (
     DEFAULT_DISTRIBUTED_ABOVE_BYTES,
@@ -47,9 +46,15 @@ from linreg.contract import (
     STARTED_FILE,
     STATE_MACHINE_ARN_ENV,
 )
-from linreg.data import EXACT_SPLIT_MAX_ROWS, Dataset, TestSample, load, load_part
-from linreg.data.parse import check_header
-from linreg.data.stream import (
+from linreg.deadline import Deadline
+from linreg.errors import InputError, excerpt
+from linreg.service import manifest, storage
+from linreg.service.storage import InputObject, Layout
+from linreg.spec import spec_named
+from linreg.training import parts
+from linreg.training.data import EXACT_SPLIT_MAX_ROWS, Dataset, TestSample, load, load_part
+from linreg.training.data.parse import check_header
+from linreg.training.data.stream import (
     BLOCK_BYTES,
     GZIP_MAGIC,
     line_blocks,
@@ -59,10 +64,6 @@ from linreg.data.stream import (
     split_header,
     whole_file_lines,
 )
-from linreg.deadline import Deadline
-from linreg.errors import InputError, excerpt
-from linreg.spec import spec_named
-from linreg.storage import InputObject, Layout
 
 # How many part results the reduce reads at once, and headers the plan reads at once.
 READ_THREADS = 32
@@ -246,7 +247,7 @@ def plan(s3, run: dict, *, layout: Layout, env: Mapping[str, str], limits: Limit
         for start, end in (
             [(0, file["size"])]
             if head.compressed
-            else distributed.byte_ranges(head.data_start, file["size"], part_bytes(env))
+            else parts.byte_ranges(head.data_start, file["size"], part_bytes(env))
         )
     ]
     manifest.check_part_count(len(ranges), cap, what=run["key"])
@@ -369,9 +370,9 @@ def part(s3, item: dict, *, deadline: Deadline | None = None) -> dict:
             )
         finally:
             body.close()
-        result = distributed.part_result(item["index"], statistics)
+        result = parts.part_result(item["index"], statistics)
     except InputError as error:
-        result = distributed.part_failure(item["index"], 0, error)
+        result = parts.part_failure(item["index"], 0, error)
     result["key"] = item["key"]
     # Compact: a part's sample of test rows is thousands of numbers, read only by the reduce.
     storage.put(s3, item["bucket"], item["statistics_key"], _compact(result))
@@ -410,9 +411,9 @@ def parts_dataset(
         )
         for result in read:
             if result is not None:
-                sample = distributed.merge_sample(sample, result, hyperparameters.split_seed)
+                sample = parts.merge_sample(sample, result, hyperparameters.split_seed)
                 results.append(result)
-    dataset = distributed.reduce(
+    dataset = parts.reduce(
         results,
         parts=len(items),
         header=items[0]["header"],

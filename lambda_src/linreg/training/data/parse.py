@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from linreg.data.stream import not_utf8
 from linreg.errors import InputError, excerpt, excerpt_name
 from linreg.spec import IRIS, Spec
+from linreg.training.data.stream import not_utf8
 
 # A wider file is not what a spec describes; refusing it early keeps memory bounded.
 MAX_COLUMNS = 100

@@ -3,7 +3,7 @@
 Up to ``EXACT_SPLIT_MAX_ROWS`` rows are kept and split exactly as the tutorial splits its
 frame (scikit-learn's ``train_test_split``). Beyond that, a seeded hash of each row's
 values assigns it, with the same test fraction, and only sufficient statistics are kept
-(``linreg.stats``). A bounded sample of test rows is kept either way, for the report's
+(``linreg.training.stats``). A bounded sample of test rows is kept either way, for the report's
 figures (``TestSample``). Knows nothing of S3, parsing or MXNet.
 """
 
@@ -18,7 +18,7 @@ from enum import StrEnum
 import numpy as np
 
 from linreg.errors import InputError
-from linreg.stats import Stats
+from linreg.training.stats import Stats
 
 # Up to this many rows the rows are kept for the tutorial's exact split.
 EXACT_SPLIT_MAX_ROWS = 1_000_000

@@ -13,10 +13,10 @@ import numpy as np
 from linreg import __version__
 from linreg.config import Hyperparameters
 from linreg.contract import LOSS_HISTORY_FILE, Status
-from linreg.data import Dataset, TestSample
-from linreg.model import Training
 from linreg.spec import Spec
-from linreg.stats import Baseline, Scaling
+from linreg.training.data import Dataset, TestSample
+from linreg.training.model import Training
+from linreg.training.stats import Baseline, Scaling
 
 # report.json carries at most this many points of the loss curve, so that it stays small
 # whatever the iterations; a longer curve is sampled evenly and kept whole beside it.

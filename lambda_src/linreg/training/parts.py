@@ -14,12 +14,12 @@ from collections.abc import Iterable
 import numpy as np
 
 from linreg.contract import MAX_INPUT_BYTES_ENV
-from linreg.data import Dataset, PartStatistics, SplitKind, TestSample
-from linreg.data.parse import level_warnings
-from linreg.data.split import check_sides
 from linreg.errors import InputError
 from linreg.spec import Spec
-from linreg.stats import Stats
+from linreg.training.data import Dataset, PartStatistics, SplitKind, TestSample
+from linreg.training.data.parse import level_warnings
+from linreg.training.data.split import check_sides
+from linreg.training.stats import Stats
 
 
 def byte_ranges(data_start: int, size: int, part_bytes: int) -> list[tuple[int, int]]:

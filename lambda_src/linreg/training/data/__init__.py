@@ -23,9 +23,18 @@ from typing import BinaryIO
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from linreg.data.parse import Columns, Parsed, check_header, level_warnings, parse_block
-from linreg.data.split import EXACT_SPLIT_MAX_ROWS, Accumulator, Rows, SplitKind, TestSample
-from linreg.data.stream import (
+from linreg.deadline import Deadline
+from linreg.errors import InputError
+from linreg.spec import IRIS, Spec
+from linreg.training.data.parse import Columns, Parsed, check_header, level_warnings, parse_block
+from linreg.training.data.split import (
+    EXACT_SPLIT_MAX_ROWS,
+    Accumulator,
+    Rows,
+    SplitKind,
+    TestSample,
+)
+from linreg.training.data.stream import (
     BLOCK_BYTES,
     Block,
     count_lines,
@@ -35,10 +44,7 @@ from linreg.data.stream import (
     telling_the_end,
     too_large,
 )
-from linreg.deadline import Deadline
-from linreg.errors import InputError
-from linreg.spec import IRIS, Spec
-from linreg.stats import Stats
+from linreg.training.stats import Stats
 
 __all__ = [
     "EXACT_SPLIT_MAX_ROWS",

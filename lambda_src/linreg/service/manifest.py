@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from linreg import storage
 from linreg.contract import MAX_INPUT_BYTES_ENV, MAX_PARTS_ENV, UPLOAD_SUFFIXES
 from linreg.errors import InputError, excerpt, is_hidden
-from linreg.storage import InputObject, Layout
+from linreg.service import storage
+from linreg.service.storage import InputObject, Layout
 
 # A manifest of 10,000 keys of ~100 bytes; larger datasets list a prefix instead.
 MAX_MANIFEST_BYTES = 1 << 20

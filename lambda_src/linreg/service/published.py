@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-from linreg import storage
 from linreg.contract import LATEST_FILE, PARAMS_FILE, REPORT_FILE, REPORT_HTML_FILE
 from linreg.errors import InputError, excerpt
-from linreg.storage import Layout
+from linreg.service import storage
+from linreg.service.storage import Layout
 
 # How long a presigned link to a run's report stays valid.
 LINK_SECONDS = 3600

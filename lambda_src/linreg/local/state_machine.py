@@ -2,7 +2,7 @@
 callable in this process: for the tests (tests/infra) and ``linreg invoke
 --distributed-above``. Needs the development install (moto, and aws-cdk-lib to synthesize).
 
-    from linreg.local_state_machine import run_state_machine
+    from linreg.local.state_machine import run_state_machine
 
     execution = run_state_machine(template, steps, {"bucket": ..., "key": ..., ...})
     assert execution.status == "SUCCEEDED", execution.cause
@@ -34,7 +34,7 @@ moto 5.2.5 executes a Distributed Map in Standard mode with the S3 JSON item rea
 ItemSelector, MaxConcurrency and ResultPath null. Where it is more permissive than AWS (the
 256 KiB limit on a Map's collected results and on a child's input, a failed child, what
 ``States.ALL`` catches, the HTTP metadata in a Lambda task's answer), the runner holds it to
-AWS's rules: see ``linreg.strict_step_functions``. Retries really wait, ``retry_wait_scale``
+AWS's rules: see ``linreg.local.strict_step_functions``. Retries really wait, ``retry_wait_scale``
 times their time (the tests use 0.01).
 """
 
@@ -55,7 +55,8 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import default_user_config
 
-from linreg import storage, strict_step_functions
+from linreg.local import strict_step_functions
+from linreg.service import storage
 
 REGION = "us-east-1"
 PARTITION = "aws"
@@ -341,7 +342,7 @@ def synthesized_template(**context: str) -> dict:
     import tempfile
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     if str(repo / "infra") not in sys.path:
         sys.path.insert(0, str(repo / "infra"))
     _use_pinned_node(repo / "node_modules" / ".bin")

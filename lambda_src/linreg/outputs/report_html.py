@@ -83,7 +83,7 @@ ul { margin: 4px 0; padding-left: 22px; }
 
 @dataclass(frozen=True)
 class Figures:
-    """A succeeded run's figures, as PNG bytes (``linreg.plot``)."""
+    """A succeeded run's figures, as PNG bytes (``linreg.outputs.figures``)."""
 
     loss: bytes
     fit: bytes | None  # None when no test row's prediction can be drawn

@@ -28,9 +28,10 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from linreg import plot, published, storage
-from linreg.report_html import MISSING, cell, page, png_image, section, text
-from linreg.storage import Layout
+from linreg.outputs import figures
+from linreg.outputs.report_html import MISSING, cell, page, png_image, section, text
+from linreg.service import published, storage
+from linreg.service.storage import Layout
 
 # Runs on a page: enough history to see a trend, and a page that stays small and quick to
 # rebuild (each is a report read). `linreg runs` lists them all.
@@ -118,7 +119,7 @@ def _chart(runs: Sequence[Mapping]) -> str:
     if not shown:
         return ""
     times = [_time(run, "%Y-%m-%d %H:%M") for run in shown]
-    png = plot.runs_plot(
+    png = figures.runs_plot(
         times,
         [run["test_mse"] for run in shown],
         [run.get("baseline_test_mse") for run in shown],
