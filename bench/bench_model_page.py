@@ -23,7 +23,7 @@ from helpers import BUCKET, IRIS_CSV  # noqa: E402
 
 def seed(s3, name: str, count: int, report: dict, report_html: bytes) -> None:
     """``count`` runs of ``name``, one an hour, every tenth a failure record."""
-    from linreg.service.storage import Layout
+    from linreg.service.layout import Layout
 
     layout, start = Layout(), datetime(2026, 1, 1, tzinfo=UTC)
     for index in range(count):
@@ -54,7 +54,7 @@ def main() -> None:
     from linreg.config import Hyperparameters
     from linreg.local.embedded_s3 import embedded_s3
     from linreg.service import model_page
-    from linreg.service.storage import Layout
+    from linreg.service.layout import Layout
 
     run = pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters())
     report = {**run.report, "input": {"key": "incoming/iris.csv"}}

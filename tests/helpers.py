@@ -127,7 +127,7 @@ def process(s3, key: str, env: dict, sfn: FakeStepFunctions) -> dict:
     from linreg.config import Limits, env_settings
     from linreg.service import upload
     from linreg.service.event import s3_records
-    from linreg.service.storage import Layout
+    from linreg.service.layout import Layout
 
     (record,) = s3_records(event_for(key))
     outcome = upload.process(

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linreg.errors import InputError, is_hidden
-from linreg.service.storage import MAX_KEY_BYTES, Layout
+from linreg.service.layout import MAX_KEY_BYTES, Layout
 from linreg.spec import BUILT_IN, IRIS
 from linreg.training.data import load_bytes
 

@@ -20,7 +20,7 @@ from linreg import handler
 from linreg.cli import main
 from linreg.outputs import figures
 from linreg.service import model_page, published
-from linreg.service.storage import Layout
+from linreg.service.layout import Layout
 
 ENV = {"LINREG_ITERATIONS": "5"}
 PAGE_KEY = "models/iris/index.html"

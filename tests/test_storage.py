@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from linreg.service.storage import Layout, concurrently, publish_run, put_if_absent, run_id
+from linreg.service.layout import Layout, run_id_for
+from linreg.service.storage import concurrently, publish_run, put_if_absent
 
 
 def test_model_name_strips_the_upload_prefix_and_suffix():
@@ -36,8 +37,8 @@ def test_outputs_may_never_land_under_the_upload_prefix(options):
 
 def test_run_id_is_stable_for_the_same_version_and_settings():
     when = datetime(2026, 11, 29, 12, 0, 5, tzinfo=UTC)
-    first = run_id(etag="abc", version_id=None, last_modified=when, settings={})
-    assert first == run_id(etag="abc", version_id=None, last_modified=when, settings={})
+    first = run_id_for(etag="abc", version_id=None, last_modified=when, settings={})
+    assert first == run_id_for(etag="abc", version_id=None, last_modified=when, settings={})
     assert first.startswith("20261129T120005Z-")
 
 
@@ -47,7 +48,7 @@ def test_run_id_is_stable_for_the_same_version_and_settings():
 def test_run_id_changes_with_content_version_or_settings(change):
     when = datetime(2026, 11, 29, tzinfo=UTC)
     base = {"etag": "abc", "version_id": None, "last_modified": when, "settings": {}}
-    assert run_id(**base) != run_id(**{**base, **change})
+    assert run_id_for(**base) != run_id_for(**{**base, **change})
 
 
 class BarrierS3:

@@ -291,8 +291,8 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
+    from linreg.service.layout import Layout
     from linreg.service.published import load_params
-    from linreg.service.storage import Layout
     from linreg.training.predict import predict
 
     if args.model.startswith("s3:") or _is_run_folder(args.model):
@@ -313,7 +313,7 @@ def _is_run_folder(model: str) -> bool:
     """A folder holding a run's files, or a path that names no bucket copy either (for
     load_params to say what is missing)."""
     from linreg.local.embedded_s3 import mirror_root
-    from linreg.service.storage import Layout
+    from linreg.service.layout import Layout
 
     path = Path(model)
     return (path / PARAMS_FILE).is_file() or mirror_root(path, Layout().models) is None
@@ -408,7 +408,7 @@ def _write_model_page(args: argparse.Namespace, s3, listing, *, copy: Path | Non
 
 
 def _layout(**prefixes: str):
-    from linreg.service.storage import Layout
+    from linreg.service.layout import Layout
 
     try:
         return Layout(**prefixes)
@@ -556,7 +556,8 @@ def _finished(served, s3, outcome: dict) -> dict:
     if served is None or outcome["status"] != Status.STARTED:
         return outcome
     from linreg.local.state_machine import execution_arn
-    from linreg.service.storage import Layout, read_json
+    from linreg.service.layout import Layout
+    from linreg.service.storage import read_json
 
     described = served.wait(execution_arn(served.arn, outcome["run_id"]), timeout_seconds=600)
     if described["status"] == "SUCCEEDED":
@@ -617,7 +618,8 @@ def _stock(s3, records: list, upload: Upload) -> None:
     """Each event's bucket, holding the runs of the local copy and, at each event key
     where nothing is, the upload."""
     from linreg.local.embedded_s3 import load_folder
-    from linreg.service.storage import Layout, exists
+    from linreg.service.layout import Layout
+    from linreg.service.storage import exists
 
     layout = Layout.from_env(os.environ)
     for bucket in sorted({record.bucket for record in records} - _buckets(s3)):
@@ -716,7 +718,7 @@ def _save(s3, bucket: str, key: str, out: Path) -> None:
 def _model_keys(upload_key: str) -> tuple[str | None, str | None]:
     """The page and latest.json of the model an upload trains, where the handler's layout
     puts them."""
-    from linreg.service.storage import Layout
+    from linreg.service.layout import Layout
 
     layout = Layout.from_env(os.environ)
     name = layout.model_name(upload_key)

@@ -21,7 +21,7 @@ from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, STEP_FIELD, Metric,
 from linreg.deadline import Deadline
 from linreg.service import scale_out, upload
 from linreg.service.event import s3_records
-from linreg.service.storage import Layout
+from linreg.service.layout import Layout
 from linreg.service.upload import Outcome
 
 logger = Logger(service=SERVICE_NAME)

@@ -19,7 +19,8 @@ from botocore.exceptions import ClientError
 from linreg.contract import MAX_INPUT_BYTES_ENV, MAX_PARTS_ENV, UPLOAD_SUFFIXES
 from linreg.errors import InputError, excerpt, is_hidden
 from linreg.service import storage
-from linreg.service.storage import InputObject, Layout
+from linreg.service.layout import MAX_KEY_BYTES, Layout
+from linreg.service.storage import InputObject
 
 # A manifest of 10,000 keys of ~100 bytes; larger datasets list a prefix instead.
 MAX_MANIFEST_BYTES = 1 << 20
@@ -133,8 +134,8 @@ def _key_problem(key: str, layout: Layout) -> str | None:
         return "which holds control, invisible or direction-changing characters"
     if any(segment in ("", ".", "..") for segment in key.split("/")[:-1]):
         return "which has an empty, '.' or '..' folder"
-    if len(key.encode()) > storage.MAX_KEY_BYTES:
-        return f"which is longer than S3's {storage.MAX_KEY_BYTES:,}-byte keys"
+    if len(key.encode()) > MAX_KEY_BYTES:
+        return f"which is longer than S3's {MAX_KEY_BYTES:,}-byte keys"
     return None
 
 

@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from linreg.outputs import figures
 from linreg.outputs.report_html import MISSING, cell, page, png_image, section, text
 from linreg.service import published, storage
-from linreg.service.storage import Layout
+from linreg.service.layout import Layout
 
 # Runs on a page: enough history to see a trend, and a page that stays small and quick to
 # rebuild (each is a report read). `linreg runs` lists them all.

@@ -3,7 +3,7 @@
 A model is named by a local run folder (what ``linreg train --out`` wrote, or a downloaded
 run), by ``s3://bucket/models/<name>`` (its latest.json's run) or by
 ``s3://bucket/models/<name>/<run_id>`` (that run). Where runs and failure records of a name
-live is ``storage.Layout``'s to say.
+live is ``layout.Layout``'s to say.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from linreg.contract import LATEST_FILE, PARAMS_FILE, REPORT_FILE, REPORT_HTML_FILE
 from linreg.errors import InputError, excerpt
 from linreg.service import storage
-from linreg.service.storage import Layout
+from linreg.service.layout import Layout, is_run_id
 
 # How long a presigned link to a run's report stays valid.
 LINK_SECONDS = 3600
@@ -99,7 +99,7 @@ def read_runs(
         for key in (_keys(s3, bucket, failure_folder) if failure_folder else [])
     ]
     candidates = sorted(
-        [(run_id, key) for run_id, key in folders + records if storage.is_run_id(run_id)],
+        [(run_id, key) for run_id, key in folders + records if is_run_id(run_id)],
         reverse=True,
     )
     wanted = len(candidates) if limit is None else limit

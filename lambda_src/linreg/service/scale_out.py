@@ -49,7 +49,8 @@ from linreg.contract import (
 from linreg.deadline import Deadline
 from linreg.errors import InputError, excerpt
 from linreg.service import manifest, storage
-from linreg.service.storage import InputObject, Layout
+from linreg.service.layout import Layout, is_run_id, run_id_for
+from linreg.service.storage import InputObject
 from linreg.spec import spec_named
 from linreg.training import parts
 from linreg.training.data import EXACT_SPLIT_MAX_ROWS, Dataset, TestSample, load, load_part
@@ -73,8 +74,6 @@ READ_THREADS = 32
 MAX_HEADER_BYTES = 64 << 10
 # What the plan reads of each file to find its header: one small range request.
 HEADER_PROBE_BYTES = 8 << 10
-# The names the function gives its runs' executions (storage.run_id).
-RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{12}")
 
 
 def state_machine(env: Mapping[str, str]) -> str | None:
@@ -180,14 +179,14 @@ def unfinished_run(event: dict, *, env: Mapping[str, str], layout: Layout) -> di
 def _is_own_run(run: object, name: object, layout: Layout) -> bool:
     """Whether ``run`` is an execution input the function made: named after its run id,
     which its upload's identity and settings give, for a key and name it would train."""
-    if not isinstance(run, dict) or not isinstance(name, str) or not RUN_ID.fullmatch(name):
+    if not isinstance(run, dict) or not isinstance(name, str) or not is_run_id(name):
         return False
     try:
         source, key = run["source"], run["key"]
         same_id = (
             name
             == run["run_id"]
-            == storage.run_id(
+            == run_id_for(
                 etag=run["etag"],
                 version_id=run["version_id"],
                 last_modified=datetime.fromisoformat(source["last_modified"]),

@@ -28,7 +28,8 @@ from linreg.deadline import Deadline, parsing_seconds, training_seconds
 from linreg.errors import InputError, excerpt
 from linreg.service import model_page, scale_out, storage
 from linreg.service.event import S3Record
-from linreg.service.storage import InputObject, Layout
+from linreg.service.layout import Layout, run_id_for
+from linreg.service.storage import InputObject
 
 # Logs through the handler's logger (same format, same request and key fields).
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -101,7 +102,7 @@ def process(
             reason=f"not {layout.incoming}*.csv, *.csv.gz or *.manifest.json",
         )
     # Until the object is described, the event's own ETag and time identify the attempt.
-    event_run_id = storage.run_id(
+    event_run_id = run_id_for(
         etag=record.etag or "",
         version_id=record.version_id,
         last_modified=record.event_time,
@@ -133,7 +134,7 @@ def process(
     # Settings given with the upload override the deployment's (docs/reference.md).
     uploaded = metadata_settings(upload.metadata)
     settings = {**settings, **uploaded}
-    run_id = storage.run_id(
+    run_id = run_id_for(
         etag=upload.etag,
         version_id=upload.version_id,
         last_modified=upload.last_modified,

@@ -1,0 +1,193 @@
+"""The bucket's key layout: where uploads, runs, pointers and failure records live, and
+what a run is called. ``Layout`` is the one owner of every key rule.
+
+    incoming/<name>.csv[.gz]                 uploads; the function never writes here
+    models/<name>/<run_id>/report.json ...   one folder per succeeded run
+    models/<name>/latest.json                points at the newest succeeded run
+    models/<name>/index.html                 the model's page: its runs (model_page)
+    failures/<name>/<run_id>.json            one record per failed or diverged run
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from linreg.contract import (
+    DEFAULT_FAILURES_PREFIX,
+    DEFAULT_INCOMING_PREFIX,
+    DEFAULT_MODELS_PREFIX,
+    DISTRIBUTED_FOLDER,
+    FAILURES_PREFIX_ENV,
+    INCOMING_PREFIX_ENV,
+    LATEST_FILE,
+    MANIFEST_SUFFIX,
+    MAX_PARTS,
+    MODEL_PAGE_FILE,
+    MODELS_PREFIX_ENV,
+    PART_FILE,
+    PLAN_FILE,
+    REPORT_FILE,
+    RUN_FILES,
+    STARTED_FILE,
+    UPLOAD_SUFFIXES,
+)
+from linreg.errors import excerpt, is_hidden
+
+# S3's longest key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+# Run ids read "<upload time>-<12 hex digits>" (run_id below).
+RUN_ID_LENGTH = len("20260101T000000Z-") + 12
+RUN_ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{12}")
+# What a compressed upload's name ends with (incoming/a.csv.gz → a.gz): no other may.
+COMPRESSED_NAME_SUFFIX = UPLOAD_SUFFIXES[0].removeprefix(".csv")
+# Where failure records of uploads with unusable names go (under the failures prefix).
+QUARANTINE_FOLDER = "unusable-keys"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layout:
+    """Where things live in the bucket: the one owner of every key rule."""
+
+    incoming: str = DEFAULT_INCOMING_PREFIX
+    models: str = DEFAULT_MODELS_PREFIX
+    failures: str = DEFAULT_FAILURES_PREFIX
+
+    def __post_init__(self) -> None:
+        # Output under the upload prefix would trigger the function on its own output, and
+        # failure records under the models prefix would be listed as models (or runs).
+        named = {"upload": self.incoming, "models": self.models, "failures": self.failures}
+        for (name_a, a), (name_b, b) in itertools.combinations(named.items(), 2):
+            if a.startswith(b) or b.startswith(a):
+                raise ValueError(f"the {name_a} prefix {a!r} and the {name_b} prefix {b!r} overlap")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Layout:
+        names = {
+            "incoming": INCOMING_PREFIX_ENV,
+            "models": MODELS_PREFIX_ENV,
+            "failures": FAILURES_PREFIX_ENV,
+        }
+        return cls(**{field: env[name] for field, name in names.items() if env.get(name)})
+
+    def model_name(self, key: str) -> str | None:
+        """``incoming/a/b.csv`` → ``a/b``, ``incoming/a/b.csv.gz`` → ``a/b.gz`` (a plain and
+        a compressed upload never share a model), in Unicode's composed form (NFC), so that
+        ``café`` typed on a Mac and on Linux is one model; ``None`` for a key not to train
+        on."""
+        if not key.startswith(self.incoming):
+            return None
+        path = key[len(self.incoming) :]
+        suffix = next(
+            (end for end in (*UPLOAD_SUFFIXES, MANIFEST_SUFFIX) if path.endswith(end)), ""
+        )
+        stem = path.removesuffix(suffix)
+        if not suffix or not stem:
+            return None
+        compressed = COMPRESSED_NAME_SUFFIX if suffix == UPLOAD_SUFFIXES[0] else ""
+        return unicodedata.normalize("NFC", stem + compressed)
+
+    def name_problem(self, name: str, *, key: str) -> str | None:
+        """Why ``name`` cannot name a model's keys, or ``None`` when it can: hidden
+        characters make names that look alike and break tools (``errors.is_hidden``), S3
+        would store ``..`` or an empty segment literally, a folder named like a run id would
+        sit among another model's runs, and S3 keys end at 1,024 bytes (a distributed run's
+        part statistics included). ``key`` is the upload's: only a compressed upload's name
+        may end in ``.gz``."""
+        quoted = excerpt(name)
+        if any(is_hidden(char) for char in name):
+            return (
+                f"the upload's name {quoted} holds control, invisible or direction-changing "
+                "characters"
+            )
+        segments = name.split("/")
+        if any(segment in ("", ".", "..") for segment in segments):
+            return f"the upload's name {quoted} has an empty, '.' or '..' folder"
+        # Run folders keep the scale-out's files under distributed/, which the stack lets the
+        # function write without conditions; a model folder there would escape write-once.
+        if DISTRIBUTED_FOLDER.rstrip("/") in segments[1:]:
+            return f"the upload's name {quoted} has a folder named 'distributed' below its first"
+        if any(is_run_id(segment) for segment in segments[1:]):
+            return f"the upload's name {quoted} has a folder below its first named like a run id"
+        if name.endswith(COMPRESSED_NAME_SUFFIX) and not key.endswith(UPLOAD_SUFFIXES[0]):
+            return (
+                f"the upload's name {quoted} ends in {COMPRESSED_NAME_SUFFIX}, which is kept for "
+                f"the models of {UPLOAD_SUFFIXES[0]} uploads: rename it"
+            )
+        run_id = "x" * RUN_ID_LENGTH
+        distributed = [
+            DISTRIBUTED_FOLDER + file
+            for file in (PLAN_FILE, STARTED_FILE, PART_FILE.format(index=MAX_PARTS - 1))
+        ]
+        longest = max(
+            [
+                self.run_prefix(name, run_id) + file
+                for file in (*RUN_FILES, REPORT_FILE, *distributed)
+            ]
+            + [self.failure_key(name, run_id), self.page_key(name)],
+            key=lambda key: len(key.encode()),
+        )
+        if len(longest.encode()) > MAX_KEY_BYTES:
+            return (
+                f"the upload's key is too long: its outputs' keys (such as {excerpt(longest)}) "
+                f"would pass S3's limit of {MAX_KEY_BYTES:,} bytes"
+            )
+        return None
+
+    def quarantine_key(self, key: str, run_id: str) -> str:
+        """A failure record's key for an upload whose name cannot be used (``name_problem``):
+        always valid, and the same for the same upload."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return f"{self.failures}{QUARANTINE_FOLDER}/{digest}/{run_id}.json"
+
+    def model_folder(self, name: str) -> str:
+        """Where a model's runs and its latest.json live."""
+        return f"{self.models}{name}/"
+
+    def name_of_model_folder(self, folder: str) -> str | None:
+        """``models/a/b/`` → ``a/b``; ``None`` for a folder outside the models prefix."""
+        folder = folder.rstrip("/") + "/"
+        if not folder.startswith(self.models) or folder == self.models:
+            return None
+        return folder[len(self.models) : -1]
+
+    def run_prefix(self, name: str, run_id: str) -> str:
+        return f"{self.model_folder(name)}{run_id}/"
+
+    def failure_folder(self, name: str) -> str:
+        """Where a model's failure records live."""
+        return f"{self.failures}{name}/"
+
+    def latest_key(self, name: str) -> str:
+        return f"{self.model_folder(name)}{LATEST_FILE}"
+
+    def page_key(self, name: str) -> str:
+        """The model's page, beside latest.json."""
+        return f"{self.model_folder(name)}{MODEL_PAGE_FILE}"
+
+    def failure_key(self, name: str, run_id: str) -> str:
+        return f"{self.failure_folder(name)}{run_id}.json"
+
+
+def run_id_for(
+    *, etag: str, version_id: str | None, last_modified: datetime, settings: dict
+) -> str:
+    """``<upload time>-<digest>``: sorts by upload time, and the same object version trained
+    with the same settings always gets the same id (a redelivered event repeats a run, not
+    adds one)."""
+    identity = json.dumps(
+        {"etag": etag, "version_id": version_id, "settings": settings}, sort_keys=True
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return f"{last_modified.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` has the form ``run_id`` gives."""
+    return RUN_ID_PATTERN.fullmatch(text) is not None
