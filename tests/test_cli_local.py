@@ -224,7 +224,7 @@ def test_a_server_that_hangs_up_is_one_line_and_exit_4(capsys, monkeypatch):
 
 
 def test_a_run_of_more_than_a_listing_page_is_saved_whole(s3, tmp_path):
-    from linreg.cli import download_run
+    from linreg.local.invoke import download_run
 
     prefix = "models/big/run/"
     # A distributed run's part files: more than one page of a listing (1,000 keys).

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
+from linreg.errors import InputError, excerpt
+
 # Fake credentials keep boto3 from looking for real ones (and from ever signing for AWS).
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -69,3 +71,29 @@ def load_folder(s3, bucket: str, root: Path, prefixes: Iterable[str]) -> None:
             if path.is_file():
                 key = path.relative_to(root).as_posix()
                 s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+
+@contextmanager
+def served_copy(model: str, layout) -> Iterator[tuple[object, str, Path]]:
+    """A client of an embedded S3 holding the bucket copy ``model`` (a folder) lies in, the
+    s3:// address of ``model`` there, and the copy's root. The copy is what ``linreg invoke
+    --out`` writes, so runs and predict read it as they read a bucket, with the same code."""
+    import boto3
+
+    from linreg.local.embedded_s3 import FOLDER_BUCKET, embedded_s3, load_folder, mirror_root
+
+    path = Path(model)
+    root = mirror_root(path, layout.models)
+    if root is None:
+        raise InputError(
+            "bad_model",
+            f"{excerpt(model)} is neither an s3://bucket/... address nor a folder under "
+            f"{layout.models} of a bucket's local copy (what linreg invoke --out writes)",
+        )
+    if not path.is_dir():
+        raise InputError("model_not_found", f"{excerpt(model)} does not exist")
+    with embedded_s3():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=FOLDER_BUCKET)
+        load_folder(s3, FOLDER_BUCKET, root, (layout.models, layout.failures))
+        yield s3, f"s3://{FOLDER_BUCKET}/{path.resolve().relative_to(root).as_posix()}", root
