@@ -235,3 +235,29 @@ def test_a_run_of_more_than_a_listing_page_is_saved_whole(s3, tmp_path):
     download_run(s3, outcome, tmp_path)
     saved = sorted(p.relative_to(tmp_path / prefix) for p in tmp_path.rglob("*.json"))
     assert [str(path) for path in saved] == sorted(names)
+
+
+WITHOUT_MOTO = ROOT / "tests" / "without_moto.py"
+
+
+def test_the_handler_imports_without_moto():
+    done = subprocess.run(
+        [sys.executable, str(WITHOUT_MOTO), "-c", "import linreg.handler, linreg.cli"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_invoke_without_moto_names_the_extra_in_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(WITHOUT_MOTO), "-m", "linreg", "invoke", str(S3_PUT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stderr.strip().endswith("[needs_local_extra]")
+    assert "linreg[local]" in done.stderr and len(done.stderr.strip().splitlines()) == 1

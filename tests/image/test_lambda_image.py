@@ -318,3 +318,13 @@ def test_runtime_has_no_pip_setuptools_or_build_certificates() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["None None", "False []"]
+
+
+def test_runtime_has_no_development_room_and_no_moto() -> None:
+    result = run_python(
+        "import importlib.util\n"
+        "print(importlib.util.find_spec('linreg.local'), importlib.util.find_spec('moto'))"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None None"

@@ -11,6 +11,7 @@ from pathlib import Path
 from unittest import mock
 
 from linreg.errors import InputError, excerpt
+from linreg.local import require_moto
 
 # Fake credentials keep boto3 from looking for real ones (and from ever signing for AWS).
 FAKE_AWS = {
@@ -29,6 +30,7 @@ def embedded_s3() -> Iterator[str]:
     Inside the block every new boto3 S3 client talks to it (``AWS_ENDPOINT_URL_S3``);
     the environment is restored and the server stopped on exit.
     """
+    require_moto()
     from moto.server import ThreadedMotoServer
 
     # The server's request log would drown the command's own output.

@@ -18,6 +18,7 @@ from urllib.parse import quote_plus
 
 from linreg.contract import REPORT_HTML_FILE, Status
 from linreg.errors import InputError
+from linreg.local import require_moto
 
 # The notification S3 sends, as the sample event has it.
 SAMPLE_EVENT = Path(__file__).resolve().parents[3] / "events" / "s3-put.json"
@@ -78,6 +79,7 @@ def state_machine_in_moto(
 ):
     """The stack's state machine, synthesized from this checkout, run in moto with the
     handler serving its steps; S3 is moto's too, stocked as ``upload`` says."""
+    require_moto()
     from linreg import contract, handler
     from linreg.local.embedded_s3 import FAKE_AWS
     from linreg.local.state_machine import serving, synthesized_template
