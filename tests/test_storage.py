@@ -1,3 +1,5 @@
+import io
+import json
 import threading
 import time
 from datetime import UTC, datetime
@@ -5,7 +7,15 @@ from datetime import UTC, datetime
 import pytest
 
 from linreg.service.layout import Layout, run_id_for
-from linreg.service.storage import concurrently, publish_run, put_if_absent
+from linreg.service.storage import (
+    WRITE_ATTEMPTS,
+    WriteConflict,
+    concurrently,
+    publish_run,
+    put_if_absent,
+    swap,
+    update_latest,
+)
 
 
 def test_model_name_strips_the_upload_prefix_and_suffix():
@@ -217,6 +227,43 @@ def test_conflicts_that_never_end_raise_so_lambda_retries():
     s3 = ConflictingS3(*["ConditionalRequestConflict"] * 10)
     with pytest.raises(RuntimeError):
         put_if_absent(s3, "b", "models/x/r/report.json", b"{}")
+
+
+class VanishingLatest:
+    """latest.json is read, then deleted before the write that was conditional on it."""
+
+    def __init__(self, pointer: dict) -> None:
+        self.pointer, self.reads, self.written = pointer, 0, None
+
+    def get_object(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        self.reads += 1
+        if self.reads > 1:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "gone"}}, "GetObject")
+        return {"Body": io.BytesIO(json.dumps(self.pointer).encode()), "ETag": '"e1"'}
+
+    def put_object(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        if "IfMatch" in kwargs:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "gone"}}, "PutObject")
+        self.written = kwargs
+
+
+def test_latest_json_deleted_since_it_was_read_is_read_again_and_written():
+    old = {"run_id": "old", "input": {"key": "incoming/a.csv", "last_modified": "2026-01-01"}}
+    new = {"run_id": "new", "input": {"key": "incoming/a.csv", "last_modified": "2026-01-02"}}
+    s3 = VanishingLatest(old)
+    assert update_latest(s3, "b", "models/a/latest.json", new) is True
+    assert s3.written["IfNoneMatch"] == "*" and json.loads(s3.written["Body"]) == new
+
+
+def test_every_conditional_write_gives_up_after_the_same_number_of_races():
+    s3 = ConflictingS3(*["PreconditionFailed"] * WRITE_ATTEMPTS)
+    with pytest.raises(WriteConflict):
+        swap(s3, "b", "models/a/index.html", lambda attempt: (b"page", '"etag"'))
+    assert s3.puts == WRITE_ATTEMPTS
 
 
 def test_failure_records_may_never_land_under_the_models_prefix():

@@ -21,12 +21,9 @@ makes sure that a page write never fails a run.
 from __future__ import annotations
 
 import posixpath
-import time
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from urllib.parse import quote
-
-from botocore.exceptions import ClientError
 
 from linreg.outputs import figures
 from linreg.outputs.report_html import MISSING, cell, page, png_image, section, text
@@ -36,10 +33,6 @@ from linreg.service.layout import Layout
 # Runs on a page: enough history to see a trend, and a page that stays small and quick to
 # rebuild (each is a report read). `linreg runs` lists them all.
 PAGE_RUNS = 50
-# Compare-and-swap tries before the page is left to the model's next run.
-PAGE_ATTEMPTS = 4
-# A write that lost: the page changed (412), or was deleted (404), since its ETag was read.
-_LOST = (*storage.PRECONDITION_FAILED, *storage.MISSING)
 
 _CSS = """
 main { max-width: 1100px; }
@@ -53,26 +46,21 @@ table.runs tbody tr:nth-child(even) { background: #fafafa; }
 
 def publish_page(s3, bucket: str, layout: Layout, name: str) -> bool:
     """Rewrite the model's page from the runs complete now; ``False`` when it gave up after
-    losing the race ``PAGE_ATTEMPTS`` times (the model's next run rewrites it)."""
+    losing every race (the model's next run rewrites it)."""
     key = layout.page_key(name)
-    for attempt in range(PAGE_ATTEMPTS):
+
+    def next_version(attempt: int) -> tuple[bytes, str | None]:
         # Before listing: see the module's docstring for why this order keeps it correct.
         seen = storage.etag(s3, bucket, key)
         listing = published.read_runs(
             s3, bucket, layout.model_folder(name), layout.failure_folder(name), limit=PAGE_RUNS
         )
-        body = render(name, with_links(listing.runs, relative_to(key)), older=listing.older)
-        condition = {"IfMatch": seen} if seen else {"IfNoneMatch": "*"}
-        try:
-            storage.put(s3, bucket, key, body, **condition)
-            return True
-        except ClientError as error:
-            code = storage.error_code(error)
-            if code not in (*_LOST, *storage.CONFLICT):
-                raise
-            if code in storage.CONFLICT:
-                time.sleep(storage.CONFLICT_BACKOFF_SECONDS * 2**attempt)
-    return False
+        return render(name, with_links(listing.runs, relative_to(key)), older=listing.older), seen
+
+    try:
+        return storage.swap(s3, bucket, key, next_version)
+    except storage.WriteConflict:
+        return False
 
 
 def relative_to(page_key: str) -> Callable[[dict], str]:

@@ -31,11 +31,11 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
 }
 T = TypeVar("T")
-# How often update_latest re-reads latest.json after losing a race to another run.
-LATEST_ATTEMPTS = 8
-# How often a conditional write is tried while S3 answers 409 (a conflicting write in
-# flight), and the first pause between tries (doubling).
-CONFLICT_ATTEMPTS = 5
+# The one retry policy of every conditional write (swap): how often it is tried, and the
+# first pause (doubling) after S3 answers 409, a conflicting write still in flight. A
+# write whose object changed since it was read (412, or 404: deleted) is tried again at
+# once, from a fresh read.
+WRITE_ATTEMPTS = 8
 CONFLICT_BACKOFF_SECONDS = 0.05
 # S3's answers to a conditional request: its condition failed (412), or, for a write, a
 # conflicting write is still in flight (409, "try again").
@@ -238,22 +238,17 @@ def update_latest(
     already read (JSON and ETag), a round trip saved; stale is fine, the swap then fails and
     the pointer is read again. Returns whether it moved.
     """
-    for attempt in range(LATEST_ATTEMPTS):
+
+    def next_version(attempt: int) -> tuple[bytes | None, str | None]:
         current, etag = known if attempt == 0 and known else read_json(s3, bucket, key)
         if current is not None and (
             current["run_id"] == pointer["run_id"]
             or not is_newer(pointer["input"], current["input"])
         ):
-            return False
-        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-        try:
-            put(s3, bucket, key, to_json(pointer), **condition)
-            return True
-        except ClientError as error:
-            # Changed since read (412), or a conflicting write in flight (409): read again.
-            if error_code(error) not in (*PRECONDITION_FAILED, *CONFLICT):
-                raise
-    raise RuntimeError(f"s3://{bucket}/{key} kept changing; giving up so Lambda retries")
+            return None, etag
+        return to_json(pointer), etag
+
+    return swap(s3, bucket, key, next_version)
 
 
 def is_newer(candidate: dict, current: dict) -> bool:
@@ -285,18 +280,44 @@ def put_if_absent(s3, bucket: str, key: str, body: bytes) -> bool:
     """Write ``key`` unless it exists; ``False`` once the object another writer put there
     has been seen. S3 answers 409 (ConditionalRequestConflict) while a conflicting write is
     still in flight: that is "try again", not "someone else won"."""
-    for attempt in range(CONFLICT_ATTEMPTS):
+
+    def next_version(attempt: int) -> tuple[bytes | None, str | None]:
+        # Only a retry has reason to look: the happy path costs one request.
+        return (None if attempt and exists(s3, bucket, key) else body), None
+
+    return swap(s3, bucket, key, next_version)
+
+
+class WriteConflict(RuntimeError):
+    """A conditional write lost every race: raised so that Lambda retries the event."""
+
+
+def swap(
+    s3, bucket: str, key: str, next_version: Callable[[int], tuple[bytes | None, str | None]]
+) -> bool:
+    """Compare-and-swap, the one way this project overwrites a shared object.
+
+    ``next_version(attempt)`` reads what it needs and returns the body to write and the
+    ETag of the version it was computed from (None: the object was absent), or no body
+    when nothing needs writing. The write only lands on that same version (``IfMatch``,
+    or ``IfNoneMatch`` for none); otherwise ``next_version`` is asked again. Returns
+    whether it wrote; raises ``WriteConflict`` after ``WRITE_ATTEMPTS`` lost races.
+    """
+    for attempt in range(WRITE_ATTEMPTS):
+        body, seen = next_version(attempt)
+        if body is None:
+            return False
+        condition = {"IfMatch": seen} if seen else {"IfNoneMatch": "*"}
         try:
-            put(s3, bucket, key, body, IfNoneMatch="*")
+            put(s3, bucket, key, body, **condition)
             return True
         except ClientError as error:
             code = error_code(error)
-            if code in PRECONDITION_FAILED and exists(s3, bucket, key):
-                return False
-            if code not in (*PRECONDITION_FAILED, *CONFLICT):
+            if code not in (*PRECONDITION_FAILED, *MISSING, *CONFLICT):
                 raise
-        time.sleep(CONFLICT_BACKOFF_SECONDS * 2**attempt)
-    raise RuntimeError(f"s3://{bucket}/{key}: conditional writes kept conflicting; Lambda retries")
+            if code in CONFLICT:
+                time.sleep(CONFLICT_BACKOFF_SECONDS * 2**attempt)
+    raise WriteConflict(f"s3://{bucket}/{key} kept changing; giving up so Lambda retries")
 
 
 def put(s3, bucket: str, key: str, body: bytes, **conditions: str) -> None:
