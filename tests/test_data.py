@@ -15,8 +15,7 @@ from corpus import CORPUS_DIR, FAILING
 from helpers import IRIS_CSV, iris_like, with_bad_cell
 from linreg.errors import InputError
 from linreg.spec import IRIS
-from linreg.training import data as dataset
-from linreg.training.data import load, load_bytes
+from linreg.training.data import load, load_bytes, loading
 from linreg.training.data.split import exact_split, hashed_test_rows
 from linreg.training.data.stream import (
     MAX_LINE_BYTES,
@@ -413,17 +412,17 @@ def test_on_several_threads_a_bad_line_comes_before_a_later_stream_error():
 
 
 def test_threads_take_short_turns_at_the_gil_while_parsing_and_only_then(monkeypatch):
-    parse = dataset.parse_block
+    parse = loading.parse_block
     seen = []
 
     def noting_the_interval(*args):
         seen.append(sys.getswitchinterval())
         return parse(*args)
 
-    monkeypatch.setattr(dataset, "parse_block", noting_the_interval)
+    monkeypatch.setattr(loading, "parse_block", noting_the_interval)
     before = sys.getswitchinterval()
     load_bytes(iris_like(3000), block_bytes=1000, threads=2)
-    assert set(seen) == {dataset.SWITCH_INTERVAL_SECONDS} != {before}
+    assert set(seen) == {loading.SWITCH_INTERVAL_SECONDS} != {before}
     assert sys.getswitchinterval() == before
 
 

@@ -1,4 +1,6 @@
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,26 @@ def test_report_has_every_documented_field(tutorial_run):
     assert report["hyperparameters"] == Hyperparameters().as_dict()
     for field in ("test_mse", "train_mse", "baseline_train_mse", "timings", "input", "run_id"):
         assert field in report
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+
+
+def documented_report_fields() -> set[str]:
+    """The fields docs/reference.md's report.json table promises (a row may name several)."""
+    section = REFERENCE.read_text().split("### report.json", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| ([^|]+) \|", section, flags=re.MULTILINE)
+    return {name for row in rows for name in re.findall(r"`([a-z_0-9]+)`", row)}
+
+
+def test_every_report_field_is_documented_and_every_documented_field_is_written(
+    tutorial_run, iris_bytes
+):
+    # Between them: a succeeded run, a diverged one (error) and a sampled curve.
+    diverged = pipeline.run(iris_bytes, Hyperparameters(loss="sum", learning_rate=1.0))
+    sampled = pipeline.run(iris_bytes, Hyperparameters(iterations=1500))
+    written = set(tutorial_run.report) | set(diverged.report) | set(sampled.report)
+    assert written == documented_report_fields()
 
 
 def test_succeeded_run_has_five_files(tutorial_run):

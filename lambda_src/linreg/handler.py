@@ -19,10 +19,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from linreg.config import Limits, env_settings
 from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, STEP_FIELD, Metric, Status
 from linreg.deadline import Deadline
-from linreg.service import scale_out, upload
+from linreg.service import distributed_run, distributed_steps, scale_out, upload
+from linreg.service.attempt import Outcome
 from linreg.service.event import s3_records
 from linreg.service.layout import Layout
-from linreg.service.upload import Outcome
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -111,29 +111,32 @@ def execution_ended(event: dict, *, s3, env: Mapping[str, str]) -> dict:
     if run is None:
         logger.warning("skipping an execution event that is not one of this function's runs")
         return {"status": Status.SKIPPED, "reason": "not an execution of this function's runs"}
-    outcome = upload.fail_distributed(s3, run, layout=layout)
+    outcome = distributed_run.fail_distributed(s3, run, layout=layout)
     publish_metrics([outcome])
     return outcome.as_dict()
 
 
 def step(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline | None = None) -> dict:
-    """A step of the scale-out state machine (``linreg.service.scale_out``): its result."""
+    """A step of the scale-out state machine: its result. The steps' work is
+    ``linreg.service.distributed_run`` (the run's bookkeeping) and ``distributed_steps``."""
     layout = Layout.from_env(env)
     limits = Limits.from_env(env)
     name = event[STEP_FIELD]
     if name == "plan":
-        planned, refused = upload.plan_distributed(s3, event, layout=layout, env=env, limits=limits)
+        planned, refused = distributed_run.plan_distributed(
+            s3, event, layout=layout, env=env, limits=limits
+        )
         if refused is not None:
             publish_metrics([refused])
         return planned
     if name == "part":
-        return scale_out.part(s3, event["item"], deadline=deadline)
+        return distributed_steps.part(s3, event["item"], deadline=deadline)
     if name == "reduce":
-        outcome = upload.finish_distributed(
+        outcome = distributed_run.finish_distributed(
             s3, event["run"], layout=layout, env=env, limits=limits, deadline=deadline
         )
     elif name == "fail":
-        outcome = upload.fail_distributed(s3, event["run"], layout=layout)
+        outcome = distributed_run.fail_distributed(s3, event["run"], layout=layout)
     else:
         raise ValueError(f"unknown step {name!r}")
     publish_metrics([outcome])

@@ -16,9 +16,14 @@ import numpy as np
 from linreg.contract import MAX_INPUT_BYTES_ENV
 from linreg.errors import InputError
 from linreg.spec import Spec
-from linreg.training.data import Dataset, PartStatistics, SplitKind, TestSample
-from linreg.training.data.parse import level_warnings
-from linreg.training.data.split import check_sides
+from linreg.training.data import (
+    Dataset,
+    PartStatistics,
+    SplitKind,
+    TestSample,
+    check_sides,
+    level_warnings,
+)
 from linreg.training.stats import Stats
 
 

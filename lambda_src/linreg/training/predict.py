@@ -9,8 +9,7 @@ import pandas as pd
 
 from linreg.errors import InputError
 from linreg.spec import IRIS, Spec
-from linreg.training.data.parse import predictors, text_frame
-from linreg.training.data.stream import line_blocks, plain, split_header
+from linreg.training.data import line_blocks, plain, predictors, split_header, text_frame
 
 
 def predict(params: dict, data: bytes) -> bytes:

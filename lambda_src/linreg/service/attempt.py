@@ -1,0 +1,286 @@
+"""One delivery's attempt at one run: what became of it (``Outcome``), and what it writes.
+
+A run is published by writing its files, report.json last and only if absent, so exactly
+one delivery wins; latest.json then moves by compare-and-swap, never back to an older
+upload. A problem with the input is recorded under the failures prefix and ends the run
+normally (a retry would fail the same way); S3 and other unexpected errors raise, so
+Lambda retries the event. Every delivery that finds its run published or recorded, a
+redelivery too, then rewrites the model's page (model_page); that step never fails a run.
+Used by both a single upload's run (``upload``) and a distributed one
+(``distributed_run``).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import closing, nullcontext
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from linreg import pipeline
+from linreg.config import Hyperparameters, Limits
+from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
+from linreg.deadline import Deadline, parsing_seconds, training_seconds
+from linreg.errors import InputError
+from linreg.service import model_page, storage
+from linreg.service.layout import Layout
+from linreg.service.storage import InputObject
+
+# Logs through the handler's logger (same format, same request and key fields).
+logger = Logger(service=SERVICE_NAME, child=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What became of one S3 record: for logs, metrics, the CLI and Lambda's response."""
+
+    bucket: str
+    key: str
+    status: Status
+    run_id: str | None = None
+    prefix: str | None = None  # a succeeded run's folder
+    failure_key: str | None = None  # a failed or diverged run's record
+    error: InputError | None = None
+    reason: str | None = None  # why it was skipped
+    duplicate: bool = False  # an earlier delivery had done it already
+    latest_moved: bool | None = None
+    page_written: bool | None = None  # the model's page was rewritten after the run
+    test_mse: float | None = None
+    rows: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The outcome as Lambda's response lists it (and `linreg invoke` reads it)."""
+        values = {
+            "bucket": self.bucket,
+            "key": self.key,
+            "status": self.status,
+            "run_id": self.run_id,
+            "prefix": self.prefix,
+            "failure_key": self.failure_key,
+            **(self.error.as_dict() if self.error else {}),
+            "reason": self.reason,
+            "duplicate": self.duplicate or None,
+            "latest_moved": self.latest_moved,
+            "page_written": self.page_written,
+            "test_mse": self.test_mse,
+            "rows": self.rows,
+            "timings": self.timings or None,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery's attempt at one run: where its outputs go, and what it does there."""
+
+    s3: object
+    layout: Layout
+    name: str
+    run_id: str
+    where: dict
+    source: dict
+    quarantine_key: str | None = None  # where the record goes when the name is unusable
+
+    @property
+    def prefix(self) -> str:
+        return self.layout.run_prefix(self.name, self.run_id)
+
+    @property
+    def failure_key(self) -> str:
+        return self.quarantine_key or self.layout.failure_key(self.name, self.run_id)
+
+    def outcome(self, status: Status, **details) -> Outcome:
+        return Outcome(**self.where, status=status, run_id=self.run_id, **details)
+
+    def already_done(self) -> Outcome | None:
+        """The outcome of a run an earlier delivery or step published or recorded (its
+        latest.json moved now if it had not been), or ``None``."""
+        bucket = self.where["bucket"]
+        (published, _), (failure, _) = storage.concurrently(
+            lambda: storage.read_json(self.s3, bucket, self.prefix + REPORT_FILE),
+            lambda: storage.read_json(self.s3, bucket, self.failure_key),
+        )
+        if published is not None:
+            return self.was_published(published)
+        if failure is not None:
+            return self.was_recorded(failure)
+        return None
+
+    def was_published(self, report: dict) -> Outcome:
+        # The delivery that published it may have failed before moving latest.json.
+        moved = self.move_latest(report)
+        logger.info("run already published; duplicate delivery", extra={"latest_moved": moved})
+        return self.outcome(
+            Status.SUCCEEDED,
+            prefix=self.prefix,
+            duplicate=True,
+            latest_moved=moved,
+            page_written=self.write_page(),
+        )
+
+    def was_recorded(self, failure: dict) -> Outcome:
+        logger.info("run already failed; duplicate delivery")
+        return self.outcome(
+            Status(failure["status"]),
+            failure_key=self.failure_key,
+            error=InputError(**failure["error"]),
+            duplicate=True,
+            page_written=self.write_page(),
+        )
+
+    def train_and_publish(
+        self,
+        upload: InputObject,
+        settings: dict[str, str],
+        *,
+        uploaded: dict[str, str],
+        limits: Limits,
+        deadline: Deadline,
+    ) -> Outcome:
+        s3, bucket = self.s3, upload.bucket
+
+        def opened() -> tuple[object, InputError | None]:
+            try:
+                return storage.open_body(s3, upload), None
+            except InputError as error:
+                return None, error
+
+        # The download starts with the two checks, a round trip saved; a duplicate closes it.
+        (published, _), (failure, _), (body, unreadable) = storage.concurrently(
+            lambda: storage.read_json(s3, bucket, self.prefix + REPORT_FILE),
+            lambda: storage.read_json(s3, bucket, self.failure_key),
+            opened,
+        )
+        with closing(body) if body is not None else nullcontext():
+            if published is not None:
+                return self.was_published(published)
+            if failure is not None:
+                return self.was_recorded(failure)
+            if unreadable is not None:
+                return self.fail(unreadable, settings=settings)
+            if body is None:
+                # Overwritten between HEAD and GET: the newer version has its own event.
+                logger.info("upload replaced before it was read; its own event will train it")
+                return self.outcome(Status.SKIPPED, reason="replaced by a newer upload")
+            try:
+                limits.check_upload_settings(uploaded)
+                hyperparameters = Hyperparameters.from_strings(settings)
+                limits.check(hyperparameters)
+                least = parsing_seconds(upload.size) + training_seconds(
+                    engine=hyperparameters.engine,
+                    iterations=hyperparameters.iterations,
+                    rows=0,
+                    n_features=0,
+                )
+                deadline.expect(least, "reading this upload and training on it")
+                result = pipeline.run(
+                    body,
+                    hyperparameters,
+                    source=self.source,
+                    run_id=self.run_id,
+                    max_bytes=limits.max_input_bytes,
+                    deadline=deadline,
+                    size=upload.size,
+                )
+            except InputError as error:
+                return self.fail(error, settings=settings)
+        return self.finish(result, settings=settings)
+
+    def finish(self, result: pipeline.Run, *, settings: dict) -> Outcome:
+        """Publish a trained run, or record a diverged one."""
+        if result.status != Status.SUCCEEDED:
+            return self.fail(result.error, settings=settings, report=result.report)
+        return self.publish(result)
+
+    def publish(self, result: pipeline.Run) -> Outcome:
+        s3, bucket, report = self.s3, self.where["bucket"], result.report
+        latest_key = self.layout.latest_key(self.name)
+        started = time.perf_counter()
+        # latest.json is read while the run's files are written, a round trip saved; if it
+        # changes meanwhile, the compare-and-swap in update_latest notices and reads it again.
+        published, latest = storage.concurrently(
+            lambda: storage.publish_run(s3, bucket, self.prefix, result.files),
+            lambda: storage.read_json(s3, bucket, latest_key),
+        )
+        details = {
+            "prefix": self.prefix,
+            "test_mse": report["test_mse"],
+            "rows": report["rows"]["total"],
+            "timings": {**report["timings"], "write_seconds": time.perf_counter() - started},
+        }
+        if not published:
+            logger.info("another delivery published this run first")
+            return self.outcome(
+                Status.SUCCEEDED, duplicate=True, page_written=self.write_page(), **details
+            )
+        # Independent of each other once the run is complete: a round trip saved.
+        moved, page_written = storage.concurrently(
+            lambda: self.move_latest(report, known=latest), self.write_page
+        )
+        logger.info("published", extra={"prefix": self.prefix, "latest_moved": moved})
+        return self.outcome(
+            Status.SUCCEEDED, latest_moved=moved, page_written=page_written, **details
+        )
+
+    def move_latest(self, report: dict, *, known: tuple | None = None) -> bool:
+        """Point latest.json at this run unless it points at a newer upload already."""
+        pointer = {
+            "run_id": self.run_id,
+            "prefix": self.prefix,
+            "test_mse": report["test_mse"],
+            "input": report["input"],
+        }
+        latest_key = self.layout.latest_key(self.name)
+        return storage.update_latest(
+            self.s3, self.where["bucket"], latest_key, pointer, known=known
+        )
+
+    def fail(self, error: InputError, *, settings: dict, report: dict | None = None) -> Outcome:
+        """Record a run that cannot succeed; a redelivery finds the record and stops there."""
+        status = Status.DIVERGED if error.code == "diverged" else Status.FAILED
+        record = {
+            "status": status,
+            "run_id": self.run_id,
+            "error": error.as_dict(),
+            "input": self.source,
+            "settings": settings,
+            "report": report,
+        }
+        first = storage.record_failure(self.s3, self.where["bucket"], self.failure_key, record)
+        logger.warning(
+            "run failed",
+            extra={"code": error.code, "error": error.message, "failure_key": self.failure_key},
+        )
+        return self.outcome(
+            status,
+            failure_key=self.failure_key,
+            error=error,
+            duplicate=not first,
+            page_written=self.write_page(),
+        )
+
+    def write_page(self) -> bool | None:
+        """Rewrite the model's page, now that this run is complete or recorded. Best effort:
+        the run's outcome stands whatever happens here, and the model's next run rewrites
+        the page (model_page says why that keeps it correct). ``None``: no page (an upload
+        whose name makes no keys)."""
+        if self.quarantine_key:
+            return None
+        bucket = self.where["bucket"]
+        try:
+            written = model_page.publish_page(self.s3, bucket, self.layout, self.name)
+        except Exception as error:
+            # Not only S3's errors: a record someone else left malformed must not fail, and
+            # so retry, every run of the model.
+            logger.warning(
+                "model page not written; the model's next run rewrites it",
+                extra={"error": f"{type(error).__name__}: {error}"},
+                exc_info=not isinstance(error, ClientError | BotoCoreError),
+            )
+            return False
+        if not written:
+            logger.warning("model page kept changing; the model's next run rewrites it")
+        return written

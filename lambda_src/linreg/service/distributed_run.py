@@ -1,0 +1,91 @@
+"""A distributed run's bookkeeping: its plan or its refusal, its outcome once the parts are
+summed and trained, and its failure record when the state machine could not finish it.
+
+What the state machine's ``plan``, ``reduce`` and ``fail`` steps answer; the work on the
+data is ``distributed_steps``', the records are written as a single run writes them
+(``attempt``). Every step is safe to repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from linreg import pipeline
+from linreg.config import Hyperparameters, Limits
+from linreg.deadline import Deadline
+from linreg.errors import InputError, excerpt
+from linreg.service import distributed_steps
+from linreg.service.attempt import Attempt, Outcome
+from linreg.service.layout import Layout
+
+
+def plan_distributed(
+    s3, run: dict, *, layout: Layout, env: Mapping[str, str], limits: Limits
+) -> tuple[dict, Outcome | None]:
+    """The state machine's first step: the plan's location, or, for input it cannot train
+    on (a bad manifest, a missing part, a header that does not match), the run's failure
+    record written at once and its outcome, also in the answer as ``refused`` (the execution
+    then ends, and succeeds: a user's mistake is not the service failing)."""
+    try:
+        planned = distributed_steps.plan(s3, run, layout=layout, env=env, limits=limits)
+        return {**planned, "refused": None}, None
+    except InputError as error:
+        outcome = _distributed_attempt(s3, run, layout).fail(error, settings=run["settings"])
+    return {"bucket": None, "key": None, "parts": 0, "refused": outcome.as_dict()}, outcome
+
+
+def finish_distributed(
+    s3,
+    run: dict,
+    *,
+    layout: Layout,
+    env: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
+    deadline: Deadline | None = None,
+) -> Outcome:
+    """The state machine's last step: the parts' statistics summed, trained and published
+    (or recorded) as one run of the whole file would be. A retry after an error (S3's, say)
+    finds what the first try finished and completes the rest."""
+    attempt = _distributed_attempt(s3, run, layout)
+    settings = run["settings"]
+    done = attempt.already_done()
+    if done is not None:
+        return done
+    try:
+        table = distributed_steps.parts_dataset(
+            s3, run, limits=limits or Limits(), env=env or {}, deadline=deadline
+        )
+        execution = {"mode": "distributed", "parts": run["plan"]["parts"]}
+        result = pipeline.train(
+            table,
+            Hyperparameters.from_strings(settings),
+            source=run["source"],
+            run_id=run["run_id"],
+            execution=execution,
+            deadline=deadline,
+        )
+    except InputError as error:
+        return attempt.fail(error, settings=settings)
+    return attempt.finish(result, settings=settings)
+
+
+def fail_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
+    """A failure record for a run the state machine could not finish, unless it finished
+    after all: a run that was published (its latest.json move failed, say) is completed
+    instead, so that no run is both published and recorded as failed."""
+    attempt = _distributed_attempt(s3, run, layout)
+    done = attempt.already_done()
+    if done is not None:
+        return done
+    cause = run.get("error") or {}
+    error = InputError(
+        "run_failed",
+        "the distributed run could not finish: "
+        f"{excerpt(str(cause.get('Error', 'error')))}: {str(cause.get('Cause', ''))[:500]}",
+    )
+    return attempt.fail(error, settings=run["settings"])
+
+
+def _distributed_attempt(s3, run: dict, layout: Layout) -> Attempt:
+    where = {"bucket": run["bucket"], "key": run["key"]}
+    return Attempt(s3, layout, run["name"], run["run_id"], where, run["source"])

@@ -1,0 +1,384 @@
+"""The scale-out state machine's steps: ``plan``, ``part`` and the reduce's dataset.
+
+- ``plan``: read the header(s), cut the object(s) into byte ranges (a ``.csv.gz`` is one
+  part), write the plan (a JSON array) under the run's folder;
+- ``part`` (one per plan item, in a Distributed Map): the range's statistics, written
+  under the run's folder; an input problem is written as the part's result, not raised;
+- ``reduce``'s first half (``parts_dataset``): the parts summed (all of them, or nothing)
+  into the dataset that ``distributed_run`` trains and publishes as one run would.
+
+Also the deployment's settings these read (part size, part cap, the size above which an
+upload goes distributed) and the run's folder for them. Every step is safe to repeat: the
+state machine retries a step that raised (S3's transient errors), and a retried step
+rewrites the same files.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from linreg.config import Hyperparameters, Limits, int_setting
+from linreg.contract import (
+    DEFAULT_DISTRIBUTED_ABOVE_BYTES,
+    DEFAULT_PART_BYTES,
+    DISTRIBUTED_ABOVE_BYTES_ENV,
+    DISTRIBUTED_FOLDER,
+    MANIFEST_SUFFIX,
+    MAX_PARTS,
+    MAX_PARTS_ENV,
+    PART_BYTES_ENV,
+    PART_FILE,
+    PLAN_FILE,
+)
+from linreg.deadline import Deadline
+from linreg.errors import InputError, excerpt
+from linreg.service import manifest, storage
+from linreg.service.layout import Layout
+from linreg.service.storage import InputObject
+from linreg.spec import spec_named
+from linreg.training import parts
+from linreg.training.data import (
+    BLOCK_BYTES,
+    EXACT_SPLIT_MAX_ROWS,
+    GZIP_MAGIC,
+    Dataset,
+    TestSample,
+    check_header,
+    line_blocks,
+    line_terminator,
+    load,
+    load_part,
+    owned_lines,
+    plain,
+    split_header,
+    whole_file_lines,
+)
+
+# How many part results the reduce reads at once, and headers the plan reads at once.
+READ_THREADS = 32
+# Each plan item carries the header, and a child's input may hold 256 KiB at most
+# (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html): a header
+# of this size leaves most of that free.
+MAX_HEADER_BYTES = 64 << 10
+# What the plan reads of each file to find its header: one small range request.
+HEADER_PROBE_BYTES = 8 << 10
+
+
+def distributed_above(env: Mapping[str, str]) -> int:
+    return int_setting(env, DISTRIBUTED_ABOVE_BYTES_ENV, DEFAULT_DISTRIBUTED_ABOVE_BYTES)
+
+
+def part_bytes(env: Mapping[str, str]) -> int:
+    return int_setting(env, PART_BYTES_ENV, DEFAULT_PART_BYTES)
+
+
+def max_parts(env: Mapping[str, str]) -> int:
+    """The deployment's cap on a run's parts, never above what the state machine holds."""
+    return min(int_setting(env, MAX_PARTS_ENV, MAX_PARTS), MAX_PARTS)
+
+
+def distributed_folder(layout: Layout, run: dict) -> str:
+    return layout.run_prefix(run["name"], run["run_id"]) + DISTRIBUTED_FOLDER
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What the plan needs of a file's first bytes."""
+
+    header: list[str]
+    data_start: int  # the first byte after the header line (0 for gzip: one whole part)
+    compressed: bool
+    line_end: str  # "\n" (with or without "\r" before it), or "\r" alone (old Mac files)
+
+
+def plan(s3, run: dict, *, layout: Layout, env: Mapping[str, str], limits: Limits) -> dict:
+    """Cut the run's object(s) into parts; write the plan; return where it is. An input
+    problem raises ``InputError`` before anything is written."""
+    cap = max_parts(env)
+    if run["key"].endswith(MANIFEST_SUFFIX):
+        files = [
+            _file(item)
+            for item in manifest.part_files(
+                s3, run, layout=layout, max_parts=cap, max_bytes=limits.max_input_bytes
+            )
+        ]
+    else:
+        files = [_file(run)]
+    with ThreadPoolExecutor(min(READ_THREADS, len(files)), thread_name_prefix="head") as pool:
+        heads = list(pool.map(lambda file: _head(s3, file), files))
+    header = heads[0].header
+    check_header(header, spec_named(Hyperparameters.from_strings(run["settings"]).dataset))
+    for file, head in zip(files, heads, strict=True):
+        if head.header != header:
+            raise InputError(
+                "malformed_csv",
+                f"the part file {file['key']} has the header {excerpt(','.join(head.header))}; "
+                f"the first part has {excerpt(','.join(header))}",
+            )
+    ranges = [
+        (file, head, start, end)
+        for file, head in zip(files, heads, strict=True)
+        for start, end in (
+            [(0, file["size"])]
+            if head.compressed
+            else parts.byte_ranges(head.data_start, file["size"], part_bytes(env))
+        )
+    ]
+    manifest.check_part_count(len(ranges), cap, what=run["key"])
+    folder = distributed_folder(layout, run)
+    items = [
+        {
+            "index": index,
+            "bucket": run["bucket"],
+            "key": file["key"],
+            "version_id": file["version_id"],
+            "etag": file["etag"],
+            "size": file["size"],
+            "start": start,
+            "end": end,
+            "whole_file": head.compressed,
+            "data_start": head.data_start,
+            "line_end": head.line_end,
+            "header": header,
+            "settings": run["settings"],
+            "max_bytes": limits.max_input_bytes,
+            "statistics_key": folder + PART_FILE.format(index=index),
+        }
+        for index, (file, head, start, end) in enumerate(ranges)
+    ]
+    key = folder + PLAN_FILE
+    storage.put(s3, run["bucket"], key, json.dumps(items).encode())
+    return {"bucket": run["bucket"], "key": key, "parts": len(items)}
+
+
+def _file(source: dict | InputObject) -> dict:
+    if isinstance(source, InputObject):
+        source = source.source()
+    return {name: source.get(name) for name in ("bucket", "key", "version_id", "etag", "size")}
+
+
+def _head(s3, file: dict) -> _Head:
+    """A file's header, where its data starts, and how its lines end."""
+    head = _read_range(s3, file, 0, HEADER_PROBE_BYTES)
+    if head[:2] == GZIP_MAGIC:
+        # Its header is inside the compressed stream: decompress just enough of it.
+        body = _open(s3, file, first_byte=0)
+        try:
+            first, _ = next(line_blocks(plain(body, None), MAX_HEADER_BYTES), (b"", 1))
+        finally:
+            body.close()
+        header, _ = split_header(iter([(_header_line(first, file), 1)]))
+        return _Head(header, 0, True, line_terminator(first).decode())
+    if not re.search(rb"[\r\n]", head) and len(head) < file["size"]:
+        head = _read_range(s3, file, 0, MAX_HEADER_BYTES + 2)
+    line = _header_line(head, file)
+    header, _ = split_header(iter([(line, 1)]))
+    return _Head(header, len(line), False, line_terminator(head).decode())
+
+
+def _header_line(head: bytes, file: dict) -> bytes:
+    """The header line of ``head`` with its line end; refused past ``MAX_HEADER_BYTES``."""
+    line_end = re.search(rb"\r\n|\r|\n", head)
+    line = head[: line_end.end()] if line_end else head
+    if len(line) > MAX_HEADER_BYTES or (not line_end and len(head) < file["size"]):
+        raise InputError(
+            "malformed_csv",
+            f"the header line of {file['key']} is longer than {MAX_HEADER_BYTES:,} bytes, "
+            "the most a file trained in parts may have",
+        )
+    return line
+
+
+def _read_range(s3, file: dict, first_byte: int, size: int) -> bytes:
+    body = _open(s3, file, first_byte=first_byte, last_byte=first_byte + size - 1)
+    try:
+        return body.read()
+    finally:
+        body.close()
+
+
+def _open(s3, item: dict, *, first_byte: int, last_byte: int | None = None):
+    """A stream of the planned version's bytes; one replaced since the plan is an input
+    problem (the run would mix two files), not a reason to retry."""
+    options = {"VersionId": item["version_id"]} if item.get("version_id") else {}
+    byte_range = f"bytes={first_byte}-{'' if last_byte is None else last_byte}"
+    try:
+        response = s3.get_object(
+            Bucket=item["bucket"],
+            Key=item["key"],
+            Range=byte_range,
+            IfMatch=f'"{item["etag"]}"',
+            **options,
+        )
+    except ClientError as error:
+        code = storage.error_code(error)
+        if code in (*storage.PRECONDITION_FAILED, *storage.MISSING):
+            raise InputError(
+                "input_missing",
+                f"s3://{item['bucket']}/{item['key']} was replaced or deleted during the run",
+            ) from None
+        if code == "InvalidRange":  # an empty object has no byte 0
+            return io.BytesIO(b"")
+        raise
+    return response["Body"]
+
+
+# --- part ---------------------------------------------------------------------------------
+
+
+def part(s3, item: dict, *, deadline: Deadline | None = None) -> dict:
+    """One part's statistics, written where the plan says; an input problem is written as
+    the part's result (the reduce ends the run with it), S3 errors raise (retried). The
+    answer is only the part's index: the Map collects every child's answer, within 256 KiB."""
+    hyperparameters = Hyperparameters.from_strings(item["settings"])
+    try:
+        body = _open(s3, item, first_byte=0 if item["whole_file"] else max(item["start"] - 1, 0))
+        try:
+            statistics = load_part(
+                _part_lines(body, item),
+                item["header"],
+                spec=spec_named(hyperparameters.dataset),
+                test_size=hyperparameters.test_size,
+                split_seed=hyperparameters.split_seed,
+                deadline=deadline,
+            )
+        finally:
+            body.close()
+        result = parts.part_result(item["index"], statistics)
+    except InputError as error:
+        result = parts.part_failure(item["index"], 0, error)
+    result["key"] = item["key"]
+    # Compact: a part's sample of test rows is thousands of numbers, read only by the reduce.
+    storage.put(s3, item["bucket"], item["statistics_key"], _compact(result))
+    return {"part": item["index"]}
+
+
+def _part_lines(body, item: dict) -> Iterator[bytes]:
+    if item["whole_file"]:
+        return whole_file_lines(plain(body, item["max_bytes"]))
+    return owned_lines(body, item["start"], item["end"], line_end=item["line_end"].encode())
+
+
+def _compact(document: dict) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+# --- reduce -------------------------------------------------------------------------------
+
+
+def parts_dataset(
+    s3, run: dict, *, limits: Limits, env: Mapping[str, str], deadline: Deadline | None = None
+) -> Dataset:
+    """The run's dataset, summed from its parts' statistics (``reduce``'s first half); one
+    small enough for the tutorial's exact split is read again in one pass and split so."""
+    plan_location = run["plan"]
+    items, _ = storage.read_json(s3, plan_location["bucket"], plan_location["key"])
+    hyperparameters = Hyperparameters.from_strings(run["settings"])
+    spec = spec_named(hyperparameters.dataset)
+    sample = TestSample.empty(len(spec.features))
+    results = []
+    # Thousands of parts: read them a few dozen at a time, not a thread each, and fold each
+    # part's sample of test rows in as it arrives, so only the statistics stay in memory.
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="parts") as pool:
+        read = pool.map(
+            lambda item: storage.read_json(s3, item["bucket"], item["statistics_key"])[0], items
+        )
+        for result in read:
+            if result is not None:
+                sample = parts.merge_sample(sample, result, hyperparameters.split_seed)
+                results.append(result)
+    dataset = parts.reduce(
+        results,
+        parts=len(items),
+        header=items[0]["header"],
+        spec=spec,
+        test_size=hyperparameters.test_size,
+        test_sample=sample,
+        max_bytes=limits.max_input_bytes,
+    )
+    if _fits_one_pass(dataset, items, env):
+        return _one_pass(s3, items, hyperparameters, limits=limits, deadline=deadline)
+    return dataset
+
+
+def _fits_one_pass(dataset: Dataset, items: list[dict], env: Mapping[str, str]) -> bool:
+    """Whether one function would have trained this dataset with the exact split: rows
+    within the exact split's size, in files it would have trained whole."""
+    stored = sum(item["size"] for item in _first_items(items))
+    line_ends = {item["line_end"] for item in items}
+    return (
+        dataset.total_rows <= EXACT_SPLIT_MAX_ROWS
+        and stored <= distributed_above(env)
+        and len(line_ends) == 1
+    )
+
+
+def _one_pass(
+    s3, items: list[dict], hyperparameters: Hyperparameters, *, limits: Limits, deadline
+) -> Dataset:
+    """The files' data lines, under one header, read as one upload of them would be."""
+    files = _first_items(items)
+    header_line = (",".join(files[0]["header"]) + files[0]["line_end"]).encode()
+    return load(
+        _Chunks(itertools.chain([header_line], _data_chunks(s3, files))),
+        spec=spec_named(hyperparameters.dataset),
+        test_size=hyperparameters.test_size,
+        split_seed=hyperparameters.split_seed,
+        max_bytes=limits.max_input_bytes + len(header_line),
+        deadline=deadline,
+    )
+
+
+def _first_items(items: list[dict]) -> list[dict]:
+    """One plan item per file (its first), in plan order."""
+    first: dict[str, dict] = {}
+    for item in items:
+        first.setdefault(item["key"], item)
+    return list(first.values())
+
+
+def _data_chunks(s3, files: list[dict]) -> Iterator[bytes]:
+    """Each file's data lines in turn (its header left out), each file ending with a line
+    end, so that the next file's first line stays a line of its own."""
+    for file in files:
+        line_end, last = file["line_end"].encode(), b""
+        body = _open(s3, file, first_byte=0 if file["whole_file"] else file["data_start"])
+        with closing(body):
+            if file["whole_file"]:
+                chunks = whole_file_lines(plain(body, file["max_bytes"]))
+            else:
+                chunks = iter(functools.partial(body.read, BLOCK_BYTES), b"")
+            for last in chunks:
+                yield last
+        if last and not last.endswith(line_end):
+            yield line_end
+
+
+class _Chunks:
+    """An iterator of byte strings read as one stream, at most ``size`` bytes a read."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks, self.buffer = chunks, b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        cut = len(self.buffer) if size < 0 else size
+        data, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        return data
