@@ -51,8 +51,7 @@ def docker() -> str:
 def synthesize(outdir: Path, *, architecture: str | None = None) -> Path:
     """Synthesize the app with cdk.json's context (and `architecture`, if given) into
     `outdir`; returns the template path."""
-    sys.path.insert(0, str(REPO_ROOT / "infra"))
-    from app import build_app
+    from linreg_infra.app import build_app
 
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
     if architecture is not None:

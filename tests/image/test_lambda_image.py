@@ -32,11 +32,10 @@ from runtime_api import RuntimeAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.append(str(REPO_ROOT / "image"))
-sys.path.append(str(REPO_ROOT / "infra"))
 
 import lambda_image  # noqa: E402
 from helpers import fake_client_keys, s3_server  # noqa: E402
-from linreg_stack import MB_PER_VCPU  # noqa: E402
+from linreg_infra.function import MB_PER_VCPU  # noqa: E402
 
 pytestmark = pytest.mark.image
 

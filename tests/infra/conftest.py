@@ -9,14 +9,13 @@ annotations and cfn-lint findings are kept for the session:
 - "default": cdk.json's context as it is;
 - "configured": every `linreg:*` key set, as strings, the way `-c` passes them.
 
-Also puts infra/ (the CDK app, not an installed package) on sys.path, so that the test
-modules here can import `app`, `settings` and `linreg_stack`.
+The CDK app is the package linreg_infra (infra/linreg_infra), installed in the venv with
+the library.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -25,10 +24,7 @@ from aws_cdk.assertions import Annotations, Template
 from cfnlint.api import ManualArgs, lint_file
 
 from helpers import ROOT, scale_out_environment
-
-sys.path.append(str(ROOT / "infra"))
-
-from app import build_app  # noqa: E402
+from linreg_infra.app import build_app
 
 CDK_JSON_CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
 CONFIGURED = {

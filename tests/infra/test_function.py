@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-import settings
 from linreg.contract import DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS_ENV, UPLOAD_SETTINGS_ENV
-from linreg_stack import ARCHITECTURES, omp_threads_for
+from linreg_infra import settings_parsers
+from linreg_infra.function import ARCHITECTURES, omp_threads_for
 from template import function_environment, function_id, of_type
 
 
@@ -30,7 +30,7 @@ def test_image_is_built_for_the_functions_platform(stack) -> None:
 
 
 def test_every_architecture_setting_has_a_function_and_an_image_platform() -> None:
-    assert set(ARCHITECTURES) == set(settings.ARCHITECTURES)
+    assert set(ARCHITECTURES) == set(settings_parsers.ARCHITECTURES)
 
 
 def test_function_defaults_to_measured_memory_and_five_minutes(resources: dict) -> None:

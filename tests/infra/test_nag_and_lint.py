@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from settings import CONTEXT_KEYS
+from linreg_infra.settings import CONTEXT_KEYS
 from template import nag_suppressions
 
 NAG_RULE = Match.string_like_regexp("AwsSolutions-.*")

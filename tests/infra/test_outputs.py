@@ -7,7 +7,7 @@ import re
 from aws_cdk.assertions import Template
 
 from helpers import ROOT
-from settings import CONTEXT_KEYS
+from linreg_infra.settings import CONTEXT_KEYS
 from template import bucket_id, failure_queue_id, of_type, only, trigger_queue_id
 
 # Where the deploy documentation lives: its "## Deploy to AWS" section lists the outputs

@@ -1,6 +1,6 @@
-"""The `linreg:*` context keys (infra/settings.py): defaults, parsing of -c strings and
-cdk.json values, and the message a bad value stops synthesis with. Plain Python, no CDK
-synthesis."""
+"""The `linreg:*` context keys (infra/linreg_infra/settings.py): defaults, parsing of -c
+strings and cdk.json values, and the message a bad value stops synthesis with. Plain
+Python, no CDK synthesis."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from linreg.contract import (
     UPLOAD_SETTINGS_ENV,
 )
 from linreg.spec import BUILT_IN
-from settings import CONTEXT_KEYS, DATASETS, Settings, SettingsError
+from linreg_infra.settings import CONTEXT_KEYS, DATASETS, Settings, SettingsError
 
 
 def test_empty_context_gives_the_documented_defaults() -> None:

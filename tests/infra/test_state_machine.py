@@ -20,7 +20,7 @@ from linreg.contract import (
     STEP_FIELD,
 )
 from linreg.local.state_machine import FUNCTION_ARN, definition
-from linreg_stack import MAX_STATE_MACHINE_NAME, state_machine_name
+from linreg_infra.distributed_run import MAX_STATE_MACHINE_NAME, state_machine_name
 from template import (
     DATA_BUCKET,
     allowed,

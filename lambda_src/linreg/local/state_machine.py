@@ -338,15 +338,12 @@ def _objects(s3: Any, bucket: str) -> dict[str, bytes]:
 def synthesized_template(**context: str) -> dict:
     """The stack's template as ``cdk synth`` makes it from this checkout (cdk.json's context,
     ``context`` over it). Needs aws-cdk-lib and Node.js, as ``make synth`` does."""
-    import sys
     import tempfile
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[3]
-    if str(repo / "infra") not in sys.path:
-        sys.path.insert(0, str(repo / "infra"))
     _use_pinned_node(repo / "node_modules" / ".bin")
-    from app import build_app
+    from linreg_infra.app import build_app
 
     base = json.loads((repo / "cdk.json").read_text())["context"]
     with tempfile.TemporaryDirectory(prefix="linreg-cdk.out.") as outdir:

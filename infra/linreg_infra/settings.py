@@ -3,16 +3,14 @@
 Every key has a default here (docs/deploy.md lists them). Override one for a single
 command with `cdk deploy -c linreg:memoryMb=3008`, or for good by adding it to the
 "context" of cdk.json. Values given with -c arrive as strings and values from cdk.json as
-JSON, so every parser accepts both. A bad value stops synthesis with a message that names
-the key; so does an unknown `linreg:*` key, because a misspelt key would otherwise be
-silently ignored.
+JSON, so every parser (settings_parsers.py) accepts both. A bad value stops synthesis with
+a message that names the key; so does an unknown `linreg:*` key, because a misspelt key
+would otherwise be silently ignored.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +32,22 @@ from linreg.contract import (
     UPLOAD_SETTINGS_ENV,
 )
 from linreg.spec import BUILT_IN
+from linreg_infra.settings_parsers import (
+    DEFAULT_ARCHITECTURE,
+    SettingsError,
+    architecture,
+    boolean,
+    choice,
+    email,
+    fraction,
+    log_retention,
+    optional_whole_number,
+    positive_number,
+    prefix,
+    stack_name,
+    upload_settings,
+    whole_number,
+)
 
 PREFIX = "linreg:"
 
@@ -45,11 +59,6 @@ LOSSES = config.LOSSES
 ENGINES = config.ENGINES
 PRESETS = tuple(config.PRESETS)
 DATASETS = tuple(BUILT_IN)
-# The upload metadata keys an operator may allow (linreg:uploadSettings), and the two words
-# that stand for all of them and for none.
-METADATA_KEYS = tuple(sorted(config.METADATA_NAMES.values()))
-ALL_UPLOAD_SETTINGS = "all"
-NO_UPLOAD_SETTINGS = "none"
 # S3's largest object: the library's own limit (LINREG_MAX_INPUT_BYTES) can only be lower.
 MAX_OBJECT_BYTES = 5 * 2**40
 # The scale-out's limits. Below a MiB a part or a threshold only multiplies Lambda runs for
@@ -66,29 +75,6 @@ MAX_DISTRIBUTED_TIMEOUT_SECONDS = 86_400
 # Lambda steps of a distributed run that follow one another: plan, a part, reduce.
 DISTRIBUTED_STEPS_IN_A_ROW = 3
 
-# The only retention periods CloudWatch Logs accepts.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-
-# The function's instruction set (Lambda's names); the image is built for the same one.
-ARCHITECTURES = ("x86_64", "arm64")
-# Why arm64 is refused for now: an image built for it could not import mxnet.
-ARM64_BLOCKED = (
-    "arm64 cannot run linreg yet: mxnet 1.9.1's aarch64 wheel links Arm Performance "
-    "Libraries (libarmpl_lp64_mp.so) that it does not ship and neither Debian nor PyPI "
-    "provides (docs/deploy.md#architecture); use x86_64"
-)
-
-STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
-# Deliberately loose: the address only has to look like one; SNS sends a confirmation.
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-class SettingsError(ValueError):
-    """A `linreg:*` context value that cannot be used; the message names the key."""
-
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
@@ -97,7 +83,7 @@ class Settings:
     stack_name: str = "Linreg"
     # x86_64: the 20 % cheaper arm64 (Graviton) is refused until mxnet's aarch64 wheel can
     # load (ARM64_BLOCKED, docs/deploy.md).
-    architecture: str = "x86_64"
+    architecture: str = DEFAULT_ARCHITECTURE
     # Memory is not what the size is for: the handler streams its input, so its peak barely
     # grows with the file (docs/performance.md). Lambda allots CPU by memory, and parsing
     # uses all the CPU this size buys.
@@ -252,134 +238,6 @@ class Settings:
                     f"{PREFIX}{key_a} {a!r} and {PREFIX}{key_b} {b!r} overlap; "
                     "the three prefixes must be disjoint"
                 )
-
-
-# --- parsers: (key, raw context value) -> typed value, or SettingsError ----------------------
-
-
-def _whole_number(key: str, raw: Any, low: int, high: int) -> int:
-    text = str(raw).strip()
-    if isinstance(raw, bool) or not re.fullmatch(r"[+-]?\d+", text) or not low <= int(text) <= high:
-        raise SettingsError(f"{key} must be a whole number from {low} to {high}, got {raw!r}")
-    return int(text)
-
-
-def _is_unset(raw: Any) -> bool:
-    return raw is None or str(raw).strip() == ""
-
-
-def whole_number(low: int, high: int) -> Callable[[str, Any], int]:
-    return lambda key, raw: _whole_number(key, raw, low, high)
-
-
-def optional_whole_number(low: int, high: int) -> Callable[[str, Any], int | None]:
-    return lambda key, raw: None if _is_unset(raw) else _whole_number(key, raw, low, high)
-
-
-def positive_number(key: str, raw: Any) -> float | None:
-    if _is_unset(raw):
-        return None
-    value = _number(raw)
-    if not (math.isfinite(value) and value > 0):
-        raise SettingsError(f"{key} must be a number greater than 0, got {raw!r}")
-    return value
-
-
-def fraction(key: str, raw: Any) -> float | None:
-    if _is_unset(raw):
-        return None
-    value = _number(raw)
-    if not 0 < value < 1:
-        raise SettingsError(f"{key} must be a number between 0 and 1, got {raw!r}")
-    return value
-
-
-def _number(raw: Any) -> float:
-    """The value as a float; NaN (which every range check rejects) if it is not one."""
-    try:
-        return math.nan if isinstance(raw, bool) else float(raw)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def choice(options: tuple[str, ...]) -> Callable[[str, Any], str | None]:
-    def parse(key: str, raw: Any) -> str | None:
-        if _is_unset(raw):
-            return None
-        if str(raw).strip() not in options:
-            raise SettingsError(f"{key} must be one of {', '.join(options)}, got {raw!r}")
-        return str(raw).strip()
-
-    return parse
-
-
-def architecture(key: str, raw: Any) -> str:
-    chosen = choice(ARCHITECTURES)(key, raw) or Settings.architecture
-    if chosen == "arm64":
-        raise SettingsError(f"{key}: {ARM64_BLOCKED}")
-    return chosen
-
-
-def log_retention(key: str, raw: Any) -> int:
-    days = _whole_number(key, raw, 1, LOG_RETENTION_DAYS[-1])
-    if days not in LOG_RETENTION_DAYS:
-        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-        raise SettingsError(f"{key} must be one of {allowed} (CloudWatch's choices), got {raw!r}")
-    return days
-
-
-def prefix(key: str, raw: Any) -> str:
-    text = str(raw)
-    # A * or ? would widen the IAM resources built from the prefix into wildcards.
-    if not text.endswith("/") or text.startswith("/") or text == "/" or re.search(r"[*?\s]", text):
-        raise SettingsError(
-            f"{key} must be a key prefix like 'incoming/': ending in '/', not starting with "
-            f"'/', without spaces, '*' or '?', got {raw!r}"
-        )
-    return text
-
-
-def boolean(key: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text not in ("true", "false"):
-        raise SettingsError(f"{key} must be true or false, got {raw!r}")
-    return text == "true"
-
-
-def email(key: str, raw: Any) -> str | None:
-    if _is_unset(raw):
-        return None
-    if not EMAIL.fullmatch(str(raw).strip()):
-        raise SettingsError(f"{key} must be an email address like you@example.com, got {raw!r}")
-    return str(raw).strip()
-
-
-def upload_settings(key: str, raw: Any) -> str:
-    """Which settings upload metadata may set, as the function's environment text: "" for
-    all, "none", or the allowed metadata keys, sorted and comma-joined."""
-    text = "" if raw is None else str(raw).strip().lower()
-    if text in ("", ALL_UPLOAD_SETTINGS):
-        return ""
-    if text == NO_UPLOAD_SETTINGS:
-        return NO_UPLOAD_SETTINGS
-    names = [name.strip() for name in text.split(",")]
-    if any(name not in METADATA_KEYS for name in names):
-        raise SettingsError(
-            f"{key} must be {ALL_UPLOAD_SETTINGS!r}, {NO_UPLOAD_SETTINGS!r} or a comma-separated "
-            f"list of upload metadata keys from {', '.join(METADATA_KEYS)}, got {raw!r}"
-        )
-    return ",".join(sorted(set(names)))
-
-
-def stack_name(key: str, raw: Any) -> str:
-    if not STACK_NAME.fullmatch(str(raw)):
-        raise SettingsError(
-            f"{key} must start with a letter and hold only letters, digits and '-' "
-            f"(at most 128), got {raw!r}"
-        )
-    return str(raw)
 
 
 # Context key -> (Settings field, parser). Limits are Lambda's, SQS's and S3's own.
