@@ -23,12 +23,12 @@ WINDOW = (1000, 2400)
 
 
 @pytest.fixture(scope="module")
-def iris_run() -> pipeline.Run:
+def iris_run() -> pipeline.Result:
     return pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters(), source={"path": "data/iris.csv"})
 
 
 @pytest.fixture(scope="module")
-def diverged_run() -> pipeline.Run:
+def diverged_run() -> pipeline.Result:
     # The tutorial's overflow example: report.json only, no params, no loss.png.
     run = pipeline.run(IRIS_CSV.read_bytes(), Hyperparameters(loss="sum", learning_rate=1.0))
     assert run.status == "diverged"
@@ -36,7 +36,7 @@ def diverged_run() -> pipeline.Run:
 
 
 @pytest.fixture(scope="module")
-def page(iris_run: pipeline.Run) -> str:
+def page(iris_run: pipeline.Result) -> str:
     return iris_run.files["report.html"].decode("utf-8")
 
 
@@ -44,7 +44,7 @@ def render(report: dict, figures: report_html.Figures | None = None) -> str:
     return report_html.render(report, figures).decode("utf-8")
 
 
-def figures(run: pipeline.Run) -> report_html.Figures:
+def figures(run: pipeline.Result) -> report_html.Figures:
     """The figures a run's report.html embeds, read back from the page."""
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', run.files["report.html"].decode())
     loss, fit, weights = (base64.b64decode(image) for image in images)

@@ -34,7 +34,7 @@ from linreg.training.stats import Scaling, Stats, baseline, curvature
 
 
 @dataclass(frozen=True)
-class Run:
+class Result:
     """A finished run: its report, and the files to publish (name → bytes). A diverged
     run also carries the error its failure record states."""
 
@@ -55,7 +55,7 @@ def run(
     on_iteration: Callable[[int, float], None] | None = None,
     deadline: Deadline | None = None,
     size: int | None = None,
-) -> Run:
+) -> Result:
     """Train on a CSV (bytes, or a stream read once in blocks) of the dataset the settings
     name, or of ``spec`` if given. Raises ``InputError`` for anything wrong with the data
     or settings. ``size`` is the stream's length as read (the compressed size of a .gz): a
@@ -111,7 +111,7 @@ def train(
     deadline: Deadline | None = None,
     timings: dict[str, float] | None = None,
     execution: dict | None = None,
-) -> Run:
+) -> Result:
     """Train on a file's statistics (and rows, if kept), as read by ``run`` or summed from
     parts (``linreg.training.parts``), and make the run's report and files."""
     deadline = deadline or Deadline()
@@ -163,8 +163,8 @@ def train(
     if not succeeded:
         error = InputError("diverged", divergence_message(training.loss_history))
         document["error"] = error.as_dict()
-        return Run(status, document, {REPORT_FILE: to_json(document)}, error)
-    return Run(status, document, _model_files(document, training, hyperparameters, table))
+        return Result(status, document, {REPORT_FILE: to_json(document)}, error)
+    return Result(status, document, _model_files(document, training, hyperparameters, table))
 
 
 def _model_files(

@@ -189,13 +189,13 @@ class Attempt:
                 return self.fail(error, settings=settings)
         return self.finish(result, settings=settings)
 
-    def finish(self, result: pipeline.Run, *, settings: dict) -> Outcome:
+    def finish(self, result: pipeline.Result, *, settings: dict) -> Outcome:
         """Publish a trained run, or record a diverged one."""
         if result.status != Status.SUCCEEDED:
             return self.fail(result.error, settings=settings, report=result.report)
         return self.publish(result)
 
-    def publish(self, result: pipeline.Run) -> Outcome:
+    def publish(self, result: pipeline.Result) -> Outcome:
         s3, bucket, report = self.s3, self.where["bucket"], result.report
         latest_key = self.layout.latest_key(self.name)
         started = time.perf_counter()

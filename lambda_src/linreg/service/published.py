@@ -59,7 +59,7 @@ def load_params(model: str, *, s3=None) -> dict:
 
 
 @dataclass(frozen=True)
-class Runs:
+class RunListing:
     """A model's runs, newest first, and how many older ones were left unread."""
 
     runs: list[dict]
@@ -70,7 +70,9 @@ class Runs:
     name: str | None = None
 
 
-def model_runs(model: str, *, s3, layout: Layout | None = None, limit: int | None = None) -> Runs:
+def model_runs(
+    model: str, *, s3, layout: Layout | None = None, limit: int | None = None
+) -> RunListing:
     """Every run of a model, newest first (``limit``: the newest that many only): succeeded
     runs from their report.json, failed and diverged ones from their failure records.
     ``model`` is ``s3://bucket/<models prefix><name>``, the prefixes those of ``layout``;
@@ -85,7 +87,7 @@ def model_runs(model: str, *, s3, layout: Layout | None = None, limit: int | Non
 
 def read_runs(
     s3, bucket: str, model_folder: str, failure_folder: str | None, *, limit: int | None = None
-) -> Runs:
+) -> RunListing:
     """The runs under ``model_folder`` and the records under ``failure_folder``, newest
     first. Listing is cheap (a key per run); reading is not, so only the newest ``limit``
     are read, several at once, and never more than ``READ_BOUND`` times that: only folders
@@ -112,7 +114,7 @@ def read_runs(
             read += len(batch)
             found = pool.map(lambda candidate: _read_run(s3, bucket, candidate[1]), batch)
             runs += [run for run in found if run is not None]
-    return Runs(runs=runs, older=len(candidates) - read, folder=model_folder)
+    return RunListing(runs=runs, older=len(candidates) - read, folder=model_folder)
 
 
 def _read_run(s3, bucket: str, key: str) -> dict | None:
