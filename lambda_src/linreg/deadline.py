@@ -2,7 +2,7 @@
 
 Lambda kills an invocation at its timeout, with no failure record, and then retries it.
 A run therefore gets a deadline some seconds before that: parsing and training check it,
-and a run that reaches it stops with an ``InputError`` (code ``timeout``) saying what it
+and a run that reaches it stops with a ``RunStopped`` (code ``timeout``) saying what it
 had done, while there is still time to write its failure record. The estimates refuse up
 front what cannot fit at all; their rates are deliberately optimistic (docs/performance.md),
 so they refuse only what is hopeless, and the deadline catches the rest.
@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from linreg.errors import InputError
+from linreg.errors import RunStopped
 
 # Time kept back for the failure record (one small PUT, with boto3's retries): this share
 # of the time there is, at least the first and at most the second figure.
@@ -49,7 +49,7 @@ class Deadline:
             done = ", ".join(
                 f"{name.replace('_', ' ')} {value:,}" for name, value in progress.items()
             )
-            raise InputError(
+            raise RunStopped(
                 "timeout",
                 f"the run ran out of time while {doing}"
                 + (f" ({done})" if done else "")
@@ -61,7 +61,7 @@ class Deadline:
         """Refuse now what needs at least ``seconds`` more than there is left."""
         left = self.seconds_left()
         if seconds > left:
-            raise InputError(
+            raise RunStopped(
                 "timeout",
                 f"{doing} needs at least {seconds:,.0f} s and the run has {max(left, 0):,.0f} s "
                 "left before the function's time limit; a smaller file or fewer iterations "

@@ -1,5 +1,7 @@
-"""The one error type for anything a user can fix: bad CSV, bad settings; how a message
-quotes the input; and which characters text from outside may not show as they are."""
+"""The errors a run ends with, each with a stable code: ``InputError`` for anything a user
+can fix (bad CSV, bad settings), ``RunStopped`` for a run the function ended itself (it
+diverged, or would outlast its time limit), both a ``RunError``; how a message quotes the
+input; and which characters text from outside may not show as they are."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 HIDDEN_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5")
 
 
-class InputError(Exception):
-    """A problem with the user's input, with a stable machine-readable ``code``.
+class RunError(Exception):
+    """Why a run ended without a model, with a stable machine-readable ``code``: what its
+    failure record states. Raised as is for a run that failed for no reason of the user's
+    (a distributed run's execution that could not finish).
 
     Codes are part of the public interface (failure records, CLI messages, docs/reference.md):
     rename one only as a breaking change. ``details`` says more for programs (what a run
@@ -44,18 +48,27 @@ class InputError(Exception):
     def line(self) -> int | None:
         return self.details.get("line")
 
-    def shifted(self, lines: int) -> InputError:
+    def shifted(self, lines: int) -> RunError:
         """The same problem ``lines`` lines further down the file: its line in the message
         and the details moved, nothing else. One at no line is returned as it is."""
         if self.line is None:
             return self
         line = self.line + lines
         message = re.sub(rf"\bline {self.line}\b", f"line {line}", self.message, count=1)
-        return InputError(self.code, message, self.details, line=line)
+        return type(self)(self.code, message, self.details, line=line)
 
     def as_dict(self) -> dict:
         error = {"code": self.code, "message": self.message}
         return {**error, "details": self.details} if self.details else error
+
+
+class InputError(RunError):
+    """A problem with the user's input or settings: theirs to fix, and the message says how."""
+
+
+class RunStopped(RunError):
+    """A run the function ended itself: training diverged (``diverged``), or the run would
+    outlast the function's time limit (``timeout``)."""
 
 
 def excerpt(text: str) -> str:

@@ -25,7 +25,7 @@ from linreg.contract import (
     Status,
 )
 from linreg.deadline import Deadline, training_seconds
-from linreg.errors import InputError
+from linreg.errors import InputError, RunError, RunStopped
 from linreg.jsonfile import to_json
 from linreg.outputs import figures, report, report_html
 from linreg.spec import Spec, spec_named
@@ -41,7 +41,7 @@ class Result:
     status: Status
     report: dict
     files: dict[str, bytes]
-    error: InputError | None = None
+    error: RunError | None = None
 
 
 def run(
@@ -82,7 +82,7 @@ def run(
                 deadline=deadline,
                 on_rows=shown.parsed if shown else None,
             )
-        except InputError as error:
+        except RunError as error:
             if error.code == "timeout":
                 error.details["bytes_read"] = stream.bytes
             raise
@@ -161,7 +161,7 @@ def train(
     # How the run was computed: in one pass, or from a state machine's parts.
     document["execution"] = execution or {"mode": "single", "parts": 1}
     if not succeeded:
-        error = InputError("diverged", divergence_message(training.loss_history))
+        error = RunStopped("diverged", divergence_message(training.loss_history))
         document["error"] = error.as_dict()
         return Result(status, document, {REPORT_FILE: to_json(document)}, error)
     return Result(status, document, _model_files(document, training, hyperparameters, table))

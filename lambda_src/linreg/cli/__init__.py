@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from linreg.cli import invoke, listing, train
 from linreg.cli.console import EXIT_AWS, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, say
-from linreg.errors import InputError, excerpt
+from linreg.errors import RunError, excerpt
 
 # What scripts and tests name: the entry point and the exit codes.
 __all__ = ["EXIT_AWS", "EXIT_BAD_INPUT", "EXIT_BROKEN_PIPE", "main", "parser"]
@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace) -> int:
         code = args.command(args)
         sys.stdout.flush()  # a closed pipe shows here, not after main has returned
         return code
-    except InputError as error:
+    except RunError as error:
         return _error(error.message, error.code, EXIT_BAD_INPUT)
     except Exception as error:
         problem = _aws_problem(error)

@@ -23,7 +23,7 @@ from linreg import pipeline
 from linreg.config import Hyperparameters, Limits
 from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
 from linreg.deadline import Deadline, parsing_seconds, training_seconds
-from linreg.errors import InputError
+from linreg.errors import InputError, RunError
 from linreg.service import model_page, storage
 from linreg.service.layout import Layout
 from linreg.service.storage import InputObject
@@ -42,7 +42,7 @@ class Outcome:
     run_id: str | None = None
     prefix: str | None = None  # a succeeded run's folder
     failure_key: str | None = None  # a failed or diverged run's record
-    error: InputError | None = None
+    error: RunError | None = None
     reason: str | None = None  # why it was skipped
     duplicate: bool = False  # an earlier delivery had done it already
     latest_moved: bool | None = None
@@ -142,10 +142,10 @@ class Attempt:
     ) -> Outcome:
         s3, bucket = self.s3, upload.bucket
 
-        def opened() -> tuple[object, InputError | None]:
+        def opened() -> tuple[object, RunError | None]:
             try:
                 return storage.open_body(s3, upload), None
-            except InputError as error:
+            except RunError as error:
                 return None, error
 
         # The download starts with the two checks, a round trip saved; a duplicate closes it.
@@ -185,7 +185,7 @@ class Attempt:
                     deadline=deadline,
                     size=upload.size,
                 )
-            except InputError as error:
+            except RunError as error:
                 return self.fail(error, settings=settings)
         return self.finish(result, settings=settings)
 
@@ -238,7 +238,7 @@ class Attempt:
             self.s3, self.where["bucket"], latest_key, pointer, known=known
         )
 
-    def fail(self, error: InputError, *, settings: dict, report: dict | None = None) -> Outcome:
+    def fail(self, error: RunError, *, settings: dict, report: dict | None = None) -> Outcome:
         """Record a run that cannot succeed; a redelivery finds the record and stops there."""
         status = Status.DIVERGED if error.code == "diverged" else Status.FAILED
         record = {

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from linreg import pipeline
 from linreg.config import Hyperparameters, Limits
 from linreg.deadline import Deadline
-from linreg.errors import InputError, excerpt
+from linreg.errors import RunError, excerpt
 from linreg.service import distributed_steps
 from linreg.service.attempt import Attempt, Outcome
 from linreg.service.layout import Layout
@@ -29,7 +29,7 @@ def plan_distributed(
     try:
         planned = distributed_steps.plan(s3, run, layout=layout, env=env, limits=limits)
         return {**planned, "refused": None}, None
-    except InputError as error:
+    except RunError as error:
         outcome = _distributed_attempt(s3, run, layout).fail(error, settings=run["settings"])
     return {"bucket": None, "key": None, "parts": 0, "refused": outcome.as_dict()}, outcome
 
@@ -64,7 +64,7 @@ def finish_distributed(
             execution=execution,
             deadline=deadline,
         )
-    except InputError as error:
+    except RunError as error:
         return attempt.fail(error, settings=settings)
     return attempt.finish(result, settings=settings)
 
@@ -78,7 +78,7 @@ def fail_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
     if done is not None:
         return done
     cause = run.get("error") or {}
-    error = InputError(
+    error = RunError(
         "run_failed",
         "the distributed run could not finish: "
         f"{excerpt(str(cause.get('Error', 'error')))}: {str(cause.get('Cause', ''))[:500]}",

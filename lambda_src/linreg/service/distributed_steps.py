@@ -41,7 +41,7 @@ from linreg.contract import (
     PLAN_FILE,
 )
 from linreg.deadline import Deadline
-from linreg.errors import InputError, excerpt
+from linreg.errors import InputError, RunError, excerpt
 from linreg.service import manifest, storage
 from linreg.service.layout import Layout
 from linreg.service.storage import InputObject
@@ -258,7 +258,7 @@ def part(s3, item: dict, *, deadline: Deadline | None = None) -> dict:
         finally:
             body.close()
         result = parts.part_result(item["index"], statistics)
-    except InputError as error:
+    except RunError as error:
         result = parts.part_failure(item["index"], 0, error)
     result["key"] = item["key"]
     # Compact: a part's sample of test rows is thousands of numbers, read only by the reduce.

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from linreg.config import Hyperparameters, Limits, metadata_settings
 from linreg.contract import SERVICE_NAME, Status
 from linreg.deadline import Deadline
-from linreg.errors import InputError
+from linreg.errors import InputError, RunError
 from linreg.service import scale_out, storage
 from linreg.service.attempt import Attempt, Outcome
 from linreg.service.event import S3Record
@@ -79,7 +79,7 @@ def process(
         if not distributed:
             scale_out.check_trainable_here(upload)
             storage.check_size(upload, limits.max_input_bytes)
-    except InputError as error:
+    except RunError as error:
         attempt = Attempt(s3, layout, name, event_run_id, where, event_source)
         return attempt.fail(error, settings=settings)
 
@@ -98,7 +98,7 @@ def process(
             hyperparameters = Hyperparameters.from_strings(settings)
             limits.check(hyperparameters)
             scale_out.check_distributable(upload, hyperparameters, limits)
-        except InputError as error:
+        except RunError as error:
             attempt = Attempt(s3, layout, name, run_id, where, upload.source())
             return attempt.fail(error, settings=settings)
         run = _run(upload, name, run_id, settings)

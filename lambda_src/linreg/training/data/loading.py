@@ -24,7 +24,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from linreg.deadline import Deadline
-from linreg.errors import InputError
+from linreg.errors import InputError, RunError
 from linreg.spec import IRIS, Spec
 from linreg.training.data.parse import Columns, Parsed, check_header, level_warnings, parse_block
 from linreg.training.data.split import (
@@ -260,7 +260,7 @@ def parsed_blocks(blocks: Iterator[Block], columns: Columns, threads: int) -> It
                 block, first_line = next(blocks)
             except StopIteration:
                 break
-            except InputError:
+            except RunError:
                 # Sequentially, the blocks before a damaged stream would be parsed first.
                 for future in pending:
                     future.result()

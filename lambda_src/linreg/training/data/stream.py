@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from linreg.contract import MAX_INPUT_BYTES_ENV
-from linreg.errors import InputError
+from linreg.errors import InputError, RunError
 
 GZIP_MAGIC = b"\x1f\x8b"
 BLOCK_BYTES = 2 << 20
@@ -115,7 +115,7 @@ def whole_file_lines(stream: BinaryIO) -> Iterator[bytes]:
         _, blocks = split_header(line_blocks(stream))
         for block, _ in blocks:
             yield block
-    except InputError as error:
+    except RunError as error:
         raise error.shifted(-1) from None  # line_blocks counts the header as line 1
 
 
