@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # and jsii warns on every synth under it. The venv comes next so `cdk` finds its python.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint synth image image-test deploy clean
+.PHONY: demo test test-fast test-network lint synth image image-test deploy clean
 
 $(VENV)/.installed: requirements.txt lambda_src/requirements.txt \
 		lambda_src/requirements-mxnet.txt pyproject.toml
@@ -35,24 +35,32 @@ lint: $(VENV)/.installed
 test: $(VENV)/.installed node_modules/.installed lint
 	$(PY) -m pytest
 
+# A developer's loop: lint, then the tests not marked slow (docs/development.md, "Tests").
+test-fast: $(VENV)/.installed lint
+	$(PY) -m pytest -m 'not slow and not image and not network'
+
+# The runtime requirements, alone in a fresh virtualenv (pip: the package registries).
+test-network: $(VENV)/.installed
+	$(PY) -m pytest -m network
+
 synth: $(VENV)/.installed node_modules/.installed
 	cdk synth --quiet
 
 # The function image as `cdk deploy` builds it (docs/image.md). Both start a private Docker
 # engine when none answers, and stop it afterwards.
 image: $(VENV)/.installed node_modules/.installed
-	image/with-docker.sh $(PY) image/lambda_image.py build
+	image/with-docker.sh $(PY) -m linreg_infra.lambda_image build
 
 # Built from files only their owner can read (as a checkout under umask 077), then run as
 # Lambda runs it; then the deploy's manifest, on an engine that attests by default.
 image-test: $(VENV)/.installed node_modules/.installed
-	image/with-docker.sh sh -c '$(PY) image/lambda_image.py build --private-files \
+	image/with-docker.sh sh -c '$(PY) -m linreg_infra.lambda_image build --private-files \
 	  && $(PY) -m pytest -m image tests/image/test_lambda_image.py'
 	image/with-current-docker.sh $(PY) -m pytest -m image tests/image/test_manifest.py
 
 # Extra arguments for cdk deploy: make deploy ARGS="-c linreg:memoryMb=3008"
 deploy: $(VENV)/.installed node_modules/.installed
-	$(PY) image/lambda_image.py deploy $(ARGS)
+	$(PY) -m linreg_infra.lambda_image deploy $(ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out demo-output build .pytest_cache .ruff_cache bench/.data model predictions.csv iris-runs.html

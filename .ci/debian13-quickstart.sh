@@ -7,7 +7,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 # What the README tells a Debian 13 user to install (its Prerequisites); keep them equal:
-# tests/test_readme.py compares this line with the README's.
+# tests/docs/test_readme.py compares this line with the README's.
 PACKAGES="git make npm python3-venv libgomp1 libquadmath0"
 
 command -v debootstrap >/dev/null || {

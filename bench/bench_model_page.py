@@ -10,15 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from linreg.cli.console import SAMPLE_CSV as IRIS_CSV
 
-from helpers import BUCKET, IRIS_CSV  # noqa: E402
+BUCKET = "linreg-bench"
 
 
 def seed(s3, name: str, count: int, report: dict, report_html: bytes) -> None:

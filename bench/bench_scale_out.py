@@ -26,6 +26,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# The project's one change to sys.path: this benchmark drives the handler through the
+# tests' Step Functions double and their event and data makers (tests/helpers.py), which
+# are not part of the package.
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import FakeStepFunctions, event_for, iris_like, process  # noqa: E402

@@ -4,7 +4,8 @@ it installs, run from a fresh virtualenv the way the image lays out /var/task.
 `make image-test` builds and runs the image itself (tests/image/). Here hadolint lints
 the Dockerfile, and a virtualenv that gets `lambda_src/requirements*.txt` and nothing else
 stands in for the image's /opt/venv: the handler must run from it against an S3 server.
-Building that virtualenv takes pip a minute or so; the module builds it once.
+Building that virtualenv takes pip a minute or so and the package registries; the module
+builds it once, for the tests marked ``network`` (`make test-network`).
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def test_font_cache_that_cannot_be_copied_is_left_to_matplotlib(tmp_path: Path) 
 # --- the runtime set ----------------------------------------------------------------------
 
 
+@pytest.mark.network
 def test_runtime_requirements_are_the_complete_installed_set(runtime_venv: Path) -> None:
     # pip would have installed any missing transitive dependency unpinned; the freeze
     # would then list it, and the image and CI could drift apart.
@@ -183,6 +185,7 @@ def test_runtime_requirements_are_the_complete_installed_set(runtime_venv: Path)
     assert normalized_pins(frozen.stdout.splitlines()) == normalized_pins(pinned)
 
 
+@pytest.mark.network
 def test_runtime_requirements_alone_run_the_handler(
     runtime_venv: Path, s3_endpoint: str, tmp_path: Path
 ) -> None:

@@ -3,7 +3,7 @@
 Settings come from the "linreg:*" context keys (see settings.py and docs/deploy.md); override
 one for a single run with e.g. `cdk synth -c linreg:memoryMb=2048`. cdk-nag's AWS Solutions
 checks run on every synthesis: an unsuppressed error stops it. infra/app.py, which cdk.json
-runs, calls `main`; the tests and image/lambda_image.py call `build_app`.
+runs, calls `main`; the tests and linreg_infra/lambda_image.py call `build_app`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,14 +27,12 @@ from pathlib import Path
 import boto3
 import pytest
 
+from helpers import fake_client_keys, s3_server
+from linreg_infra import lambda_image
+from linreg_infra.function import MB_PER_VCPU
 from runtime_api import RuntimeAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.append(str(REPO_ROOT / "image"))
-
-import lambda_image  # noqa: E402
-from helpers import fake_client_keys, s3_server  # noqa: E402
-from linreg_infra.function import MB_PER_VCPU  # noqa: E402
 
 pytestmark = pytest.mark.image
 

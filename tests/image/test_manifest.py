@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.append(str(REPO_ROOT / "image"))
+from linreg_infra import lambda_image
 
-import lambda_image  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.image
 

@@ -49,7 +49,7 @@ def _in1d(ar1: Any, ar2: Any, **kwargs: Any) -> Any:
 
 
 # Every name here is read while mxnet imports, and each entry is needed: without any one of
-# them the import fails (tests/test_mxnet_compat.py takes each out in turn). The values are
+# them the import fails (tests/training/test_mxnet_compat.py takes each out in turn). The values are
 # what numpy 1.26 had under the name. The module that reads it:
 NUMPY_1_NAMES: dict[str, Any] = {
     # mxnet/numpy/utils.py

@@ -1,9 +1,9 @@
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from helpers import ROOT
 from linreg import pipeline
 from linreg.config import Hyperparameters
 from linreg.spec import IRIS
@@ -29,7 +29,7 @@ def test_report_has_every_documented_field(tutorial_run):
         assert field in report
 
 
-REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+REFERENCE = ROOT / "docs" / "reference.md"
 
 
 def documented_report_fields() -> set[str]:

@@ -6,8 +6,9 @@ app, finds the same asset and runs the same command, so the image built here is 
 deploy would push. It also reads the function's settings (environment, memory, timeout)
 from the synthesized template for `make image-test`, instead of retyping them.
 
-    python image/lambda_image.py build [--architecture arm64] [--tag linreg:local] [--private-files]
-    python image/lambda_image.py deploy [CDK DEPLOY ARGUMENTS...]
+    python -m linreg_infra.lambda_image build [--architecture arm64] [--tag linreg:local]
+        [--private-files]
+    python -m linreg_infra.lambda_image deploy [CDK DEPLOY ARGUMENTS...]
 
 `--architecture` synthesizes with `linreg:architecture` set, so the image is built for that
 function's platform; a foreign platform builds under emulation (image/emulation.sh).
@@ -28,10 +29,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The checkout this package lies in (infra/linreg_infra/): the Dockerfile, and image/'s scripts.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "lambda_src" / "Dockerfile"
-STANDIN_SCRIPT = Path(__file__).resolve().parent / "base-standin.sh"
-EMULATION_SCRIPT = Path(__file__).resolve().parent / "emulation.sh"
+STANDIN_SCRIPT = REPO_ROOT / "image" / "base-standin.sh"
+EMULATION_SCRIPT = REPO_ROOT / "image" / "emulation.sh"
 STANDIN_TAG = "linreg-base:standin"
 DEFAULT_TAG = "linreg:local"
 ARCHITECTURE_KEY = "linreg:architecture"

@@ -2,18 +2,18 @@
 
 import re
 import unicodedata
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import ROOT
 from linreg.errors import InputError, is_hidden
 from linreg.service.layout import MAX_KEY_BYTES, Layout
 from linreg.spec import BUILT_IN, IRIS
 from linreg.training.data import load_bytes
 
-REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
-LIBRARY = Path(__file__).resolve().parents[1] / "lambda_src" / "linreg"
+REFERENCE = ROOT / "docs" / "reference.md"
+LIBRARY = ROOT / "lambda_src" / "linreg"
 
 
 def documented_codes() -> set[str]:
@@ -113,7 +113,7 @@ def test_the_reference_documents_exactly_the_codes_the_library_raises():
     assert codes_in_the_source() == CODES
 
 
-IRIS_ROWS = (Path(__file__).resolve().parents[1] / "data" / "iris.csv").read_text().splitlines()
+IRIS_ROWS = (ROOT / "data" / "iris.csv").read_text().splitlines()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
