@@ -31,6 +31,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 test: $(VENV)/.installed node_modules/.installed lint
 	$(PY) -m pytest
@@ -63,4 +64,4 @@ deploy: $(VENV)/.installed node_modules/.installed
 	$(PY) -m linreg_infra.lambda_image deploy $(ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out demo-output build .pytest_cache .ruff_cache bench/.data model predictions.csv iris-runs.html
+	rm -rf $(VENV) node_modules cdk.out demo-output build .pytest_cache .ruff_cache .mypy_cache .hypothesis bench/.data model predictions.csv iris-runs.html

@@ -170,6 +170,7 @@ def test_font_cache_that_cannot_be_copied_is_left_to_matplotlib(tmp_path: Path) 
 # --- the runtime set ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.network
 def test_runtime_requirements_are_the_complete_installed_set(runtime_venv: Path) -> None:
     # pip would have installed any missing transitive dependency unpinned; the freeze
@@ -185,6 +186,7 @@ def test_runtime_requirements_are_the_complete_installed_set(runtime_venv: Path)
     assert normalized_pins(frozen.stdout.splitlines()) == normalized_pins(pinned)
 
 
+@pytest.mark.slow
 @pytest.mark.network
 def test_runtime_requirements_alone_run_the_handler(
     runtime_venv: Path, s3_endpoint: str, tmp_path: Path

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any, TypeGuard
 
 from linreg.contract import (
     DEFAULT_MAX_ITERATIONS,
@@ -136,7 +137,7 @@ class Hyperparameters:
     def from_strings(cls, values: Mapping[str, str | None]) -> Hyperparameters:
         """Parse text settings (environment, metadata, CLI); ``None`` or blank leaves the
         preset's value."""
-        parsers = {
+        parsers: dict[str, Callable[[str], object]] = {
             "dataset": str.strip,
             "preset": str.strip,
             "learning_rate": _number_or_auto,
@@ -147,7 +148,7 @@ class Hyperparameters:
             "tolerance": float,
             "test_size": float,
         }
-        parsed = {}
+        parsed: dict[str, Any] = {}
         for field, text in values.items():
             if text is None or not text.strip():
                 continue
@@ -256,9 +257,9 @@ def _check(ok: bool, message: str) -> None:
         raise InputError("invalid_hyperparameters", message)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

@@ -11,6 +11,7 @@ import functools
 import os
 import shutil
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -19,10 +20,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from linreg.config import Limits, env_settings
 from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, STEP_FIELD, Metric, Status
 from linreg.deadline import Deadline
+from linreg.payloads import RunPayload
 from linreg.service import distributed_run, distributed_steps, scale_out, upload
 from linreg.service.attempt import Outcome
 from linreg.service.event import s3_records
 from linreg.service.layout import Layout
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -64,14 +69,16 @@ def deadline_of(context: object) -> Deadline:
 
 
 def handle_event(
-    event: dict, *, s3, env: Mapping[str, str], deadline: Deadline | None = None
+    event: dict, *, s3: S3Client, env: Mapping[str, str], deadline: Deadline | None = None
 ) -> list[dict]:
     """The outcomes Lambda's response lists for an event, one per S3 record, in order."""
     outcomes = process_event(event, s3=s3, env=env, deadline=deadline or Deadline())
     return [outcome.as_dict() for outcome in outcomes]
 
 
-def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline) -> list[Outcome]:
+def process_event(
+    event: dict, *, s3: S3Client, env: Mapping[str, str], deadline: Deadline
+) -> list[Outcome]:
     """One outcome per S3 record, in order, with the deployment's layout, settings and
     limits, all before ``deadline``."""
     layout = Layout.from_env(env)
@@ -84,7 +91,14 @@ def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline
         if record.problem is not None:
             # A retry would find the same record: skipped, as S3's test event is.
             logger.warning("skipping a malformed S3 record", extra={"problem": record.problem})
-            outcomes.append(Outcome(**where, status=Status.SKIPPED, reason=record.problem))
+            outcomes.append(
+                Outcome(
+                    bucket=where["bucket"],
+                    key=where["key"],
+                    status=Status.SKIPPED,
+                    reason=record.problem,
+                )
+            )
             continue
         outcomes.append(
             upload.process(
@@ -102,7 +116,7 @@ def process_event(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline
     return outcomes
 
 
-def execution_ended(event: dict, *, s3, env: Mapping[str, str]) -> dict:
+def execution_ended(event: dict, *, s3: S3Client, env: Mapping[str, str]) -> dict:
     """An execution of the state machine ended unfinished: its run's failure record (once,
     whichever of this and the fail step comes first). An event about anything else (another
     state machine, a name the function never gave) is skipped."""
@@ -116,15 +130,19 @@ def execution_ended(event: dict, *, s3, env: Mapping[str, str]) -> dict:
     return outcome.as_dict()
 
 
-def step(event: dict, *, s3, env: Mapping[str, str], deadline: Deadline | None = None) -> dict:
+def step(
+    event: dict, *, s3: S3Client, env: Mapping[str, str], deadline: Deadline | None = None
+) -> dict:
     """A step of the scale-out state machine: its result. The steps' work is
     ``linreg.service.distributed_run`` (the run's bookkeeping) and ``distributed_steps``."""
     layout = Layout.from_env(env)
     limits = Limits.from_env(env)
     name = event[STEP_FIELD]
     if name == "plan":
+        # The plan step is given the run's payload itself, with the step's name.
+        run = cast(RunPayload, event)
         planned, refused = distributed_run.plan_distributed(
-            s3, event, layout=layout, env=env, limits=limits
+            s3, run, layout=layout, env=env, limits=limits
         )
         if refused is not None:
             publish_metrics([refused])
@@ -155,8 +173,12 @@ def publish_metrics(outcomes: list[Outcome]) -> None:
             continue
         metrics.add_metric(name=counts[outcome.status], unit=MetricUnit.Count, value=1)
         if outcome.status == Status.SUCCEEDED:
-            metrics.add_metric(name=Metric.ROWS_TRAINED, unit=MetricUnit.Count, value=outcome.rows)
-            metrics.add_metric(name=Metric.TEST_MSE, unit=MetricUnit.NoUnit, value=outcome.test_mse)
+            metrics.add_metric(
+                name=Metric.ROWS_TRAINED, unit=MetricUnit.Count, value=outcome.rows or 0
+            )
+            metrics.add_metric(
+                name=Metric.TEST_MSE, unit=MetricUnit.NoUnit, value=outcome.test_mse or 0.0
+            )
             metrics.add_metric(
                 name=Metric.TRAINING_SECONDS,
                 unit=MetricUnit.Seconds,

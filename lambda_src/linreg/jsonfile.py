@@ -3,7 +3,7 @@
 import json
 
 
-def to_json(value: dict, *, indent: int | None = 2) -> bytes:
+def to_json(value: object, *, indent: int | None = 2) -> bytes:
     """``value`` as a JSON file: indented for people, or compact (``indent=None``) for files
     only programs read."""
     # allow_nan=False: NaN is not JSON, and most readers reject a file holding it.

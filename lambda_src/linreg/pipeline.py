@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +28,10 @@ from linreg.deadline import Deadline, training_seconds
 from linreg.errors import InputError, RunError, RunStopped
 from linreg.jsonfile import to_json
 from linreg.outputs import figures, report, report_html
+from linreg.payloads import Report
 from linreg.spec import Spec, spec_named
 from linreg.training import data, model
+from linreg.training.data import Readable
 from linreg.training.stats import Scaling, Stats, baseline, curvature
 
 
@@ -39,16 +41,16 @@ class Result:
     run also carries the error its failure record states."""
 
     status: Status
-    report: dict
+    report: Report
     files: dict[str, bytes]
     error: RunError | None = None
 
 
 def run(
-    csv: bytes | BinaryIO,
+    csv: bytes | Readable,
     hyperparameters: Hyperparameters,
     *,
-    source: dict | None = None,
+    source: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     max_bytes: int | None = None,
     spec: Spec | None = None,
@@ -68,7 +70,8 @@ def run(
     """
     deadline = deadline or Deadline()
     if isinstance(csv, bytes):
-        csv, size = io.BytesIO(csv), len(csv)
+        size = len(csv)
+        csv = io.BytesIO(csv)
     with progress.for_run(total_bytes=size, iterations=hyperparameters.iterations) as shown:
         started = time.perf_counter()
         stream = _TimedReader(csv, on_read=shown.read if shown else None)
@@ -105,7 +108,7 @@ def train(
     table: data.Dataset,
     hyperparameters: Hyperparameters,
     *,
-    source: dict | None = None,
+    source: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
     deadline: Deadline | None = None,
@@ -127,14 +130,15 @@ def train(
     parsed = time.perf_counter()
     scaling = Scaling.of(table.train) if hyperparameters.standardize else None
     train_stats = scaling.stats(table.train) if scaling else table.train
-    if hyperparameters.learning_rate is None:
+    rate = hyperparameters.learning_rate
+    if rate is None:
         # Automatic: three quarters of the stability limit 2 / curvature.
         rate = 1.5 / curvature(train_stats, hyperparameters.loss)
         hyperparameters = replace(hyperparameters, learning_rate=rate)
     fitted = model.train(
         _loss(table, train_stats, scaling, hyperparameters),
         n_features=len(table.spec.features),
-        learning_rate=hyperparameters.learning_rate,
+        learning_rate=rate,
         iterations=hyperparameters.iterations,
         seed=hyperparameters.seed,
         tolerance=hyperparameters.tolerance,
@@ -168,7 +172,7 @@ def train(
 
 
 def _model_files(
-    document: dict,
+    document: Report,
     training: model.Training,
     hyperparameters: Hyperparameters,
     table: data.Dataset,
@@ -192,7 +196,7 @@ def _model_files(
 
 
 def _figures(
-    document: dict,
+    document: Report,
     training: model.Training,
     hyperparameters: Hyperparameters,
     table: data.Dataset,
@@ -205,6 +209,9 @@ def _figures(
     )
     actual, predicted = report.fit_points(table.test_sample, training)
     features = list(spec.features)
+    trained = document["params"]
+    if trained is None:
+        raise ValueError("only a succeeded run, with its parameters, has figures")
     return report_html.Figures(
         loss=figures.loss_plot(
             losses,
@@ -218,7 +225,7 @@ def _figures(
         else None,
         weights=figures.weights_plot(
             features,
-            [document["params"]["weights"][name] for name in features],
+            [trained["weights"][name] for name in features],
             [document["baseline_params"]["weights"][name] for name in features],
             target=spec.target,
             unit=spec.unit,
@@ -281,7 +288,7 @@ class _TimedReader:
     """Counts the bytes read and the seconds spent waiting for them (the download, for an
     S3 stream), and tells ``on_read`` the bytes so far."""
 
-    def __init__(self, stream: BinaryIO, on_read: Callable[[int], None] | None = None) -> None:
+    def __init__(self, stream: Readable, on_read: Callable[[int], None] | None = None) -> None:
         self.stream, self.seconds, self.bytes = stream, 0.0, 0
         self.on_read = on_read
 

@@ -100,6 +100,7 @@ def test_a_shorter_run_removes_an_older_runs_loss_history(tmp_path):
     assert not (tmp_path / "out" / "loss_history.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("event", EVENTS, ids=[e.name for e in EVENTS])
 def test_invoke_runs_each_sample_event_against_embedded_s3(event, tmp_path):
     result = subprocess.run(
@@ -122,6 +123,7 @@ def test_invoke_runs_each_sample_event_against_embedded_s3(event, tmp_path):
         assert f'href="{report.parent.name}/report.html"' in page
 
 
+@pytest.mark.slow
 def test_invoke_can_train_a_large_upload_in_parts_as_the_state_machine_would(tmp_path, capsys):
     big = tmp_path / "big.csv"
     big.write_bytes(iris_like(60_000))

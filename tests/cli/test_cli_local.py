@@ -72,6 +72,7 @@ def test_a_malformed_metadata_item_is_refused(capsys):
     assert one_error_line(capsys).endswith("[bad_usage]")
 
 
+@pytest.mark.slow
 def test_invoke_out_keeps_the_runs_of_earlier_invocations(tmp_path, capsys):
     out = str(tmp_path / "copy")
     assert main(["invoke", str(S3_PUT), "--out", out]) == 0
@@ -82,6 +83,7 @@ def test_invoke_out_keeps_the_runs_of_earlier_invocations(tmp_path, capsys):
     assert sum(" succeeded " in line for line in listed) == 2
 
 
+@pytest.mark.slow
 def test_predict_reads_the_latest_run_of_a_local_copy(tmp_path, capsys):
     out = tmp_path / "copy"
     assert main(["invoke", str(S3_PUT), "--out", str(out)]) == 0
@@ -93,6 +95,7 @@ def test_predict_reads_the_latest_run_of_a_local_copy(tmp_path, capsys):
     assert predictions.read_text().splitlines()[0].endswith("predicted_sepal_length")
 
 
+@pytest.mark.slow
 def test_runs_html_of_a_local_copy_links_its_files(tmp_path, capsys):
     out = tmp_path / "copy"
     assert main(["invoke", str(S3_PUT), "--out", str(out)]) == 0
@@ -126,6 +129,7 @@ def test_a_closed_port_is_one_line_and_exit_4(capsys, monkeypatch):
     assert one_error_line(capsys).endswith("[s3_unreachable]")
 
 
+@pytest.mark.slow
 def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
     train = [sys.executable, "-m", "linreg", "train", str(IRIS_CSV), "--out", str(tmp_path)]
     listing = subprocess.run(
@@ -154,6 +158,7 @@ def test_the_skip_reason_names_every_suffix_trained_on(capsys):
     assert "*.csv.gz" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_params_nd_opens_with_the_documented_one_line_import(tmp_path):
     assert main(["train", str(IRIS_CSV), "--out", str(tmp_path)]) == 0
     opened = f"load_nd('{tmp_path / 'params.nd'}')['w'].shape"
@@ -164,6 +169,7 @@ def test_params_nd_opens_with_the_documented_one_line_import(tmp_path):
     assert shown.strip() == "(5, 1)"
 
 
+@pytest.mark.slow
 def test_a_manifest_naming_no_parts_reports_its_failure_record(tmp_path, capsys):
     manifest = tmp_path / "m.json"
     manifest.write_text(json.dumps({"prefix": "incoming/nothing/"}))
@@ -223,6 +229,7 @@ def test_a_server_that_hangs_up_is_one_line_and_exit_4(capsys, monkeypatch):
     assert one_error_line(capsys).endswith("[s3_unreachable]")
 
 
+@pytest.mark.slow
 def test_a_run_of_more_than_a_listing_page_is_saved_whole(s3, tmp_path):
     from linreg.local.invoke import download_run
 
@@ -240,6 +247,7 @@ def test_a_run_of_more_than_a_listing_page_is_saved_whole(s3, tmp_path):
 WITHOUT_MOTO = ROOT / "tests" / "without_moto.py"
 
 
+@pytest.mark.slow
 def test_the_handler_imports_without_moto():
     done = subprocess.run(
         [sys.executable, str(WITHOUT_MOTO), "-c", "import linreg.handler, linreg.cli"],

@@ -242,6 +242,7 @@ def read_until_closed(fd: int, timeout_seconds: float) -> bytes:
     return received
 
 
+@pytest.mark.slow
 def test_train_on_a_terminal_shows_bytes_of_the_file_rows_and_iterations(tmp_path):
     code, received = linreg_on_terminal(
         "train", str(IRIS_CSV), "--out", str(tmp_path / "out"), cwd=tmp_path
@@ -251,6 +252,7 @@ def test_train_on_a_terminal_shows_bytes_of_the_file_rows_and_iterations(tmp_pat
     assert "iteration 100 of 100 · loss 0.3423" in received
 
 
+@pytest.mark.slow
 def test_train_on_a_terminal_never_shows_the_format_sniff_as_progress(tmp_path):
     code, received = linreg_on_terminal(
         "train", str(IRIS_CSV), "--out", str(tmp_path / "out"), cwd=tmp_path
@@ -259,6 +261,7 @@ def test_train_on_a_terminal_never_shows_the_format_sniff_as_progress(tmp_path):
     assert "read 2 B" not in received
 
 
+@pytest.mark.slow
 def test_train_on_a_pipe_writes_nothing_to_stderr(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "linreg", "train", str(IRIS_CSV), "--out", str(tmp_path / "o")],
@@ -272,6 +275,7 @@ def test_train_on_a_pipe_writes_nothing_to_stderr(tmp_path):
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_invoke_on_a_terminal_shows_the_upload_read_and_trained(tmp_path):
     code, received = linreg_on_terminal("invoke", str(SAMPLE_EVENT), cwd=tmp_path)
     assert code == 0, received

@@ -58,6 +58,7 @@ def test_every_command_is_run_or_says_why_not():
     )
 
 
+@pytest.mark.slow
 def test_the_documented_commands_run_in_order(tmp_path):
     for folder in ("data", "events"):
         shutil.copytree(ROOT / folder, tmp_path / folder)

@@ -79,12 +79,14 @@ def test_uploaded_csv_publishes_a_complete_model_run(s3, notifications, iris_byt
     assert read_json(s3, "models/iris/latest.json")["run_id"] == outcome["run_id"]
 
 
+@pytest.mark.slow
 def test_key_with_spaces_and_accents_is_decoded(s3, notifications, iris_bytes):
     outcome = upload_and_handle(s3, notifications, "incoming/field trials/été 1.csv", iris_bytes)
     assert outcome["status"] == "succeeded"
     assert outcome["prefix"].startswith("models/field trials/été 1/")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "expected", "words"), CORPUS, ids=[c[0] for c in CORPUS])
 def test_corpus_file_gives_its_outcome_and_leaves_the_input_alone(
     s3, notifications, name, expected, words
@@ -127,6 +129,7 @@ def test_diverged_run_is_recorded_as_failure_not_published(s3, notifications, ir
     assert record["settings"] == {"learning_rate": "1.0", "loss": "sum"}
 
 
+@pytest.mark.slow
 def test_invalid_hyperparameters_in_the_environment_are_recorded(s3, notifications, iris_bytes):
     env = {"LINREG_ITERATIONS": "0"}
     outcome = upload_and_handle(s3, notifications, "incoming/iris.csv", iris_bytes, env)
@@ -175,6 +178,7 @@ def test_s3_errors_raise_so_lambda_retries(s3, notifications, iris_bytes):
         handler.handle_event(event, s3=s3, env={})
 
 
+@pytest.mark.slow
 def test_same_upload_delivered_twice_gives_one_run(s3, notifications, iris_bytes):
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
     (event,) = notifications()
@@ -230,6 +234,7 @@ def test_the_version_named_in_the_event_is_the_one_trained(s3, notifications, ir
     assert read_json(s3, outcome["prefix"] + "report.json")["input"]["version_id"] == first
 
 
+@pytest.mark.slow
 def test_gzip_upload_is_trained_like_the_plain_file(s3, iris_bytes):
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv.gz", Body=gzip.compress(iris_bytes))
     (outcome,) = handler.handle_event(event_for("incoming/iris.csv.gz"), s3=s3, env={})
@@ -279,6 +284,7 @@ def test_invalid_hyperparameter_is_a_failure_record(s3, iris_bytes, env):
     assert run_keys(s3) == []
 
 
+@pytest.mark.slow
 def test_failed_run_delivered_twice_keeps_one_record(s3):
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=b"")
     first, second = (
@@ -366,6 +372,7 @@ def test_settings_given_with_the_upload_override_the_deployments(s3, iris_bytes)
     assert report["hyperparameters"]["seed"] == 4
 
 
+@pytest.mark.slow
 def test_upload_settings_enter_the_run_id(s3, iris_bytes):
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
     (plain,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
@@ -448,6 +455,7 @@ def test_a_duplicate_delivery_closes_the_upload_it_began_to_fetch(s3, iris_bytes
         f"incoming/{'x' * 1000}.csv",
     ],
 )
+@pytest.mark.slow
 def test_an_unusable_upload_name_is_recorded_where_its_record_can_be_written(s3, iris_bytes, key):
     s3.put_object(Bucket=BUCKET, Key=key, Body=iris_bytes)
 
@@ -557,6 +565,7 @@ def wrapped(kind: str, s3_event: dict) -> dict:
     return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(s3_event)}}]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqs", "sns"])
 def test_an_s3_event_wrapped_by_a_queue_or_topic_trains(s3, iris_bytes, kind):
     s3.put_object(Bucket=BUCKET, Key="incoming/lab/a b.csv", Body=iris_bytes)
@@ -612,6 +621,7 @@ def test_a_plain_upload_named_like_a_compressed_one_does_not_share_its_model(s3,
     assert read_json(s3, "models/a.gz/latest.json")["input"]["key"] == "incoming/a.csv.gz"
 
 
+@pytest.mark.slow
 def test_a_name_in_decomposed_form_trains_the_composed_names_model(s3, iris_bytes):
     for key in ("incoming/caf\u00e9.csv", "incoming/cafe\u0301.csv"):
         s3.put_object(Bucket=BUCKET, Key=key, Body=iris_bytes)

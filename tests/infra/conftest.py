@@ -176,3 +176,16 @@ def any_lint_findings(request: pytest.FixtureRequest) -> list:
 def scale_out_env(monkeypatch: pytest.MonkeyPatch) -> dict:
     """Uploads above 1 MiB go to the state machine, in parts of 1 MiB."""
     return scale_out_environment(monkeypatch, part_bytes=1 << 20)
+
+
+# --- the tier -------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here needs the synthesized apps (Node.js, cdk-nag and cfn-lint: most of a
+    minute per session) or runs the state machine in moto: all are ``slow``, left out of
+    ``make test-fast``. The hook sees the whole session's items; it marks this folder's."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in item.path.resolve().parents:
+            item.add_marker(pytest.mark.slow)

@@ -80,6 +80,7 @@ def test_a_map_whose_children_answers_add_up_past_256_kib_fails_despite_result_p
     assert described["error"] == "States.DataLimitExceeded"
 
 
+@pytest.mark.slow
 def test_a_map_result_past_256_kib_fails_before_its_result_selector_shrinks_it():
     child = {"Type": "Pass", "Result": {"pad": padded(KIB)}}
     selector = {"count.$": "States.ArrayLength($)"}
@@ -112,6 +113,7 @@ def test_a_child_execution_given_more_than_256_kib_fails_the_map():
     assert described["error"] == "States.ExceedToleratedFailureThreshold"
 
 
+@pytest.mark.slow
 def test_a_map_of_300_children_answering_with_the_whole_lambda_response_fails():
     # Each answer is ~1 kB on AWS (its HTTP metadata), whatever the function returns.
     child = {**lambda_task(), "OutputPath": "$"}
@@ -148,8 +150,7 @@ def test_start_execution_refuses_an_input_over_256_kib():
 
 
 # --- States.ALL is not all ----------------------------------------------------------------
-
-
+@pytest.mark.slow
 def test_a_catch_on_states_all_does_not_catch_data_limit_exceeded():
     child = {"Type": "Pass", "Result": {"pad": padded(KIB)}}
     catch = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
@@ -222,6 +223,7 @@ def test_a_failed_child_fails_the_map_with_the_tolerated_failure_error():
     assert described["error"] == "States.ExceedToleratedFailureThreshold"
 
 
+@pytest.mark.slow
 def test_a_failed_child_within_the_tolerated_count_lets_the_map_succeed():
     asl = machine(Fan=distributed_map(CHILD_TASK, ToleratedFailureCount=1, End=True))
 

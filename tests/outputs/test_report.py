@@ -6,6 +6,7 @@ import pytest
 from helpers import ROOT
 from linreg import pipeline
 from linreg.config import Hyperparameters
+from linreg.payloads import Report
 from linreg.spec import IRIS
 
 
@@ -47,6 +48,10 @@ def test_every_report_field_is_documented_and_every_documented_field_is_written(
     sampled = pipeline.run(iris_bytes, Hyperparameters(iterations=1500))
     written = set(tutorial_run.report) | set(diverged.report) | set(sampled.report)
     assert written == documented_report_fields()
+
+
+def test_the_report_type_names_every_documented_field():
+    assert Report.__required_keys__ | Report.__optional_keys__ == documented_report_fields()
 
 
 def test_succeeded_run_has_five_files(tutorial_run):

@@ -35,6 +35,7 @@ def handle(event: dict) -> dict:
     return outcome
 
 
+@pytest.mark.slow
 def test_every_upload_in_a_burst_gets_exactly_one_outcome(server, iris_bytes):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)

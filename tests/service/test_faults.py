@@ -109,6 +109,7 @@ def test_the_call_list_is_every_call_of_a_real_run(s3, iris_bytes):
     assert spy.calls == Counter(operation for operation, _ in CALLS + PAGE_CALLS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ERRORS)
 @pytest.mark.parametrize(("operation", "nth"), CALLS, ids=[f"{op}#{n}" for op, n in CALLS])
 def test_failure_at_any_call_raises_or_records_and_the_retry_completes(
@@ -146,6 +147,7 @@ def test_failure_at_any_call_raises_or_records_and_the_retry_completes(
 @pytest.mark.parametrize(
     ("operation", "nth"), PAGE_CALLS, ids=[f"{op}#{n}" for op, n in PAGE_CALLS]
 )
+@pytest.mark.slow
 def test_failure_while_writing_the_page_keeps_the_run_and_the_next_run_writes_it(
     s3, iris_bytes, operation, nth, kind
 ):

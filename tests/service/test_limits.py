@@ -84,6 +84,7 @@ def test_a_run_that_cannot_fit_is_refused_before_any_work(s3, iris_bytes):
     assert details["stage"] == "estimate"
 
 
+@pytest.mark.slow
 def test_the_tutorial_engine_on_many_rows_is_refused_before_training(s3):
     s3.put_object(Bucket=BUCKET, Key="incoming/big.csv", Body=iris_like(200_000))
     env = {**LONG_TRAINING, "LINREG_ENGINE": "tutorial"}
@@ -114,6 +115,7 @@ def test_with_less_time_left_than_the_margin_the_record_is_written_at_once(s3, i
     assert_recorded_without_a_model(s3, outcome, "timeout")
 
 
+@pytest.mark.slow
 def test_without_a_lambda_context_there_is_no_deadline(s3, iris_bytes):
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
 
@@ -145,6 +147,7 @@ def test_the_operator_may_lower_the_iteration_limit(s3, iris_bytes):
     assert outcome["code"] == "invalid_hyperparameters" and "limit of 50" in outcome["message"]
 
 
+@pytest.mark.slow
 def test_upload_metadata_may_set_only_the_settings_the_operator_allows(s3, iris_bytes):
     s3.put_object(
         Bucket=BUCKET,
@@ -204,6 +207,7 @@ def past_the_exact_split() -> bytes:
     return iris_like(1_050_000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("test_size", ["1e-7", "0.9999999"])
 def test_a_test_size_that_leaves_a_side_too_few_rows_is_recorded_not_retried(
     s3, past_the_exact_split, test_size

@@ -125,6 +125,7 @@ def test_a_failed_upload_is_listed_with_its_error_code_and_links_to_its_record(s
     assert linked_key(href) == outcome["failure_key"]
 
 
+@pytest.mark.slow
 def test_only_the_newest_runs_are_shown_and_the_page_says_how_many_are_not(s3, monkeypatch):
     monkeypatch.setattr(model_page, "PAGE_RUNS", 3)
     for day in range(1, 6):
@@ -198,6 +199,7 @@ def test_a_quarantined_upload_writes_no_page(s3, iris_bytes):
 # --- concurrent publishes -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page_before", [False, True], ids=["first page", "page replaced"])
 def test_two_publishes_at_once_both_end_up_on_the_page(s3, iris_bytes, monkeypatch, page_before):
     # The race forced: the first run's page step lists its runs, then, before it writes,
@@ -332,6 +334,7 @@ def test_runs_html_writes_the_page_the_function_keeps(s3, iris_bytes, tmp_path):
     assert out.read_text(encoding="utf-8") == stored_page(s3)
 
 
+@pytest.mark.slow
 def test_runs_html_with_links_links_each_run_by_a_presigned_url(s3, iris_bytes, tmp_path):
     upload(s3, iris_bytes)
     out = tmp_path / "index.html"
@@ -359,6 +362,7 @@ def page_file(s3, iris_bytes, tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_chromium_screenshot_of_the_page_is_a_non_blank_png(page_file):
     image = screenshot(page_file, WINDOW)
     keep_for_docs(image, "model-page.png")
@@ -369,6 +373,7 @@ def test_chromium_screenshot_of_the_page_is_a_non_blank_png(page_file):
     assert len(colours) > 200
 
 
+@pytest.mark.slow
 def test_chromium_draws_the_chart(page_file):
     (encoded,) = re.findall(r'src="data:image/png;base64,([^"]+)"', page_file.read_text())
     chart = Image.open(io.BytesIO(base64.b64decode(encoded)))
@@ -379,6 +384,7 @@ def test_chromium_draws_the_chart(page_file):
     assert drawn > 0.5 * blue_pixels(chart)
 
 
+@pytest.mark.slow
 def test_chromium_dom_has_the_runs_table_with_a_row_per_run(page_file):
     dom = chromium("--dump-dom", page_file.as_uri(), cwd=page_file.parent).stdout.decode()
 

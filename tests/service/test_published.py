@@ -124,6 +124,7 @@ def published(s3, iris_bytes):
     return outcomes
 
 
+@pytest.mark.slow
 def test_predict_from_s3_uses_the_latest_run(published, tmp_path, capsys):
     out = tmp_path / "p.csv"
     assert main(["predict", f"s3://{BUCKET}/models/iris", str(IRIS_CSV), "--out", str(out)]) == 0

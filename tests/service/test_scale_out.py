@@ -58,6 +58,7 @@ def big_csv() -> bytes:
     return iris_like(ROWS)
 
 
+@pytest.mark.slow
 def test_a_large_upload_is_handed_to_the_state_machine(s3, big_csv):
     s3.put_object(Bucket=BUCKET, Key="incoming/big.csv", Body=big_csv)
 
@@ -68,6 +69,7 @@ def test_a_large_upload_is_handed_to_the_state_machine(s3, big_csv):
     assert keys(s3, "models/") == [f"models/big/{run['run_id']}/distributed/started.json"]
 
 
+@pytest.mark.slow
 def test_a_file_trained_in_parts_gets_the_one_pass_model(s3, big_csv):
     for key in ("incoming/big.csv", "incoming/one-pass.csv"):
         s3.put_object(Bucket=BUCKET, Key=key, Body=big_csv)
@@ -97,6 +99,7 @@ def test_a_duplicate_delivery_starts_no_second_execution(s3, big_csv):
     assert not first.get("duplicate") and second["duplicate"] is True
 
 
+@pytest.mark.slow
 def test_a_bad_row_in_one_part_ends_the_run_as_a_single_run_would(s3, big_csv):
     bad = with_bad_cell(big_csv, 700_001)
     for key in ("incoming/bad.csv", "incoming/bad-one-pass.csv"):
@@ -144,6 +147,7 @@ def test_a_manifest_of_part_files_trains_them_as_one_dataset(s3):
     assert done["prefix"].startswith("models/spark/")
 
 
+@pytest.mark.slow
 def test_the_fail_step_leaves_a_failure_record(s3, big_csv):
     s3.put_object(Bucket=BUCKET, Key="incoming/big.csv", Body=big_csv)
     env = scale_out_env()

@@ -223,6 +223,7 @@ def test_a_412_without_an_object_to_show_for_it_is_tried_again():
     assert put_if_absent(s3, "b", "models/x/r/report.json", b"{}") is True
 
 
+@pytest.mark.slow
 def test_conflicts_that_never_end_raise_so_lambda_retries():
     s3 = ConflictingS3(*["ConditionalRequestConflict"] * 10)
     with pytest.raises(RuntimeError):

@@ -330,8 +330,7 @@ def test_a_crlf_line_of_the_bound_cut_between_its_cr_and_lf_is_read():
 
 
 # --- streaming -------------------------------------------------------------------------
-
-
+@pytest.mark.slow
 def test_block_size_does_not_change_the_result():
     data = iris_like(3000)
     whole = load_bytes(data, exact_max_rows=500)
@@ -435,6 +434,7 @@ def peak_while_loading(data: bytes, block_bytes: int) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_streaming_memory_is_bounded_by_the_block_not_the_file():
     block_bytes = 64 << 10
     # The file's own bytes sit in the BytesIO, outside what load() allocates.
@@ -499,6 +499,7 @@ def test_after_cut_blank_lines_errors_still_name_the_files_line(iris_bytes):
         load_bytes(padded)
 
 
+@pytest.mark.slow
 def test_a_file_of_blank_lines_takes_no_more_memory_than_one_of_rows():
     block_bytes = 64 << 10
     rows = iris_like(200_000)
@@ -627,3 +628,17 @@ def test_a_range_inside_a_too_long_line_reads_no_further_than_the_bound():
 
     assert list(owned_lines(stream, start, start + MAX_LINE_BYTES, block_bytes)) == []
     assert stream.served <= MAX_LINE_BYTES + 2 * block_bytes
+
+
+@pytest.mark.parametrize("row", [1, 40], ids=["first data row", "first row of a later block"])
+def test_a_byte_order_mark_inside_the_file_is_its_cells_own(row):
+    lines = IRIS_CSV.read_text().splitlines()
+    cells = lines[row].split(",")
+    cells[0] = "\ufeff" + cells[0]
+    lines[row] = ",".join(cells)
+    data = ("\n".join(lines) + "\n").encode()
+    # Blocks of about 40 lines: a later block starts at a row of its own.
+    block = len("\n".join(lines[:row]).encode()) + 1 if row > 1 else 2 << 20
+    with pytest.raises(InputError) as refused:
+        load_bytes(data, block_bytes=block)
+    assert refused.value.code == "non_numeric" and refused.value.line == row + 1

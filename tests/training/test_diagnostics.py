@@ -162,6 +162,7 @@ def test_another_split_seed_gives_another_sample():
     assert not np.array_equal(first.y, second.y)
 
 
+@pytest.mark.slow
 def test_the_sample_stays_bounded_and_the_same_over_ten_million_rows():
     """10M rows streamed twice, cut into blocks two different ways: at most SAMPLE_ROWS
     test rows kept, and the same ones."""

@@ -95,10 +95,11 @@ def test_loader_raises_only_documented_codes(data, test_size):
 
 
 def codes_in_the_source() -> set[str]:
-    """Every error code the library can raise: each ``InputError("code", ...)``, the spec
-    codes for unknown levels, and the hyperparameter checks' code."""
+    """Every error code the library can raise: each ``InputError("code", ...)`` (and
+    ``RunStopped``, ``RunError``), the spec codes for unknown levels, and the hyperparameter
+    checks' code."""
     source = "\n".join(path.read_text() for path in LIBRARY.rglob("*.py"))
-    codes = set(re.findall(r'InputError\(\s*"([a-z_]+)"', source))
+    codes = set(re.findall(r'(?:InputError|RunStopped|RunError)\(\s*"([a-z_]+)"', source))
     return (
         codes
         | {spec.unknown_level_code for spec in BUILT_IN.values()}

@@ -181,6 +181,7 @@ def fresh_process() -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env, check=True)
 
 
+@pytest.mark.slow
 def test_mxnet_runs_the_synchronous_engine(fresh_process):
     assert fresh_process.stdout.strip() == "NaiveEngine"
 

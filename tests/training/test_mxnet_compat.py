@@ -26,6 +26,7 @@ def error_line(result: subprocess.CompletedProcess) -> str:
     return line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(_mxnet.NUMPY_1_NAMES))
 def test_mxnet_does_not_import_without_each_lent_name(name):
     result = run_fresh(f"import linreg.training._mxnet as m\ndel m.NUMPY_1_NAMES[{name!r}]\nm.nd\n")
@@ -33,6 +34,7 @@ def test_mxnet_does_not_import_without_each_lent_name(name):
     assert name in error_line(result)
 
 
+@pytest.mark.slow
 def test_mxnet_does_not_import_without_distutils_version():
     result = run_fresh(
         "import sys, contextlib\n"
@@ -45,6 +47,7 @@ def test_mxnet_does_not_import_without_distutils_version():
     assert "distutils" in error_line(result)
 
 
+@pytest.mark.slow
 def test_mxnet_imports_where_the_standard_library_has_no_distutils():
     result = run_fresh(
         "import sys\n"
@@ -56,6 +59,7 @@ def test_mxnet_imports_where_the_standard_library_has_no_distutils():
     assert result.stdout.split() == ["3.0", "None"]
 
 
+@pytest.mark.slow
 def test_numpy_keeps_no_lent_name_after_the_import():
     result = run_fresh(
         "import numpy as np\n"

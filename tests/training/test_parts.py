@@ -168,6 +168,7 @@ def test_a_whole_gzip_file_part_counts_its_uncompressed_data_bytes():
     assert statistics.bytes == len(data) - (data.index(b"\n") + 1)
 
 
+@pytest.mark.slow
 def test_a_whole_gzip_file_part_that_uncompresses_past_the_limit_is_too_large():
     data = iris_like(200_000)  # a few blocks: the limit falls after the header's block
     assert len(data) > 2 * (2 << 20)

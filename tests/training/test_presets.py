@@ -23,6 +23,7 @@ def converged_runs(iris_bytes):
     ]
 
 
+@pytest.mark.slow
 def test_converged_is_within_half_a_percent_of_the_optimum_for_init_seeds_0_to_19(
     converged_runs,
 ):

@@ -92,7 +92,7 @@ def _aws_problem(error: Exception) -> tuple[str, str] | None:
     if isinstance(error, aws.ClientError):
         answer = error.response.get("Error", {})
         bucket = answer.get("BucketName")
-        where = f" (bucket {excerpt(bucket)})" if bucket else ""
+        where = f" (bucket {excerpt(str(bucket))})" if bucket else ""
         return (
             f"S3 refused {error.operation_name}: {answer.get('Code')}: "
             f"{excerpt(answer.get('Message') or '')}{where}",

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from linreg.cli.console import (
@@ -33,6 +34,9 @@ from linreg.local.invoke import (
     state_machine_in_moto,
     upload_event,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def add_invoke(commands: argparse._SubParsersAction) -> None:
@@ -148,6 +152,7 @@ def upload_metadata(text: str | None) -> dict[str, str]:
 
 
 def _invoke(args: argparse.Namespace, event: dict, records: list) -> int:
+    place: AbstractContextManager[Any]
     if args.endpoint_url:
         place = mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL_S3": args.endpoint_url})
     elif args.aws:
@@ -179,7 +184,7 @@ def _invoke(args: argparse.Namespace, event: dict, records: list) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def _print_outcome(s3, outcome: dict) -> None:
+def _print_outcome(s3: S3Client, outcome: dict) -> None:
     where = f"s3://{outcome['bucket']}/{outcome['key']}"
     say(f"{where}: {outcome['status']}")
     if outcome["status"] == Status.SKIPPED:

@@ -4,7 +4,9 @@ model's page."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linreg.cli.console import (
     EXIT_OK,
@@ -18,6 +20,9 @@ from linreg.contract import (
 )
 from linreg.errors import InputError
 from linreg.local.embedded_s3 import served_copy
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def add_runs(commands: argparse._SubParsersAction) -> None:
@@ -56,7 +61,9 @@ def runs_command(args: argparse.Namespace) -> int:
         return _list_runs(args, s3, model, layout, copy=root)
 
 
-def _list_runs(args: argparse.Namespace, s3, model: str, layout, *, copy: Path | None) -> int:
+def _list_runs(
+    args: argparse.Namespace, s3: S3Client, model: str, layout, *, copy: Path | None
+) -> int:
     """List the runs of ``model`` (an s3:// address); ``copy`` is the local folder it was
     served from, whose files the links then name."""
     from linreg.service.published import link, model_runs
@@ -79,7 +86,9 @@ def _list_runs(args: argparse.Namespace, s3, model: str, layout, *, copy: Path |
     return EXIT_OK
 
 
-def _write_model_page(args: argparse.Namespace, s3, listing, *, copy: Path | None) -> None:
+def _write_model_page(
+    args: argparse.Namespace, s3: S3Client, listing, *, copy: Path | None
+) -> None:
     """The page the function keeps at models/NAME/index.html, from the same runs; its
     links name a local copy's files wherever the page is written."""
     from linreg.contract import MODEL_PAGE_FILE
@@ -94,6 +103,7 @@ def _write_model_page(args: argparse.Namespace, s3, listing, *, copy: Path | Non
     def local_file(run: dict) -> str:
         return (copy / run["key"]).resolve().as_uri()
 
+    to: Callable[[dict], str]
     if copy is not None:
         to, where = local_file, f"links to the files in {copy}"
     elif args.links:

@@ -8,10 +8,16 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 from linreg.errors import InputError, excerpt
 from linreg.local import require_moto
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from linreg.service.layout import Layout
 
 # Fake credentials keep boto3 from looking for real ones (and from ever signing for AWS).
 FAKE_AWS = {
@@ -64,7 +70,7 @@ def mirror_root(path: Path, models_prefix: str) -> Path | None:
     return None
 
 
-def load_folder(s3, bucket: str, root: Path, prefixes: Iterable[str]) -> None:
+def load_folder(s3: S3Client, bucket: str, root: Path, prefixes: Iterable[str]) -> None:
     """Put the files under each ``root/<prefix>`` into ``bucket``, keyed by their path below
     ``root``: a bucket's local copy back in a bucket. Only the output prefixes are loaded:
     uploads are the user's files, not the copy's."""
@@ -76,7 +82,7 @@ def load_folder(s3, bucket: str, root: Path, prefixes: Iterable[str]) -> None:
 
 
 @contextmanager
-def served_copy(model: str, layout) -> Iterator[tuple[object, str, Path]]:
+def served_copy(model: str, layout: Layout) -> Iterator[tuple[S3Client, str, Path]]:
     """A client of an embedded S3 holding the bucket copy ``model`` (a folder) lies in, the
     s3:// address of ``model`` there, and the copy's root. The copy is what ``linreg invoke
     --out`` writes, so runs and predict read it as they read a bucket, with the same code."""

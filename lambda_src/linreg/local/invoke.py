@@ -13,12 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 from urllib.parse import quote_plus
 
 from linreg.contract import REPORT_HTML_FILE, Status
 from linreg.errors import InputError
 from linreg.local import require_moto
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # The notification S3 sends, as the sample event has it.
 SAMPLE_EVENT = Path(__file__).resolve().parents[3] / "events" / "s3-put.json"
@@ -49,7 +53,7 @@ def upload_event(key: str, data: bytes) -> dict:
     return {"Records": [record]}
 
 
-def finished(served, s3, outcome: dict) -> dict:
+def finished(served, s3: S3Client, outcome: dict) -> dict:
     """A started run's outcome: its execution's, once it has ended. A failed execution
     has written the run's failure record (the state machine's RecordFailure or RunRefused
     step), which says why."""
@@ -63,7 +67,7 @@ def finished(served, s3, outcome: dict) -> dict:
     if described["status"] == "SUCCEEDED":
         return json.loads(described["output"])
     layout = Layout.from_env(os.environ)
-    key = layout.failure_key(layout.model_name(outcome["key"]), outcome["run_id"])
+    key = layout.failure_key(layout.model_name(outcome["key"]) or "", outcome["run_id"])
     record, _ = read_json(s3, outcome["bucket"], key)
     error = (record or {}).get("error") or {
         "code": "run_failed",
@@ -117,7 +121,7 @@ def embedded_s3_with(records: list, upload: Upload) -> Iterator[None]:
         yield
 
 
-def _stock(s3, records: list, upload: Upload) -> None:
+def _stock(s3: S3Client, records: list, upload: Upload) -> None:
     """Each event's bucket, holding the runs of the local copy and, at each event key
     where nothing is, the upload."""
     from linreg.local.embedded_s3 import load_folder
@@ -136,11 +140,11 @@ def _stock(s3, records: list, upload: Upload) -> None:
             )
 
 
-def _buckets(s3) -> set[str]:
+def _buckets(s3: S3Client) -> set[str]:
     return {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
 
 
-def download_run(s3, outcome: dict, out: Path) -> list[tuple[str, Path]]:
+def download_run(s3: S3Client, outcome: dict, out: Path) -> list[tuple[str, Path]]:
     """Save a run's files (every page of them), or its failure record, under ``out`` as
     the bucket holds them, with the model page and latest.json beside them. Returns what
     a person may open, as (what, path)."""
@@ -169,7 +173,7 @@ def download_run(s3, outcome: dict, out: Path) -> list[tuple[str, Path]]:
     return saved
 
 
-def _save(s3, bucket: str, key: str, out: Path) -> None:
+def _save(s3: S3Client, bucket: str, key: str, out: Path) -> None:
     target = out / key
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())

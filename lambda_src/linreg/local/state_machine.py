@@ -255,7 +255,8 @@ def serving_definition(
     # another one (a nested mock_aws leaves its configuration in place when it stops).
     with (
         mock.patch.dict(default_user_config),
-        mock_aws(config=MOTO_CONFIG),
+        # MOTO_CONFIG is one of moto's DefaultConfig dicts, which its overloads spell out.
+        mock_aws(config=MOTO_CONFIG),  # type: ignore[call-overload]
         mock.patch.object(LambdaSimpleBackend, "invoke", _backing(steps, calls, lock)),
         strict_step_functions.enforced(retry_wait_scale=retry_wait_scale) as waits,
     ):

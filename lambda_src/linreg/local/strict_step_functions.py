@@ -91,7 +91,8 @@ def failure(env: Environment, error: StatesErrorNameType, cause: str) -> Failure
             env=env,
             error_name=StatesErrorName(typ=error),
             event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
+            # moto declares EventDetails total, and reads only the one key a failure has.
+            event_details=EventDetails(  # type: ignore[typeddict-item]
                 executionFailedEventDetails=ExecutionFailedEventDetails(
                     error=error.to_name(), cause=cause
                 )

@@ -107,9 +107,9 @@ class _LossFigure:
             self.line.set_data(iterations or range(1, len(loss_history) + 1), loss_history)
             self.line.set_markevery(max(1, len(loss_history) // 10))
             # A log axis cannot show a loss of zero (an exact fit): then no reference line.
-            shown = optimum is not None and optimum > 0
-            self.optimum.set_visible(shown)
-            self.optimum.set_ydata([optimum, optimum] if shown else [1.0, 1.0])
+            height = optimum if optimum is not None and optimum > 0 else None
+            self.optimum.set_visible(height is not None)
+            self.optimum.set_ydata([height, height] if height is not None else [1.0, 1.0])
             self.axes.relim(visible_only=True)
             self.axes.autoscale_view()
             # y given: otherwise matplotlib measures every tick label on each drawing to see
@@ -117,7 +117,7 @@ class _LossFigure:
             self.axes.set_title(f"Training - {loss} loss", y=1.0)
             what = "mean squared error" if loss == "mean" else "sum of squared errors"
             self.axes.set_ylabel(f"{what}{f' ({unit}²)' if unit else ''}, log scale")
-            shown_lines = [self.line, self.optimum] if shown else [self.line]
+            shown_lines = [self.line, self.optimum] if height is not None else [self.line]
             legend = self.axes.legend(handles=shown_lines, loc="upper right")
             try:
                 return png(self.figure)

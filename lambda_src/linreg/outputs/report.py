@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import math
 import platform
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from linreg import __version__
 from linreg.config import Hyperparameters
 from linreg.contract import LOSS_HISTORY_FILE, Status
+from linreg.payloads import Report
 from linreg.spec import Spec
 from linreg.training.data import Dataset, TestSample
 from linreg.training.model import Training
@@ -54,9 +57,9 @@ def run_report(
     baseline: Baseline,
     standardization: dict | None,
     timings: dict[str, float],
-    source: dict | None,
+    source: Mapping[str, Any] | None,
     run_id: str | None,
-) -> dict:
+) -> Report:
     """report.json. The trained model's scores, params and fit sample are ``None`` for a
     diverged run: they mean nothing."""
     diverged = status == Status.DIVERGED
@@ -165,7 +168,7 @@ def loss_history(history: list[float]) -> dict:
 
 def _loss_curve(history: list[float]) -> dict:
     iterations, values = loss_points(history)
-    curve = {"loss_history": _json_numbers(values)}
+    curve: dict[str, Any] = {"loss_history": _json_numbers(values)}
     if len(values) < len(history):
         curve["loss_history_iterations"] = iterations
         curve["loss_history_file"] = LOSS_HISTORY_FILE

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
+from typing import TypeGuard
 
 # Shown for a value that is missing or null, e.g. a diverged run's MSEs.
 MISSING = "—"
@@ -202,9 +203,10 @@ def _params(report: Mapping, weights_png: bytes | None) -> str:
     # A diverged run has no parameters: they would mean nothing, so there is no table.
     if not isinstance(params, Mapping):
         return ""
-    best = report.get("baseline_params")
-    best = best if isinstance(best, Mapping) else {}
-    best_weights = best.get("weights") if isinstance(best.get("weights"), Mapping) else {}
+    given = report.get("baseline_params")
+    best = given if isinstance(given, Mapping) else {}
+    weights = best.get("weights")
+    best_weights = weights if isinstance(weights, Mapping) else {}
     rows = []
     for name, value in [*(params.get("weights") or {}).items(), ("bias", params.get("bias"))]:
         label = "bias" if name == "bias" else f"weight <code>{escape(str(name))}</code>"
@@ -295,7 +297,7 @@ def _flat_rows(values: object, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
-def _warnings(warnings: object) -> str:
+def _warnings(warnings: list[str] | None) -> str:
     # Shown up top: a warning (e.g. one species only) changes how to read every number below.
     if not warnings:
         return ""
@@ -348,5 +350,5 @@ def _count(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else _format(value)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -13,8 +13,10 @@ Used by both a single upload's run (``upload``) and a distributed one
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,9 +26,13 @@ from linreg.config import Hyperparameters, Limits
 from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
 from linreg.deadline import Deadline, parsing_seconds, training_seconds
 from linreg.errors import InputError, RunError
+from linreg.payloads import Report, Source
 from linreg.service import model_page, storage
 from linreg.service.layout import Layout
 from linreg.service.storage import InputObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # Logs through the handler's logger (same format, same request and key fields).
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -76,12 +82,12 @@ class Outcome:
 class Attempt:
     """One delivery's attempt at one run: where its outputs go, and what it does there."""
 
-    s3: object
+    s3: S3Client
     layout: Layout
     name: str
     run_id: str
     where: dict
-    source: dict
+    source: Source | dict
     quarantine_key: str | None = None  # where the record goes when the name is unusable
 
     @property
@@ -191,7 +197,8 @@ class Attempt:
 
     def finish(self, result: pipeline.Result, *, settings: dict) -> Outcome:
         """Publish a trained run, or record a diverged one."""
-        if result.status != Status.SUCCEEDED:
+        # A run that did not succeed (it diverged) carries the error its record states.
+        if result.error is not None:
             return self.fail(result.error, settings=settings, report=result.report)
         return self.publish(result)
 
@@ -225,7 +232,7 @@ class Attempt:
             Status.SUCCEEDED, latest_moved=moved, page_written=page_written, **details
         )
 
-    def move_latest(self, report: dict, *, known: tuple | None = None) -> bool:
+    def move_latest(self, report: Mapping[str, Any], *, known: tuple | None = None) -> bool:
         """Point latest.json at this run unless it points at a newer upload already."""
         pointer = {
             "run_id": self.run_id,
@@ -238,7 +245,7 @@ class Attempt:
             self.s3, self.where["bucket"], latest_key, pointer, known=known
         )
 
-    def fail(self, error: RunError, *, settings: dict, report: dict | None = None) -> Outcome:
+    def fail(self, error: RunError, *, settings: dict, report: Report | None = None) -> Outcome:
         """Record a run that cannot succeed; a redelivery finds the record and stops there."""
         status = Status.DIVERGED if error.code == "diverged" else Status.FAILED
         record = {

@@ -9,18 +9,23 @@ data is ``distributed_steps``', the records are written as a single run writes t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from linreg import pipeline
 from linreg.config import Hyperparameters, Limits
 from linreg.deadline import Deadline
 from linreg.errors import RunError, excerpt
+from linreg.payloads import RunPayload
 from linreg.service import distributed_steps
 from linreg.service.attempt import Attempt, Outcome
 from linreg.service.layout import Layout
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 def plan_distributed(
-    s3, run: dict, *, layout: Layout, env: Mapping[str, str], limits: Limits
+    s3: S3Client, run: RunPayload, *, layout: Layout, env: Mapping[str, str], limits: Limits
 ) -> tuple[dict, Outcome | None]:
     """The state machine's first step: the plan's location, or, for input it cannot train
     on (a bad manifest, a missing part, a header that does not match), the run's failure
@@ -35,8 +40,8 @@ def plan_distributed(
 
 
 def finish_distributed(
-    s3,
-    run: dict,
+    s3: S3Client,
+    run: RunPayload,
     *,
     layout: Layout,
     env: Mapping[str, str] | None = None,
@@ -69,7 +74,7 @@ def finish_distributed(
     return attempt.finish(result, settings=settings)
 
 
-def fail_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
+def fail_distributed(s3: S3Client, run: RunPayload, *, layout: Layout) -> Outcome:
     """A failure record for a run the state machine could not finish, unless it finished
     after all: a run that was published (its latest.json move failed, say) is completed
     instead, so that no run is both published and recorded as failed."""
@@ -86,6 +91,6 @@ def fail_distributed(s3, run: dict, *, layout: Layout) -> Outcome:
     return attempt.fail(error, settings=run["settings"])
 
 
-def _distributed_attempt(s3, run: dict, layout: Layout) -> Attempt:
+def _distributed_attempt(s3: S3Client, run: RunPayload, layout: Layout) -> Attempt:
     where = {"bucket": run["bucket"], "key": run["key"]}
     return Attempt(s3, layout, run["name"], run["run_id"], where, run["source"])

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -42,6 +43,7 @@ from linreg.contract import (
 )
 from linreg.deadline import Deadline
 from linreg.errors import InputError, RunError, excerpt
+from linreg.payloads import ObjectRef, PartResult, PlanItem, PlanRef, RunPayload, Source
 from linreg.service import manifest, storage
 from linreg.service.layout import Layout
 from linreg.service.storage import InputObject
@@ -63,6 +65,9 @@ from linreg.training.data import (
     split_header,
     whole_file_lines,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # How many part results the reduce reads at once, and headers the plan reads at once.
 READ_THREADS = 32
@@ -87,7 +92,7 @@ def max_parts(env: Mapping[str, str]) -> int:
     return min(int_setting(env, MAX_PARTS_ENV, MAX_PARTS), MAX_PARTS)
 
 
-def distributed_folder(layout: Layout, run: dict) -> str:
+def distributed_folder(layout: Layout, run: RunPayload) -> str:
     return layout.run_prefix(run["name"], run["run_id"]) + DISTRIBUTED_FOLDER
 
 
@@ -104,7 +109,9 @@ class _Head:
     line_end: str  # "\n" (with or without "\r" before it), or "\r" alone (old Mac files)
 
 
-def plan(s3, run: dict, *, layout: Layout, env: Mapping[str, str], limits: Limits) -> dict:
+def plan(
+    s3: S3Client, run: RunPayload, *, layout: Layout, env: Mapping[str, str], limits: Limits
+) -> PlanRef:
     """Cut the run's object(s) into parts; write the plan; return where it is. An input
     problem raises ``InputError`` before anything is written."""
     cap = max_parts(env)
@@ -164,13 +171,18 @@ def plan(s3, run: dict, *, layout: Layout, env: Mapping[str, str], limits: Limit
     return {"bucket": run["bucket"], "key": key, "parts": len(items)}
 
 
-def _file(source: dict | InputObject) -> dict:
-    if isinstance(source, InputObject):
-        source = source.source()
-    return {name: source.get(name) for name in ("bucket", "key", "version_id", "etag", "size")}
+def _file(source: RunPayload | Source | InputObject) -> ObjectRef:
+    described = source.source() if isinstance(source, InputObject) else source
+    return {
+        "bucket": described["bucket"],
+        "key": described["key"],
+        "version_id": described["version_id"],
+        "etag": described["etag"],
+        "size": described["size"],
+    }
 
 
-def _head(s3, file: dict) -> _Head:
+def _head(s3: S3Client, file: ObjectRef) -> _Head:
     """A file's header, where its data starts, and how its lines end."""
     head = _read_range(s3, file, 0, HEADER_PROBE_BYTES)
     if head[:2] == GZIP_MAGIC:
@@ -189,7 +201,7 @@ def _head(s3, file: dict) -> _Head:
     return _Head(header, len(line), False, line_terminator(head).decode())
 
 
-def _header_line(head: bytes, file: dict) -> bytes:
+def _header_line(head: bytes, file: ObjectRef) -> bytes:
     """The header line of ``head`` with its line end; refused past ``MAX_HEADER_BYTES``."""
     line_end = re.search(rb"\r\n|\r|\n", head)
     line = head[: line_end.end()] if line_end else head
@@ -202,7 +214,7 @@ def _header_line(head: bytes, file: dict) -> bytes:
     return line
 
 
-def _read_range(s3, file: dict, first_byte: int, size: int) -> bytes:
+def _read_range(s3: S3Client, file: ObjectRef, first_byte: int, size: int) -> bytes:
     body = _open(s3, file, first_byte=first_byte, last_byte=first_byte + size - 1)
     try:
         return body.read()
@@ -210,10 +222,10 @@ def _read_range(s3, file: dict, first_byte: int, size: int) -> bytes:
         body.close()
 
 
-def _open(s3, item: dict, *, first_byte: int, last_byte: int | None = None):
+def _open(s3: S3Client, item: ObjectRef, *, first_byte: int, last_byte: int | None = None):
     """A stream of the planned version's bytes; one replaced since the plan is an input
     problem (the run would mix two files), not a reason to retry."""
-    options = {"VersionId": item["version_id"]} if item.get("version_id") else {}
+    options: dict[str, Any] = {"VersionId": item["version_id"]} if item.get("version_id") else {}
     byte_range = f"bytes={first_byte}-{'' if last_byte is None else last_byte}"
     try:
         response = s3.get_object(
@@ -239,7 +251,7 @@ def _open(s3, item: dict, *, first_byte: int, last_byte: int | None = None):
 # --- part ---------------------------------------------------------------------------------
 
 
-def part(s3, item: dict, *, deadline: Deadline | None = None) -> dict:
+def part(s3: S3Client, item: PlanItem, *, deadline: Deadline | None = None) -> dict[str, int]:
     """One part's statistics, written where the plan says; an input problem is written as
     the part's result (the reduce ends the run with it), S3 errors raise (retried). The
     answer is only the part's index: the Map collects every child's answer, within 256 KiB."""
@@ -266,13 +278,13 @@ def part(s3, item: dict, *, deadline: Deadline | None = None) -> dict:
     return {"part": item["index"]}
 
 
-def _part_lines(body, item: dict) -> Iterator[bytes]:
+def _part_lines(body, item: PlanItem) -> Iterator[bytes]:
     if item["whole_file"]:
         return whole_file_lines(plain(body, item["max_bytes"]))
     return owned_lines(body, item["start"], item["end"], line_end=item["line_end"].encode())
 
 
-def _compact(document: dict) -> bytes:
+def _compact(document: PartResult) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
@@ -280,12 +292,20 @@ def _compact(document: dict) -> bytes:
 
 
 def parts_dataset(
-    s3, run: dict, *, limits: Limits, env: Mapping[str, str], deadline: Deadline | None = None
+    s3: S3Client,
+    run: RunPayload,
+    *,
+    limits: Limits,
+    env: Mapping[str, str],
+    deadline: Deadline | None = None,
 ) -> Dataset:
     """The run's dataset, summed from its parts' statistics (``reduce``'s first half); one
     small enough for the tutorial's exact split is read again in one pass and split so."""
     plan_location = run["plan"]
-    items, _ = storage.read_json(s3, plan_location["bucket"], plan_location["key"])
+    bucket, key = plan_location["bucket"], plan_location["key"]
+    if bucket is None or key is None:
+        raise ValueError("a refused plan has no parts to sum")
+    items, _ = storage.read_json(s3, bucket, key)
     hyperparameters = Hyperparameters.from_strings(run["settings"])
     spec = spec_named(hyperparameters.dataset)
     sample = TestSample.empty(len(spec.features))
@@ -314,7 +334,7 @@ def parts_dataset(
     return dataset
 
 
-def _fits_one_pass(dataset: Dataset, items: list[dict], env: Mapping[str, str]) -> bool:
+def _fits_one_pass(dataset: Dataset, items: list[PlanItem], env: Mapping[str, str]) -> bool:
     """Whether one function would have trained this dataset with the exact split: rows
     within the exact split's size, in files it would have trained whole."""
     stored = sum(item["size"] for item in _first_items(items))
@@ -327,7 +347,12 @@ def _fits_one_pass(dataset: Dataset, items: list[dict], env: Mapping[str, str]) 
 
 
 def _one_pass(
-    s3, items: list[dict], hyperparameters: Hyperparameters, *, limits: Limits, deadline
+    s3: S3Client,
+    items: list[PlanItem],
+    hyperparameters: Hyperparameters,
+    *,
+    limits: Limits,
+    deadline,
 ) -> Dataset:
     """The files' data lines, under one header, read as one upload of them would be."""
     files = _first_items(items)
@@ -342,15 +367,15 @@ def _one_pass(
     )
 
 
-def _first_items(items: list[dict]) -> list[dict]:
+def _first_items(items: list[PlanItem]) -> list[PlanItem]:
     """One plan item per file (its first), in plan order."""
-    first: dict[str, dict] = {}
+    first: dict[str, PlanItem] = {}
     for item in items:
         first.setdefault(item["key"], item)
     return list(first.values())
 
 
-def _data_chunks(s3, files: list[dict]) -> Iterator[bytes]:
+def _data_chunks(s3: S3Client, files: list[PlanItem]) -> Iterator[bytes]:
     """Each file's data lines in turn (its header left out), each file ending with a line
     end, so that the next file's first line stays a line of its own."""
     for file in files:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeGuard, cast
 from urllib.parse import quote_plus, unquote_plus
 
 
@@ -57,7 +58,7 @@ class S3Record:
     @property
     def event_time(self) -> datetime:
         """When S3 saw the upload; a time without a zone is UTC, as S3's are."""
-        moment = datetime.fromisoformat(self.raw.get("eventTime"))
+        moment = datetime.fromisoformat(cast(str, self.raw.get("eventTime")))
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     @property
@@ -77,7 +78,8 @@ class S3Record:
     def where(self) -> dict[str, str]:
         """Bucket and key as far as the record gives them, for an outcome and a log line
         (a record with a ``problem`` may lack either)."""
-        s3 = self.raw.get("s3") if isinstance(self.raw.get("s3"), dict) else {}
+        given = self.raw.get("s3")
+        s3 = given if isinstance(given, dict) else {}
         bucket, item = s3.get("bucket"), s3.get("object")
         name = bucket.get("name") if isinstance(bucket, dict) else None
         key = item.get("key") if isinstance(item, dict) else None
@@ -110,7 +112,7 @@ def is_test_event(event: dict) -> bool:
     return any(body.get("Event") == "s3:TestEvent" for body in bodies)
 
 
-def _text(value: object) -> bool:
+def _text(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value)
 
 

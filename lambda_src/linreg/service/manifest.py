@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from linreg.contract import MAX_INPUT_BYTES_ENV, MAX_PARTS_ENV, UPLOAD_SUFFIXES
 from linreg.errors import InputError, excerpt, is_hidden
+from linreg.payloads import RunPayload
 from linreg.service import storage
 from linreg.service.layout import MAX_KEY_BYTES, Layout
 from linreg.service.storage import InputObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # A manifest of 10,000 keys of ~100 bytes; larger datasets list a prefix instead.
 MAX_MANIFEST_BYTES = 1 << 20
@@ -29,7 +34,7 @@ HEAD_THREADS = 8
 
 
 def part_files(
-    s3, upload: dict, *, layout: Layout, max_parts: int, max_bytes: int
+    s3: S3Client, upload: RunPayload, *, layout: Layout, max_parts: int, max_bytes: int
 ) -> list[InputObject]:
     """The part files ``upload`` (a manifest's run) names, described, in the manifest's
     order (key order for a prefix), each once."""
@@ -66,9 +71,11 @@ def check_part_count(count: int, max_parts: int, *, what: str) -> None:
         )
 
 
-def _read(s3, upload: dict) -> dict:
+def _read(s3: S3Client, upload: RunPayload) -> dict:
     """The manifest's JSON object, read at most ``MAX_MANIFEST_BYTES`` of it."""
-    options = {"VersionId": upload["version_id"]} if upload.get("version_id") else {}
+    options: dict[str, Any] = (
+        {"VersionId": upload["version_id"]} if upload.get("version_id") else {}
+    )
     try:
         body = s3.get_object(
             Bucket=upload["bucket"],
@@ -96,7 +103,9 @@ def _read(s3, upload: dict) -> dict:
     return document
 
 
-def _keys(s3, upload: dict, document: object, *, layout: Layout, max_parts: int) -> list[str]:
+def _keys(
+    s3: S3Client, upload: RunPayload, document: object, *, layout: Layout, max_parts: int
+) -> list[str]:
     name = upload["key"]
     expected = 'expected a JSON object with "parts" (a list of keys) or "prefix" (a key prefix)'
     if not isinstance(document, dict) or len({"parts", "prefix"} & set(document)) != 1:
@@ -148,7 +157,7 @@ def _check_prefix(prefix: str, layout: Layout, manifest: str) -> None:
         )
 
 
-def _listed(s3, bucket: str, prefix: str, *, max_parts: int, what: str) -> list[str]:
+def _listed(s3: S3Client, bucket: str, prefix: str, *, max_parts: int, what: str) -> list[str]:
     """The .csv and .csv.gz keys below ``prefix`` in key order; listing stops once there
     are too many."""
     keys: list[str] = []

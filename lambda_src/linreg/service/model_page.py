@@ -23,12 +23,16 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from linreg.outputs import figures
 from linreg.outputs.report_html import MISSING, cell, page, png_image, section, text
 from linreg.service import published, storage
 from linreg.service.layout import Layout
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # Runs on a page: enough history to see a trend, and a page that stays small and quick to
 # rebuild (each is a report read). `linreg runs` lists them all.
@@ -44,7 +48,7 @@ table.runs tbody tr:nth-child(even) { background: #fafafa; }
 """
 
 
-def publish_page(s3, bucket: str, layout: Layout, name: str) -> bool:
+def publish_page(s3: S3Client, bucket: str, layout: Layout, name: str) -> bool:
     """Rewrite the model's page from the runs complete now; ``False`` when it gave up after
     losing every race (the model's next run rewrites it)."""
     key = layout.page_key(name)

@@ -17,12 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from linreg.contract import LATEST_FILE, PARAMS_FILE, REPORT_FILE, REPORT_HTML_FILE
 from linreg.errors import InputError, excerpt
 from linreg.service import storage
 from linreg.service.layout import Layout, is_run_id
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # How long a presigned link to a run's report stays valid.
 LINK_SECONDS = 3600
@@ -37,7 +41,7 @@ READ_BOUND = 2
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
-def load_params(model: str, *, s3=None) -> dict:
+def load_params(model: str, *, s3: S3Client | None = None) -> dict:
     """params.json of the run ``model`` names."""
     # Anything "s3:" is meant as an address ("s3:/bucket" is a typo, not a folder), and is
     # checked before a client is needed: the CLI makes one for "s3://" only.
@@ -47,6 +51,8 @@ def load_params(model: str, *, s3=None) -> dict:
             raise InputError("model_not_found", f"{path} does not exist")
         return json.loads(path.read_text())
     bucket, prefix = _bucket_and_prefix(model)
+    if s3 is None:
+        raise ValueError(f"{model} is an S3 address: it needs an S3 client")
     params, _ = storage.read_json(s3, bucket, prefix + PARAMS_FILE)
     if params is None:
         latest, _ = storage.read_json(s3, bucket, prefix + LATEST_FILE)
@@ -71,7 +77,7 @@ class RunListing:
 
 
 def model_runs(
-    model: str, *, s3, layout: Layout | None = None, limit: int | None = None
+    model: str, *, s3: S3Client, layout: Layout | None = None, limit: int | None = None
 ) -> RunListing:
     """Every run of a model, newest first (``limit``: the newest that many only): succeeded
     runs from their report.json, failed and diverged ones from their failure records.
@@ -86,7 +92,12 @@ def model_runs(
 
 
 def read_runs(
-    s3, bucket: str, model_folder: str, failure_folder: str | None, *, limit: int | None = None
+    s3: S3Client,
+    bucket: str,
+    model_folder: str,
+    failure_folder: str | None,
+    *,
+    limit: int | None = None,
 ) -> RunListing:
     """The runs under ``model_folder`` and the records under ``failure_folder``, newest
     first. Listing is cheap (a key per run); reading is not, so only the newest ``limit``
@@ -117,7 +128,7 @@ def read_runs(
     return RunListing(runs=runs, older=len(candidates) - read, folder=model_folder)
 
 
-def _read_run(s3, bucket: str, key: str) -> dict | None:
+def _read_run(s3: S3Client, bucket: str, key: str) -> dict | None:
     """A run folder's row, or a failure record's; ``None`` while a run is incomplete, and
     for a file that is not a run's (someone else's object in the model's folders must not
     hide every run after it)."""
@@ -135,7 +146,7 @@ def _read_run(s3, bucket: str, key: str) -> dict | None:
         return None
 
 
-def _name_with_failures(s3, bucket: str, folder: str, layout: Layout) -> str | None:
+def _name_with_failures(s3: S3Client, bucket: str, folder: str, layout: Layout) -> str | None:
     segments = folder.strip("/").split("/")
     for start in range(len(segments) - 1, -1, -1):
         name = "/".join(segments[start:])
@@ -144,7 +155,7 @@ def _name_with_failures(s3, bucket: str, folder: str, layout: Layout) -> str | N
     return None
 
 
-def link(s3, bucket: str, key: str) -> str:
+def link(s3: S3Client, bucket: str, key: str) -> str:
     """A presigned HTTPS link to one object, for a browser."""
     return s3.generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=LINK_SECONDS
@@ -183,7 +194,7 @@ def upload_time(report: dict) -> datetime | None:
         return None
 
 
-def _page(s3, bucket: str, run_prefix: str) -> str:
+def _page(s3: S3Client, bucket: str, run_prefix: str) -> str:
     return (
         REPORT_HTML_FILE
         if storage.exists(s3, bucket, run_prefix + REPORT_HTML_FILE)
@@ -208,12 +219,12 @@ def _is_bucket_name(name: str) -> bool:
     return False
 
 
-def _folders(s3, bucket: str, prefix: str) -> list[str]:
+def _folders(s3: S3Client, bucket: str, prefix: str) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix, Delimiter="/"
     )
     return [item["Prefix"] for page in pages for item in page.get("CommonPrefixes", [])]
 
 
-def _keys(s3, bucket: str, prefix: str) -> list[str]:
+def _keys(s3: S3Client, bucket: str, prefix: str) -> list[str]:
     return list(storage.list_keys(s3, bucket, prefix, delimiter="/"))

@@ -24,16 +24,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 
 from linreg.config import Hyperparameters, Limits
 from linreg.contract import MANIFEST_SUFFIX, STARTED_FILE, STATE_MACHINE_ARN_ENV
 from linreg.errors import InputError
+from linreg.payloads import RunPayload
 from linreg.service import storage
 from linreg.service.distributed_steps import distributed_above, distributed_folder
 from linreg.service.layout import Layout, is_run_id, run_id_for
 from linreg.service.storage import InputObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def state_machine(env: Mapping[str, str]) -> str | None:
@@ -72,11 +77,11 @@ def check_distributable(upload: InputObject, hyperparameters: Hyperparameters, l
         )
 
 
-def started_key(layout: Layout, run: dict) -> str:
+def started_key(layout: Layout, run: RunPayload) -> str:
     return distributed_folder(layout, run) + STARTED_FILE
 
 
-def start(sfn, arn: str, run: dict, *, s3, layout: Layout) -> bool:
+def start(sfn, arn: str, run: RunPayload, *, s3: S3Client, layout: Layout) -> bool:
     """Start the run's execution; ``False`` when another delivery started it first.
 
     StartExecution alone cannot tell: for an execution still running with the same name
@@ -106,7 +111,7 @@ def is_execution_end(event: dict) -> bool:
     )
 
 
-def unfinished_run(event: dict, *, env: Mapping[str, str], layout: Layout) -> dict | None:
+def unfinished_run(event: dict, *, env: Mapping[str, str], layout: Layout) -> RunPayload | None:
     """The run of an execution that ended unfinished, with why, for its failure record;
     ``None`` for an event that is not about a run this deployment could have started."""
     detail = event.get("detail") or {}
@@ -120,7 +125,8 @@ def unfinished_run(event: dict, *, env: Mapping[str, str], layout: Layout) -> di
         return None
     status = str(detail.get("status", "FAILED"))
     cause = detail.get("cause") or f"the execution ended {status}"
-    return {**run, "error": {"Error": f"States.{status}", "Cause": str(cause)}}
+    # _is_own_run has checked it is one of this function's run payloads.
+    return cast(RunPayload, {**run, "error": {"Error": f"States.{status}", "Cause": str(cause)}})
 
 
 def _is_own_run(run: object, name: object, layout: Layout) -> bool:
@@ -143,4 +149,9 @@ def _is_own_run(run: object, name: object, layout: Layout) -> bool:
     except (KeyError, TypeError, ValueError):
         return False
     model = layout.model_name(key) if isinstance(key, str) else None
-    return same_id and model == run["name"] and layout.name_problem(model, key=key) is None
+    return (
+        same_id
+        and model is not None
+        and model == run["name"]
+        and layout.name_problem(model, key=key) is None
+    )

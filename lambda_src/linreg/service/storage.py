@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -24,13 +24,16 @@ from linreg.contract import (
 )
 from linreg.errors import InputError, excerpt
 from linreg.jsonfile import to_json
+from linreg.payloads import Source
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 CONTENT_TYPES = {
     ".json": "application/json",
     ".png": "image/png",
     ".html": "text/html; charset=utf-8",
 }
-T = TypeVar("T")
 # The one retry policy of every conditional write (swap): how often it is tried, and the
 # first pause (doubling) after S3 answers 409, a conflicting write still in flight. A
 # write whose object changed since it was read (412, or 404: deleted) is tried again at
@@ -59,7 +62,7 @@ class InputObject:
     sequencer: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)  # the upload's x-amz-meta-*
 
-    def source(self) -> dict:
+    def source(self) -> Source:
         """How reports and latest.json name their input."""
         return {
             "bucket": self.bucket,
@@ -73,14 +76,14 @@ class InputObject:
 
 
 def describe_input(
-    s3, bucket: str, key: str, *, version_id: str | None, sequencer: str | None
+    s3: S3Client, bucket: str, key: str, *, version_id: str | None, sequencer: str | None
 ) -> InputObject:
     """HEAD the upload: identity and size, before anything is downloaded.
 
     Raises ``InputError`` for what a retry cannot fix: the object (version) is gone, or
     the function may not read it.
     """
-    options = {"VersionId": version_id} if version_id else {}
+    options: dict[str, Any] = {"VersionId": version_id} if version_id else {}
     what = f"s3://{bucket}/{key}" + (f" version {version_id}" if version_id else "")
     try:
         head = s3.head_object(Bucket=bucket, Key=key, **options)
@@ -112,7 +115,7 @@ def describe_input(
     )
 
 
-def _why_bad_request(s3, bucket: str, key: str, options: dict) -> str | None:
+def _why_bad_request(s3: S3Client, bucket: str, key: str, options: dict) -> str | None:
     """What S3 says is wrong with a request its HEAD answered 400 (a malformed version id,
     an object encrypted with a customer-provided key, ...): a HEAD's answer has no body,
     so the reason comes from a one-byte GET; ``None`` if that GET succeeds."""
@@ -140,10 +143,10 @@ def check_size(upload: InputObject, max_bytes: int) -> None:
         )
 
 
-def open_body(s3, upload: InputObject):
+def open_body(s3: S3Client, upload: InputObject):
     """A stream of exactly the version described (read it once, in blocks), or ``None``
     if the object was replaced since it was described."""
-    options = {"VersionId": upload.version_id} if upload.version_id else {}
+    options: dict[str, Any] = {"VersionId": upload.version_id} if upload.version_id else {}
     try:
         response = s3.get_object(
             Bucket=upload.bucket, Key=upload.key, IfMatch=f'"{upload.etag}"', **options
@@ -166,26 +169,28 @@ def _unreadable(what: str) -> InputError:
     )
 
 
-def list_keys(s3, bucket: str, prefix: str, *, delimiter: str | None = None) -> Iterator[str]:
+def list_keys(
+    s3: S3Client, bucket: str, prefix: str, *, delimiter: str | None = None
+) -> Iterator[str]:
     """The keys below ``prefix`` in key order, every page of them (a page holds at most
     1,000); with ``delimiter``, those not below a further one."""
-    options = {"Delimiter": delimiter} if delimiter else {}
+    options: dict[str, Any] = {"Delimiter": delimiter} if delimiter else {}
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **options)
     for page in pages:
         yield from (item["Key"] for item in page.get("Contents", []))
 
 
-def exists(s3, bucket: str, key: str) -> bool:
+def exists(s3: S3Client, bucket: str, key: str) -> bool:
     return _head(s3, bucket, key) is not None
 
 
-def etag(s3, bucket: str, key: str) -> str | None:
+def etag(s3: S3Client, bucket: str, key: str) -> str | None:
     """An object's ETag (quoted, as If-Match takes it), or ``None`` when it does not exist."""
     head = _head(s3, bucket, key)
     return None if head is None else head["ETag"]
 
 
-def _head(s3, bucket: str, key: str) -> dict | None:
+def _head(s3: S3Client, bucket: str, key: str) -> Mapping[str, Any] | None:
     try:
         return s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
@@ -194,7 +199,7 @@ def _head(s3, bucket: str, key: str) -> dict | None:
         raise
 
 
-def publish_run(s3, bucket: str, prefix: str, files: Mapping[str, bytes]) -> bool:
+def publish_run(s3: S3Client, bucket: str, prefix: str, files: Mapping[str, bytes]) -> bool:
     """Write a run's files, report.json last and only if absent: a report means the run is
     complete. Returns ``False`` when another delivery of the same run got there first."""
     concurrently(
@@ -207,7 +212,7 @@ def publish_run(s3, bucket: str, prefix: str, files: Mapping[str, bytes]) -> boo
     return put_if_absent(s3, bucket, prefix + REPORT_FILE, files[REPORT_FILE])
 
 
-def concurrently(*calls: Callable[[], T]) -> list[T]:
+def concurrently(*calls: Callable[[], Any]) -> list[Any]:
     """The results of independent S3 calls made at once: the caller waits about one round
     trip instead of one per call (boto3 clients are thread-safe). Every call has ended
     when this returns or raises; the first failing call's error is raised."""
@@ -218,13 +223,13 @@ def concurrently(*calls: Callable[[], T]) -> list[T]:
     return [future.result() for future in futures]
 
 
-def record_failure(s3, bucket: str, key: str, record: dict) -> bool:
+def record_failure(s3: S3Client, bucket: str, key: str, record: dict) -> bool:
     """Write a failure record unless this run already has one."""
     return put_if_absent(s3, bucket, key, to_json(record))
 
 
 def update_latest(
-    s3,
+    s3: S3Client,
     bucket: str,
     key: str,
     pointer: dict,
@@ -265,7 +270,7 @@ def is_newer(candidate: dict, current: dict) -> bool:
     return True
 
 
-def read_json(s3, bucket: str, key: str) -> tuple[dict | None, str | None]:
+def read_json(s3: S3Client, bucket: str, key: str) -> tuple[Any, str | None]:
     """An object's JSON and ETag, or ``(None, None)`` when it does not exist."""
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
@@ -276,7 +281,7 @@ def read_json(s3, bucket: str, key: str) -> tuple[dict | None, str | None]:
     return json.loads(response["Body"].read()), response["ETag"]
 
 
-def put_if_absent(s3, bucket: str, key: str, body: bytes) -> bool:
+def put_if_absent(s3: S3Client, bucket: str, key: str, body: bytes) -> bool:
     """Write ``key`` unless it exists; ``False`` once the object another writer put there
     has been seen. S3 answers 409 (ConditionalRequestConflict) while a conflicting write is
     still in flight: that is "try again", not "someone else won"."""
@@ -293,7 +298,10 @@ class WriteConflict(RuntimeError):
 
 
 def swap(
-    s3, bucket: str, key: str, next_version: Callable[[int], tuple[bytes | None, str | None]]
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    next_version: Callable[[int], tuple[bytes | None, str | None]],
 ) -> bool:
     """Compare-and-swap, the one way this project overwrites a shared object.
 
@@ -320,7 +328,7 @@ def swap(
     raise WriteConflict(f"s3://{bucket}/{key} kept changing; giving up so Lambda retries")
 
 
-def put(s3, bucket: str, key: str, body: bytes, **conditions: str) -> None:
+def put(s3: S3Client, bucket: str, key: str, body: bytes, **conditions: Any) -> None:
     suffix = key[key.rfind(".") :]
     content_type = CONTENT_TYPES.get(suffix, "application/octet-stream")
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **conditions)

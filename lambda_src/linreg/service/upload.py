@@ -10,6 +10,7 @@ handed to the state machine (``scale_out``), whose runs ``distributed_run`` fini
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -17,18 +18,22 @@ from linreg.config import Hyperparameters, Limits, metadata_settings
 from linreg.contract import SERVICE_NAME, Status
 from linreg.deadline import Deadline
 from linreg.errors import InputError, RunError
+from linreg.payloads import RunPayload
 from linreg.service import scale_out, storage
 from linreg.service.attempt import Attempt, Outcome
 from linreg.service.event import S3Record
 from linreg.service.layout import Layout, run_id_for
 from linreg.service.storage import InputObject
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 # Logs through the handler's logger (same format, same request and key fields).
 logger = Logger(service=SERVICE_NAME, child=True)
 
 
 def process(
-    s3,
+    s3: S3Client,
     record: S3Record,
     *,
     layout: Layout,
@@ -49,7 +54,8 @@ def process(
         # Only incoming/*.csv(.gz) is ours; anything else means a misconfigured trigger.
         logger.warning("skipping key outside the upload prefix")
         return Outcome(
-            **where,
+            bucket=record.bucket,
+            key=record.key,
             status=Status.SKIPPED,
             reason=f"not {layout.incoming}*.csv, *.csv.gz or *.manifest.json",
         )
@@ -113,7 +119,7 @@ def process(
         logger.remove_keys(["run_id"])
 
 
-def _run(upload: InputObject, name: str, run_id: str, settings: dict) -> dict:
+def _run(upload: InputObject, name: str, run_id: str, settings: dict) -> RunPayload:
     """A distributed run's execution input: what every step is given."""
     return {
         "bucket": upload.bucket,
@@ -128,8 +134,10 @@ def _run(upload: InputObject, name: str, run_id: str, settings: dict) -> dict:
     }
 
 
-def _start(s3, sfn, env, layout: Layout, where: dict, run: dict) -> Outcome:
+def _start(s3: S3Client, sfn, env, layout: Layout, where: dict, run: RunPayload) -> Outcome:
     """Hand the run to the state machine; a duplicate delivery finds it started."""
-    started = scale_out.start(sfn, scale_out.state_machine(env), run, s3=s3, layout=layout)
+    arn = scale_out.state_machine(env)
+    assert arn is not None, "only a deployment with a state machine hands runs to it"
+    started = scale_out.start(sfn, arn, run, s3=s3, layout=layout)
     logger.info("handed to the state machine", extra={"run_id": run["run_id"], "started": started})
     return Outcome(**where, status=Status.STARTED, run_id=run["run_id"], duplicate=not started)

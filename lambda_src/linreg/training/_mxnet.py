@@ -117,10 +117,10 @@ def distutils_version() -> Iterator[None]:
     names = ("distutils", "distutils.version")
     saved = {name: sys.modules[name] for name in names if name in sys.modules}
     package = types.ModuleType("distutils")
-    package.__path__ = []  # type: ignore[attr-defined]
+    package.__path__ = []
     package.version = _version_module()  # type: ignore[attr-defined]
     sys.modules["distutils"] = package
-    sys.modules["distutils.version"] = package.version  # type: ignore[attr-defined]
+    sys.modules["distutils.version"] = package.version
     try:
         yield
     finally:

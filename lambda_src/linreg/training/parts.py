@@ -14,7 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from linreg.contract import MAX_INPUT_BYTES_ENV
-from linreg.errors import InputError
+from linreg.errors import InputError, RunError
+from linreg.payloads import PartResult
 from linreg.spec import Spec
 from linreg.training.data import (
     Dataset,
@@ -33,7 +34,7 @@ def byte_ranges(data_start: int, size: int, part_bytes: int) -> list[tuple[int, 
     return [(start, min(start + part_bytes, size)) for start in starts] or [(data_start, size)]
 
 
-def part_result(index: int, statistics: PartStatistics) -> dict:
+def part_result(index: int, statistics: PartStatistics) -> PartResult:
     """A part's statistics as JSON (floats written exactly, as repr does)."""
     return {
         "index": index,
@@ -51,13 +52,13 @@ def part_result(index: int, statistics: PartStatistics) -> dict:
     }
 
 
-def part_failure(index: int, lines: int, error: InputError) -> dict:
+def part_failure(index: int, lines: int, error: RunError) -> PartResult:
     """A part that met a problem in its input: the run ends with it, as one pass would."""
     return {"index": index, "lines": lines, "error": error.as_dict()}
 
 
 def reduce(
-    results: Iterable[dict],
+    results: Iterable[PartResult],
     *,
     parts: int,
     header: list[str],
@@ -101,7 +102,7 @@ def reduce(
     if train.n + test.n == 0:
         raise InputError("no_data", "the file has a header but no data rows")
     check_sides(train.n, test.n, len(spec.features), test_size)
-    seen = [set() for _ in spec.categorical]
+    seen: list[set[int]] = [set() for _ in spec.categorical]
     for result in ordered:
         for column, codes in zip(seen, result["levels_seen"], strict=True):
             column.update(codes)
@@ -117,13 +118,13 @@ def reduce(
     )
 
 
-def _in_the_file(error: dict, lines_before: int) -> InputError:
+def _in_the_file(error: dict, lines_before: int) -> RunError:
     # A part numbers its lines from 1; in the file, its first line follows the header and
     # the lines of the parts before it.
     return InputError(**error).shifted(1 + lines_before)
 
 
-def merge_sample(sample: TestSample, result: dict, seed: int) -> TestSample:
+def merge_sample(sample: TestSample, result: PartResult, seed: int) -> TestSample:
     """``sample`` with one part's sample of test rows merged in, which it then drops from
     ``result``: merged over all parts, what one pass over the file would have drawn. A part
     written by an older version has none."""
@@ -144,7 +145,7 @@ def _stats_json(stats: Stats) -> dict:
 
 
 def _sum(documents: Iterable[dict]) -> Stats:
-    total = None
+    total: Stats | None = None
     for document in documents:
         stats = Stats(
             gram=np.array(document["gram"], dtype=np.float64),
@@ -153,4 +154,6 @@ def _sum(documents: Iterable[dict]) -> Stats:
             n=int(document["n"]),
         )
         total = stats if total is None else total + stats
+    if total is None:
+        raise ValueError("no part statistics to sum")
     return total

@@ -29,6 +29,7 @@ from linreg.training.data.split import (
 from linreg.training.data.stream import (
     BLOCK_BYTES,
     GZIP_MAGIC,
+    Readable,
     line_blocks,
     line_terminator,
     owned_lines,
@@ -43,6 +44,7 @@ __all__ = [
     "GZIP_MAGIC",
     "Dataset",
     "PartStatistics",
+    "Readable",
     "Rows",
     "SplitKind",
     "TestSample",

@@ -11,6 +11,7 @@ MXNet.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -76,11 +77,17 @@ def _check_first_row(lines: _Lines, width: int) -> None:
         )
 
 
+UTF8_BOM = codecs.BOM_UTF8
+
+
 def _read(block: bytes, width: int, **options) -> pd.DataFrame:
     """One block as a frame whose columns are numbered by position in the header."""
+    # pandas drops a byte-order mark at the start of what it reads, as a file's; a block
+    # starts mid-file, so a mark there is its first cell's own. A line ahead keeps it.
+    guarded = block.startswith(UTF8_BOM)
     # No usecols: it would silently accept rows with more fields than the header.
-    return pd.read_csv(
-        io.BytesIO(block),
+    frame = pd.read_csv(
+        io.BytesIO(b"\n" + block if guarded else block),
         header=None,
         names=range(width),
         skip_blank_lines=False,  # so that row labels stay line numbers
@@ -91,6 +98,7 @@ def _read(block: bytes, width: int, **options) -> pd.DataFrame:
         low_memory=False,
         **options,
     )
+    return frame.iloc[1:].reset_index(drop=True) if guarded else frame
 
 
 def _normalize(names: pd.Series, prefix: str) -> pd.Series:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -37,6 +36,7 @@ from linreg.training.data.split import (
 from linreg.training.data.stream import (
     BLOCK_BYTES,
     Block,
+    Readable,
     count_lines,
     line_blocks,
     plain,
@@ -82,7 +82,7 @@ def load_bytes(data: bytes, **options) -> Dataset:
 
 
 def load(
-    stream: BinaryIO,
+    stream: Readable,
     *,
     spec: Spec = IRIS,
     test_size: float = 0.3,
@@ -218,7 +218,7 @@ def _accumulate(
     """Every block parsed and added to ``accumulator``; the levels seen per column."""
     check_header(header, spec)
     columns = Columns.of(header, spec)
-    levels_seen = [set() for _ in spec.categorical]
+    levels_seen: list[set[int]] = [set() for _ in spec.categorical]
     # One BLAS thread: the parsing threads have the cores, and idle OpenBLAS helper threads
     # would spin on them between the small products of each block's statistics.
     with _blas().limit(limits=1, user_api="blas"), _switch_interval(SWITCH_INTERVAL_SECONDS):

@@ -143,7 +143,9 @@ def _fast_parse(block: bytes, columns: Columns) -> Parsed | None:
     """Numbers as float64, levels as categories, straight into X and y: about as fast as
     pandas reads a CSV. ``None`` when the block needs the careful parse."""
     spec, position = columns.spec, columns.positions
-    dtypes = {position[name]: np.float64 for name in (spec.target, *spec.numeric)}
+    dtypes: dict[int, object] = {
+        position[name]: np.float64 for name in (spec.target, *spec.numeric)
+    }
     dtypes.update({position[column]: "category" for column, _ in spec.categorical})
     # No NA detection: a blank or "NaN" cell makes the float conversion fail (ValueError),
     # which sends the block to the careful parse, and detection costs time on every cell.

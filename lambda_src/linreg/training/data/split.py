@@ -246,7 +246,10 @@ class Accumulator:
             return parts
         guess, early = self.early_split or (None, None)
         # A blank line makes the early guess too high: then the split is made again here.
-        cut = early.result() if guess == self.row_count else self._exact_cut(self.row_count, [])
+        if early is not None and guess == self.row_count:
+            cut = early.result()
+        else:
+            cut = self._exact_cut(self.row_count, [])
         cut = cut.counting(self.kept[cut.blocks :])
         rows = Rows(blocks=tuple(self.kept), train_index=cut.train_index, test_index=cut.test_index)
         self.sample = cut.sample

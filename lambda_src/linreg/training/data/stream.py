@@ -11,7 +11,7 @@ import gzip
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import IO, Protocol, cast
 
 import numpy as np
 
@@ -27,7 +27,13 @@ MAX_LINE_BYTES = 1 << 20
 Block = tuple[bytes, int]
 
 
-def plain(stream: BinaryIO, max_bytes: int | None) -> BinaryIO:
+class Readable(Protocol):
+    """What every reader here takes: a file, an S3 body, or one of the wrappers below."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def plain(stream: Readable, max_bytes: int | None) -> Readable:
     """The uncompressed bytes of ``stream``, however it arrived, at most ``max_bytes``."""
     head = stream.read(2)
     stream = _Joined(head, stream)
@@ -36,7 +42,7 @@ def plain(stream: BinaryIO, max_bytes: int | None) -> BinaryIO:
     return _Limited(stream, max_bytes) if max_bytes is not None else stream
 
 
-def line_blocks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+def line_blocks(stream: Readable, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
     """Blocks of whole lines, each with the file line number (from 1) it starts at; a line
     longer than ``MAX_LINE_BYTES`` is refused, after the lines before it are handed on."""
     carry, line = b"", 1
@@ -59,7 +65,7 @@ def line_blocks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Bl
 
 
 def owned_lines(
-    stream: BinaryIO,
+    stream: Readable,
     start: int,
     end: int,
     block_bytes: int = BLOCK_BYTES,
@@ -107,7 +113,7 @@ def owned_lines(
         carry += chunk
 
 
-def whole_file_lines(stream: BinaryIO) -> Iterator[bytes]:
+def whole_file_lines(stream: Readable) -> Iterator[bytes]:
     """The data lines of a file read whole as one part (a .csv.gz can only be), in blocks of
     whole lines as ``owned_lines`` hands out a range's; a problem at a line is numbered as
     the part numbers its lines, from 1 after the header."""
@@ -120,7 +126,7 @@ def whole_file_lines(stream: BinaryIO) -> Iterator[bytes]:
 
 
 def _after_first_line_end(
-    stream: BinaryIO, block_bytes: int, line_end: bytes
+    stream: Readable, block_bytes: int, line_end: bytes
 ) -> tuple[bytes, int] | None:
     """What ``stream`` holds after its first line end, and how many bytes that skipped;
     ``None`` when the stream ends first, or when the line it starts in is too long (the
@@ -264,7 +270,7 @@ def _text(line: bytes, number: int) -> str:
 class _Joined:
     """``head`` (already read) followed by the rest of ``stream``."""
 
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+    def __init__(self, head: bytes, stream: Readable) -> None:
         self.head, self.stream = head, stream
 
     def read(self, size: int = -1) -> bytes:
@@ -280,8 +286,9 @@ class _Joined:
 class _Gunzipped:
     """Decompresses on the fly; damage in the gzip data is the user's to fix."""
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self.file = gzip.GzipFile(fileobj=stream, mode="rb")
+    def __init__(self, stream: Readable) -> None:
+        # GzipFile only ever calls read on it.
+        self.file = gzip.GzipFile(fileobj=cast(IO[bytes], stream), mode="rb")
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -297,7 +304,7 @@ class _Gunzipped:
 class _Limited:
     """Refuses to deliver more than ``limit`` bytes: a small .gz can unpack to a huge file."""
 
-    def __init__(self, stream: BinaryIO, limit: int) -> None:
+    def __init__(self, stream: Readable, limit: int) -> None:
         self.stream, self.limit, self.delivered = stream, limit, 0
 
     def read(self, size: int = -1) -> bytes:
