@@ -16,7 +16,7 @@ from linreg.config import Hyperparameters, Limits
 from linreg.deadline import Deadline
 from linreg.errors import RunError, excerpt
 from linreg.payloads import RunPayload
-from linreg.service import distributed_steps
+from linreg.service import distributed_reduce, distributed_steps
 from linreg.service.attempt import Attempt, Outcome
 from linreg.service.layout import Layout
 
@@ -57,7 +57,7 @@ def finish_distributed(
     if done is not None:
         return done
     try:
-        table = distributed_steps.parts_dataset(
+        table = distributed_reduce.parts_dataset(
             s3, run, limits=limits or Limits(), env=env or {}, deadline=deadline
         )
         execution = {"mode": "distributed", "parts": run["plan"]["parts"]}
