@@ -207,3 +207,10 @@ def s3_client():
 @functools.cache
 def _client(endpoint_url: str | None, region: str | None):
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+
+
+def forget_clients() -> None:
+    """Make the next S3 client afresh: one made before an emulator started (or for the
+    endpoint it replaced) would not reach it. For local runs and tests; Lambda never needs
+    it."""
+    _client.cache_clear()

@@ -201,7 +201,7 @@ def test_lambda_handler_reads_layout_and_settings_from_the_environment(
 ):
     monkeypatch.setenv("MODELS_PREFIX", "trained/")
     monkeypatch.setenv("LINREG_ITERATIONS", "3")
-    handler._client.cache_clear()  # a client cached outside this moto context
+    handler.forget_clients()  # a client cached outside this moto context
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)
     (event,) = notifications()
     (outcome,) = handler.lambda_handler(event, None)["outcomes"]
@@ -340,7 +340,7 @@ def test_late_event_for_an_older_version_does_not_move_latest_back(s3, iris_byte
 def test_lambda_handler_emits_metrics_and_logs_the_request_and_key(
     s3, notifications, iris_bytes, capsys, monkeypatch
 ):
-    handler._client.cache_clear()
+    handler.forget_clients()
     # The log handler kept the stdout of import time; point it at this test's capture.
     monkeypatch.setattr(handler.logger.registered_handler, "stream", sys.stdout)
     s3.put_object(Bucket=BUCKET, Key="incoming/iris.csv", Body=iris_bytes)

@@ -99,14 +99,14 @@ def state_machine_in_moto(
     (bucket,) = buckets
     with mock.patch.dict(os.environ, env):
         os.environ.pop("AWS_ENDPOINT_URL_S3", None)
-        handler._client.cache_clear()  # a client made for another endpoint
+        handler.forget_clients()  # a client made for another endpoint
         steps = functools.partial(handler.lambda_handler, context=None)
         with serving(template, steps, bucket) as served:
             _stock(served.s3, records, upload)
             os.environ[contract.STATE_MACHINE_ARN_ENV] = served.arn
             with mock.patch.object(handler, "sfn_client", lambda: served.sfn):
                 yield served
-        handler._client.cache_clear()
+        handler.forget_clients()
 
 
 @contextmanager
