@@ -30,9 +30,18 @@ PARAMS_FILE = "params.json"
 PARAMS_ND_FILE = "params.nd"
 LOSS_FIGURE_FILE = "loss.png"
 REPORT_HTML_FILE = "report.html"
+# The model as one SQL query (outputs/model_sql.py).
+MODEL_SQL_FILE = "model.sql"
 # Only when the curve is too long to sit in report.json.
 LOSS_HISTORY_FILE = "loss_history.json"
-RUN_FILES = (PARAMS_FILE, PARAMS_ND_FILE, LOSS_FIGURE_FILE, REPORT_HTML_FILE, LOSS_HISTORY_FILE)
+RUN_FILES = (
+    PARAMS_FILE,
+    PARAMS_ND_FILE,
+    MODEL_SQL_FILE,
+    LOSS_FIGURE_FILE,
+    REPORT_HTML_FILE,
+    LOSS_HISTORY_FILE,
+)
 REPORT_FILE = "report.json"
 LATEST_FILE = "latest.json"
 # The model's page, models/<name>/index.html: its runs, rewritten after each of them.

@@ -18,6 +18,7 @@ from linreg.config import Hyperparameters
 from linreg.contract import (
     LOSS_FIGURE_FILE,
     LOSS_HISTORY_FILE,
+    MODEL_SQL_FILE,
     PARAMS_FILE,
     PARAMS_ND_FILE,
     REPORT_FILE,
@@ -27,7 +28,7 @@ from linreg.contract import (
 from linreg.deadline import Deadline, training_seconds
 from linreg.errors import InputError, RunError, RunStopped
 from linreg.jsonfile import to_json
-from linreg.outputs import figures, report, report_html
+from linreg.outputs import figures, model_sql, report, report_html
 from linreg.payloads import Report
 from linreg.spec import Spec, spec_named
 from linreg.training import data, model
@@ -63,9 +64,9 @@ def run(
     or settings. ``size`` is the stream's length as read (the compressed size of a .gz): a
     person watching on a terminal (``linreg.progress``) sees how much of it is read.
 
-    A succeeded run has params.json, params.nd, report.json, report.html and loss.png (and
-    loss_history.json when the curve is too long for the report); a diverged run has
-    report.json alone, so it can never be mistaken for a model. Past ``deadline`` it stops
+    A succeeded run has params.json, params.nd, model.sql, report.json, report.html and
+    loss.png (and loss_history.json when the curve is too long for the report); a diverged
+    run has report.json alone, so it can never be mistaken for a model. Past ``deadline`` it stops
     with a ``timeout`` error saying how far it got.
     """
     deadline = deadline or Deadline()
@@ -177,7 +178,8 @@ def _model_files(
     hyperparameters: Hyperparameters,
     table: data.Dataset,
 ) -> dict[str, bytes]:
-    """A succeeded run's files: the model in two formats, the report, the curve, the page."""
+    """A succeeded run's files: the model in three formats (JSON, MXNet, SQL), the report,
+    the curve, the page."""
     spec = table.spec
     params = report.model_params(
         training, hyperparameters, model.versions(), document["standardization"], spec
@@ -187,6 +189,7 @@ def _model_files(
         REPORT_FILE: to_json(document),
         PARAMS_FILE: to_json(params),
         PARAMS_ND_FILE: model.params_nd(training),
+        MODEL_SQL_FILE: model_sql.render(params),
         LOSS_FIGURE_FILE: figures.loss,
         REPORT_HTML_FILE: report_html.render(document, figures),
     }

@@ -25,6 +25,7 @@ def test_train_writes_the_model_files_and_prints_test_mse(tmp_path, capsys):
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "loss.png",
+        "model.sql",
         "params.json",
         "params.nd",
         "report.html",

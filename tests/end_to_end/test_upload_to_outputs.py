@@ -14,7 +14,12 @@ from corpus import CORPUS, CORPUS_DIR
 from helpers import BUCKET, ROOT, event_for, keys, read_json, run_keys
 from linreg import handler, pipeline
 from linreg.config import Hyperparameters
+from linreg.contract import LOSS_HISTORY_FILE, REPORT_FILE, RUN_FILES
 from linreg.service import upload
+
+# The keys one iris run leaves under models/iris/: its files (its whole curve fits in
+# report.json), and latest.json.
+ONE_IRIS_RUN = len({*RUN_FILES, REPORT_FILE} - {LOSS_HISTORY_FILE}) + 1
 
 
 @pytest.fixture
@@ -62,7 +67,14 @@ def test_uploaded_csv_publishes_a_complete_model_run(s3, notifications, iris_byt
     assert keys(s3, "models/") == sorted(
         [
             prefix + name
-            for name in ("loss.png", "params.json", "params.nd", "report.html", "report.json")
+            for name in (
+                "loss.png",
+                "model.sql",
+                "params.json",
+                "params.nd",
+                "report.html",
+                "report.json",
+            )
         ]
         + ["models/iris/index.html", "models/iris/latest.json"]
     )
@@ -185,7 +197,7 @@ def test_same_upload_delivered_twice_gives_one_run(s3, notifications, iris_bytes
     first = handler.handle_event(event, s3=s3, env={})
     second = handler.handle_event(event, s3=s3, env={})
     assert first[0]["run_id"] == second[0]["run_id"]
-    assert len(run_keys(s3, "models/iris/")) == 6
+    assert len(run_keys(s3, "models/iris/")) == ONE_IRIS_RUN
 
 
 def test_latest_does_not_move_back_to_an_older_upload(s3, notifications, iris_bytes):
@@ -308,7 +320,7 @@ def test_concurrent_duplicate_that_loses_the_publish_race_adds_nothing(s3, iris_
     (loser,) = handler.handle_event(event_for("incoming/iris.csv"), s3=s3, env={})
     assert loser["duplicate"] and loser["run_id"] == winner["run_id"]
     assert loser["test_mse"] == winner["test_mse"]  # it did train
-    assert len(run_keys(s3, "models/iris/")) == 6
+    assert len(run_keys(s3, "models/iris/")) == ONE_IRIS_RUN
     assert read_json(s3, "models/iris/latest.json") == latest_before
 
 

@@ -220,7 +220,7 @@ def test_init_succeeds_and_every_event_gets_a_response(session: Session) -> None
 
 def test_first_delivery_publishes_a_complete_run(session: Session) -> None:
     outcome = session.outcome(0)
-    files = {"params.json", "params.nd", "report.json", "report.html", "loss.png"}
+    files = {"params.json", "params.nd", "model.sql", "report.json", "report.html", "loss.png"}
 
     assert outcome["status"] == "succeeded" and not outcome.get("duplicate")
     assert {outcome["prefix"] + name for name in files} <= set(session.object_keys())

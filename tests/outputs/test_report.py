@@ -54,12 +54,13 @@ def test_the_report_type_names_every_documented_field():
     assert Report.__required_keys__ | Report.__optional_keys__ == documented_report_fields()
 
 
-def test_succeeded_run_has_five_files(tutorial_run):
+def test_succeeded_run_has_six_files(tutorial_run):
     assert set(tutorial_run.files) == {
         "report.json",
         "report.html",
         "params.json",
         "params.nd",
+        "model.sql",
         "loss.png",
     }
     assert tutorial_run.files["loss.png"].startswith(b"\x89PNG\r\n\x1a\n")

@@ -42,13 +42,14 @@ CALLS = [
     ("get_object", 1),  # this run's report and failure record, if any, and the upload's
     ("get_object", 2),  # bytes: at once
     ("get_object", 3),
-    ("put_object", 1),  # params.json, params.nd, loss.png, report.html and the current
-    ("put_object", 2),  # latest.json (get_object #4), at once
+    ("put_object", 1),  # params.json, params.nd, model.sql, loss.png, report.html and the
+    ("put_object", 2),  # current latest.json (get_object #4), at once
     ("put_object", 3),
     ("put_object", 4),
+    ("put_object", 5),
     ("get_object", 4),
-    ("put_object", 5),  # report.json, conditional
-    ("put_object", 6),  # latest.json, compare-and-swap
+    ("put_object", 6),  # report.json, conditional
+    ("put_object", 7),  # latest.json, compare-and-swap
 ]
 # Then the model's page: its ETag, the run's report and whether its report.html exists (the
 # listings of run folders and failure records are not counted here), and the page.
@@ -56,7 +57,7 @@ PAGE_CALLS = [
     ("head_object", 2),
     ("get_object", 5),
     ("head_object", 3),
-    ("put_object", 7),
+    ("put_object", 8),
 ]
 PAGE_KEY = "models/iris/index.html"
 

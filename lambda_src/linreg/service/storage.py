@@ -33,6 +33,7 @@ CONTENT_TYPES = {
     ".json": "application/json",
     ".png": "image/png",
     ".html": "text/html; charset=utf-8",
+    ".sql": "application/sql; charset=utf-8",
 }
 # The one retry policy of every conditional write (swap): how often it is tried, and the
 # first pause (doubling) after S3 answers 409, a conflicting write still in flight. A
