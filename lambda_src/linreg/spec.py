@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from linreg.errors import InputError, excerpt, excerpt_name
 
@@ -115,6 +117,12 @@ def _built_in_like(spec: Spec) -> Spec:
         if dataclasses.replace(spec, unknown_level_code=built.unknown_level_code) == built:
             return built
     return spec
+
+
+def spec_of_model(params: Mapping[str, Any]) -> Spec:
+    """The dataset a run's params.json was trained on: iris for one written before runs
+    recorded theirs."""
+    return Spec.from_dict(params["dataset"]) if "dataset" in params else IRIS
 
 
 def spec_named(name: str) -> Spec:

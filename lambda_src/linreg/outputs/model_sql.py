@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from linreg.spec import IRIS, Spec
+from linreg.errors import visible
+from linreg.spec import Spec, spec_of_model
 
 # The table the query reads: the CSV's rows under their header's column names.
 TABLE = "linreg_input"
@@ -21,7 +22,7 @@ TABLE = "linreg_input"
 def render(params: Mapping[str, Any]) -> bytes:
     """The query for ``params`` (a run's params.json): every column of ``linreg_input``, and
     ``predicted_<target>``."""
-    spec = Spec.from_dict(params["dataset"]) if "dataset" in params else IRIS
+    spec = spec_of_model(params)
     weights = params["weights"]
     terms = [_number(params["bias"])]
     terms += [f"{_number(weights[name])} * {_identifier(name)}" for name in spec.numeric]
@@ -83,5 +84,5 @@ def _string(text: str) -> str:
 
 
 def _comment(text: str) -> str:
-    # A line end in a name would end the comment and start SQL.
-    return " ".join(text.splitlines())
+    # A line end (a hidden character, escaped) in a name would end the comment and start SQL.
+    return visible(text)

@@ -15,6 +15,7 @@ from linreg.config import Hyperparameters, Limits
 from linreg.deadline import Deadline
 from linreg.payloads import PlanItem, RunPayload
 from linreg.service import storage
+from linreg.service.distributed_steps import READ_THREADS, distributed_above, open_range
 from linreg.spec import spec_named
 from linreg.training import parts
 from linreg.training.data import (
@@ -29,8 +30,6 @@ from linreg.training.data import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-from linreg.service.distributed_steps import READ_THREADS, distributed_above, open_range
 
 
 def parts_dataset(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from linreg.errors import InputError
-from linreg.spec import IRIS, Spec
+from linreg.spec import spec_of_model
 from linreg.training.data import line_blocks, plain, predictors, split_header, text_frame
 
 
@@ -18,7 +18,7 @@ def predict(params: dict, data: bytes) -> bytes:
     ``params`` is a run's params.json: its weights apply to raw features (a standardized
     model's scaling is already folded in), in its own feature order.
     """
-    spec = Spec.from_dict(params["dataset"]) if "dataset" in params else IRIS
+    spec = spec_of_model(params)
     if params["features"] != list(spec.features):
         raise InputError(
             "bad_model",
