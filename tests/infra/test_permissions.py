@@ -35,6 +35,7 @@ from template import (
     function_role_id,
     function_statements,
     iam_matches,
+    of_type,
     trigger_queue_id,
 )
 
@@ -388,3 +389,45 @@ def test_function_policy_refuses_writing_other_files_under_models(clients: tuple
         function.put_object(Bucket=BUCKET, Key="models/iris/0123abcd/notes.txt", Body=b"x")
 
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+# IAM caps the inline policies of one role at 10,240 characters in all, whitespace not
+# counted (IAM User Guide, "IAM and AWS STS quotas"); CDK's default policies are inline.
+# Neither synthesis nor moto checks it, so the policies are measured here, as deployed:
+# every reference resolved to the longest value it can take.
+ROLE_POLICY_CHARACTERS = 10_240
+LONGEST = {
+    "bucket": "arn:aws:s3:::" + "b" * 63,  # S3's longest bucket name
+    "other": "arn:aws-us-gov:states:us-gov-west-1:123456789012:stateMachine:" + "s" * 80,
+    "AWS::Partition": "aws-us-gov",
+    "AWS::Region": "us-gov-west-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+def deployed(value: object) -> object:
+    """``value`` with its CloudFormation references replaced by their longest values."""
+    if isinstance(value, list):
+        return [deployed(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and next(iter(value)) in ("Fn::Join", "Fn::GetAtt", "Ref"):
+        ((function, argument),) = value.items()
+        if function == "Fn::Join":
+            return argument[0].join(str(deployed(part)) for part in argument[1])
+        if function == "Fn::GetAtt":
+            return LONGEST["bucket"] if "Bucket" in argument[0] else LONGEST["other"]
+        return LONGEST.get(argument, LONGEST["other"])
+    return {key: deployed(item) for key, item in value.items()}
+
+
+@pytest.mark.parametrize("app", ["default", "configured"])
+def test_each_roles_inline_policies_fit_iams_size_limit(app, resources, configured_resources):
+    found = resources if app == "default" else configured_resources
+    sizes: dict[str, int] = {}
+    for policy in of_type(found, "AWS::IAM::Policy").values():
+        text = json.dumps(deployed(policy["Properties"]["PolicyDocument"]), separators=(",", ":"))
+        for role in policy["Properties"]["Roles"]:
+            sizes[role["Ref"]] = sizes.get(role["Ref"], 0) + len(text)
+    assert sizes and max(sizes.values()) <= ROLE_POLICY_CHARACTERS, sizes
