@@ -16,6 +16,12 @@ FAILURES_PREFIX_ENV = "FAILURES_PREFIX"
 DEFAULT_INCOMING_PREFIX = "incoming/"
 DEFAULT_MODELS_PREFIX = "models/"
 DEFAULT_FAILURES_PREFIX = "failures/"
+# Predictions on upload: a CSV under the predict prefix is scored by its model's latest run
+# and written under the predictions prefix (service/predictions.py).
+PREDICT_PREFIX_ENV = "PREDICT_PREFIX"
+PREDICTIONS_PREFIX_ENV = "PREDICTIONS_PREFIX"
+DEFAULT_PREDICT_PREFIX = "predict/"
+DEFAULT_PREDICTIONS_PREFIX = "predictions/"
 
 # What the function trains on; anything else under the upload prefix is skipped. Longest
 # first, so that "a.csv.gz" is not read as a ".gz" named "a.csv". A manifest announces a
@@ -75,6 +81,32 @@ PLAN_FILE = "plan.json"
 PART_FILE = "part-{index:05d}.json"
 STARTED_FILE = "started.json"
 
+# After a run (docs/reference.md, "After a run"). Each run that ends puts one event on
+# EventBridge: source EVENT_SOURCE, detail-type EVENT_DETAIL_TYPE, on the bus
+# EVENT_BUS_ENV names (unset: no event, as outside a deployment). The delivery that claims
+# the run's EVENT_FILE (a conditional write) is the one that puts it.
+EVENT_BUS_ENV = "LINREG_EVENT_BUS_NAME"
+EVENT_SOURCE = "linreg"
+EVENT_DETAIL_TYPE = "Run Finished"
+EVENT_FILE = "event.json"  # in a run's folder; beside a failure record as <run_id>.event.json
+# When latest.json moves: "newest" (the default), "better" or "near-optimum:<percent>"
+# (linreg.promotion parses it, for the stack too).
+PROMOTION_ENV = "LINREG_PROMOTION"
+# The price table's overrides (linreg.cost), in US dollars; blank: the table's.
+PRICE_PER_GB_SECOND_ENV = "LINREG_PRICE_PER_GB_SECOND"
+PRICE_PER_REQUEST_ENV = "LINREG_PRICE_PER_REQUEST"
+PRICE_PER_TRANSITION_ENV = "LINREG_PRICE_PER_TRANSITION"
+# The function's memory when Lambda does not say (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): the
+# stack's default (linreg:memoryMb), also what a local run's cost is estimated at.
+DEFAULT_MEMORY_MB = 2048
+# Step Functions Standard state transitions of a distributed run that succeeds, retries
+# aside: the parent's states entered (PreparePlan, Plan, Planned, TrainParts, Reduce), and
+# for each part one for starting its child execution and one for its TrainPart state
+# (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-transitions.html).
+# tests/infra holds them to the state machine's definition.
+TRANSITIONS_PER_DISTRIBUTED_RUN = 5
+TRANSITIONS_PER_PART = 2
+
 # Powertools' service and metrics namespace (embedded metric format in the logs).
 SERVICE_NAME = "linreg"
 METRICS_NAMESPACE = "Linreg"
@@ -89,6 +121,9 @@ class Metric(StrEnum):
     ROWS_TRAINED = "RowsTrained"
     TEST_MSE = "TestMSE"
     TRAINING_SECONDS = "TrainingSeconds"
+    EVENTS_NOT_SENT = "EventsNotSent"  # completion events EventBridge did not take
+    PREDICTIONS_WRITTEN = "PredictionsWritten"
+    PREDICTIONS_FAILED = "PredictionsFailed"
 
 
 class Status(StrEnum):
