@@ -181,6 +181,8 @@ class DistributedRun(Room):
                 "bucket.$": "$.Payload.bucket",
                 "key.$": "$.Payload.key",
                 "parts.$": "$.Payload.parts",
+                # How long planning took: the reduce adds it to the run's cost.
+                "seconds.$": "$.Payload.seconds",
                 "refused.$": "$.Payload.refused",
             },
             result_path=f"$.input.{PLAN_FIELD}",

@@ -40,8 +40,8 @@ class Prices:
 
 # Lambda's duration price is the architecture's; requests and Step Functions cost the same.
 PRICE_TABLE = {
-    "x86_64": Prices(gb_second=0.0000166667, request=0.20 / 1e6, transition=0.025 / 1000),
-    "arm64": Prices(gb_second=0.0000133334, request=0.20 / 1e6, transition=0.025 / 1000),
+    "x86_64": Prices(gb_second=0.0000166667, request=0.0000002, transition=0.000025),
+    "arm64": Prices(gb_second=0.0000133334, request=0.0000002, transition=0.000025),
 }
 ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 

@@ -23,6 +23,7 @@ from linreg.deadline import Deadline
 from linreg.payloads import RunPayload
 from linreg.service import distributed_run, distributed_steps, scale_out, upload
 from linreg.service.attempt import Outcome
+from linreg.service.completion import Completion
 from linreg.service.event import s3_records
 from linreg.service.layout import Layout
 
@@ -84,6 +85,7 @@ def process_event(
     layout = Layout.from_env(env)
     settings = env_settings(env)
     limits = Limits.from_env(env)
+    completion = Completion.from_env(env, events=events_client)
     outcomes = []
     for record in s3_records(event):
         where = record.where()
@@ -110,6 +112,7 @@ def process_event(
                 deadline=deadline,
                 env=env,
                 sfn=sfn_client,
+                completion=completion,
             )
         )
     logger.remove_keys(["bucket", "input_key"])
@@ -125,7 +128,8 @@ def execution_ended(event: dict, *, s3: S3Client, env: Mapping[str, str]) -> dic
     if run is None:
         logger.warning("skipping an execution event that is not one of this function's runs")
         return {"status": Status.SKIPPED, "reason": "not an execution of this function's runs"}
-    outcome = distributed_run.fail_distributed(s3, run, layout=layout)
+    completion = Completion.from_env(env, events=events_client)
+    outcome = distributed_run.fail_distributed(s3, run, layout=layout, completion=completion)
     publish_metrics([outcome])
     return outcome.as_dict()
 
@@ -137,12 +141,13 @@ def step(
     ``linreg.service.distributed_run`` (the run's bookkeeping) and ``distributed_steps``."""
     layout = Layout.from_env(env)
     limits = Limits.from_env(env)
+    completion = Completion.from_env(env, events=events_client)
     name = event[STEP_FIELD]
     if name == "plan":
         # The plan step is given the run's payload itself, with the step's name.
         run = cast(RunPayload, event)
         planned, refused = distributed_run.plan_distributed(
-            s3, run, layout=layout, env=env, limits=limits
+            s3, run, layout=layout, env=env, limits=limits, completion=completion
         )
         if refused is not None:
             publish_metrics([refused])
@@ -151,10 +156,18 @@ def step(
         return distributed_steps.part(s3, event["item"], deadline=deadline)
     if name == "reduce":
         outcome = distributed_run.finish_distributed(
-            s3, event["run"], layout=layout, env=env, limits=limits, deadline=deadline
+            s3,
+            event["run"],
+            layout=layout,
+            env=env,
+            limits=limits,
+            deadline=deadline,
+            completion=completion,
         )
     elif name == "fail":
-        outcome = distributed_run.fail_distributed(s3, event["run"], layout=layout)
+        outcome = distributed_run.fail_distributed(
+            s3, event["run"], layout=layout, completion=completion
+        )
     else:
         raise ValueError(f"unknown step {name!r}")
     publish_metrics([outcome])
@@ -169,6 +182,8 @@ def publish_metrics(outcomes: list[Outcome]) -> None:
         Status.DIVERGED: Metric.RUNS_DIVERGED,
     }
     for outcome in outcomes:
+        if outcome.event_sent is False:
+            metrics.add_metric(name=Metric.EVENTS_NOT_SENT, unit=MetricUnit.Count, value=1)
         if outcome.status not in counts or outcome.duplicate:
             continue
         metrics.add_metric(name=counts[outcome.status], unit=MetricUnit.Count, value=1)
@@ -196,6 +211,16 @@ def sfn_client():
     return boto3.client("stepfunctions", region_name=os.environ.get("AWS_REGION"))
 
 
+def events_client():
+    """The EventBridge client, made only when a run's completion event is put."""
+    return _events(os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+
+
+@functools.cache
+def _events(region: str | None):
+    return boto3.client("events", region_name=region)
+
+
 def s3_client():
     """One client per endpoint and region, reused across warm invocations."""
     return _client(
@@ -214,3 +239,4 @@ def forget_clients() -> None:
     endpoint it replaced) would not reach it. For local runs and tests; Lambda never needs
     it."""
     _client.cache_clear()
+    _events.cache_clear()

@@ -54,6 +54,7 @@ class PlanRef(TypedDict):
     bucket: str | None
     key: str | None
     parts: int
+    seconds: NotRequired[float]  # how long planning took, for the run's cost
 
 
 class PlanItem(ObjectRef):
@@ -85,6 +86,7 @@ class PartResult(TypedDict):
     test: NotRequired[dict[str, Any]]
     test_sample: NotRequired[dict[str, list]]
     levels_seen: NotRequired[list[list[int]]]
+    seconds: NotRequired[float]  # how long the part took, for the run's cost
 
 
 class Report(TypedDict, total=False):
@@ -119,4 +121,7 @@ class Report(TypedDict, total=False):
     input: Mapping[str, Any] | None
     execution: dict[str, Any]
     timings: dict[str, float]
+    cost: dict[str, Any] | None
+    promoted: bool
+    promotion: dict[str, Any]
     error: dict[str, Any]

@@ -58,6 +58,7 @@ def run(
     on_iteration: Callable[[int, float], None] | None = None,
     deadline: Deadline | None = None,
     size: int | None = None,
+    cost: Callable[[], dict] | None = None,
 ) -> Result:
     """Train on a CSV (bytes, or a stream read once in blocks) of the dataset the settings
     name, or of ``spec`` if given. Raises ``InputError`` for anything wrong with the data
@@ -67,7 +68,8 @@ def run(
     A succeeded run has params.json, params.nd, model.sql, report.json, report.html and
     loss.png (and loss_history.json when the curve is too long for the report); a diverged
     run has report.json alone, so it can never be mistaken for a model. Past ``deadline`` it stops
-    with a ``timeout`` error saying how far it got.
+    with a ``timeout`` error saying how far it got. ``cost`` tells what the run has cost so
+    far (``linreg.cost``), asked just before the report is written.
     """
     deadline = deadline or Deadline()
     if isinstance(csv, bytes):
@@ -102,6 +104,7 @@ def run(
             on_iteration=_both(on_iteration, shown.trained if shown else None),
             deadline=deadline,
             timings=timings,
+            cost=cost,
         )
 
 
@@ -115,9 +118,11 @@ def train(
     deadline: Deadline | None = None,
     timings: dict[str, float] | None = None,
     execution: dict | None = None,
+    cost: Callable[[], dict] | None = None,
 ) -> Result:
     """Train on a file's statistics (and rows, if kept), as read by ``run`` or summed from
-    parts (``linreg.training.parts``), and make the run's report and files."""
+    parts (``linreg.training.parts``), and make the run's report and files (``cost``: as
+    ``run``'s)."""
     deadline = deadline or Deadline()
     deadline.expect(
         training_seconds(
@@ -168,8 +173,11 @@ def train(
     if not succeeded:
         error = RunStopped("diverged", divergence_message(training.loss_history))
         document["error"] = error.as_dict()
+        document["cost"] = cost() if cost else None
         return Result(status, document, {REPORT_FILE: to_json(document)}, error)
-    return Result(status, document, _model_files(document, training, hyperparameters, table))
+    return Result(
+        status, document, _model_files(document, training, hyperparameters, table, cost=cost)
+    )
 
 
 def _model_files(
@@ -177,6 +185,8 @@ def _model_files(
     training: model.Training,
     hyperparameters: Hyperparameters,
     table: data.Dataset,
+    *,
+    cost: Callable[[], dict] | None,
 ) -> dict[str, bytes]:
     """A succeeded run's files: the model in three formats (JSON, MXNet, SQL), the report,
     the curve, the page."""
@@ -185,6 +195,8 @@ def _model_files(
         training, hyperparameters, model.versions(), document["standardization"], spec
     )
     figures = _figures(document, training, hyperparameters, table)
+    # After the figures, the slowest part of a small run; before the page, which shows it.
+    document["cost"] = cost() if cost else None
     files = {
         REPORT_FILE: to_json(document),
         PARAMS_FILE: to_json(params),

@@ -11,10 +11,10 @@ from linreg.service.storage import (
     WRITE_ATTEMPTS,
     WriteConflict,
     concurrently,
-    publish_run,
     put_if_absent,
     swap,
     update_latest,
+    write_files,
 )
 
 
@@ -75,12 +75,16 @@ class BarrierS3:
         self.keys.append(Key)
 
 
-def test_a_runs_files_are_written_at_once_and_the_report_last():
+def test_a_runs_files_are_written_at_once():
     s3 = BarrierS3(parties=3)
-    files = {"report.json": b"{}", "params.json": b"{}", "params.nd": b"", "loss.png": b""}
-    assert publish_run(s3, "bucket", "models/iris/run/", files)
-    assert s3.keys[-1] == "models/iris/run/report.json"
-    assert len(s3.keys) == 4
+    files = {"params.json": b"{}", "params.nd": b"", "loss.png": b""}
+    write_files(s3, "bucket", "models/iris/run/", files)
+    assert sorted(s3.keys) == sorted(f"models/iris/run/{name}" for name in files)
+
+
+def test_writing_a_runs_files_refuses_the_report_which_goes_last_on_its_own():
+    with pytest.raises(ValueError, match="last"):
+        write_files(BarrierS3(parties=1), "bucket", "models/iris/run/", {"report.json": b"{}"})
 
 
 def test_concurrent_calls_all_end_before_the_first_error_is_raised():

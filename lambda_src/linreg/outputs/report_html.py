@@ -42,6 +42,7 @@ _OWN_SECTION = frozenset(
         "warnings",
         "input",
         "timings",
+        "cost",
         "error",
     }
 )
@@ -108,8 +109,24 @@ def render(report: Mapping, figures: Figures | None = None) -> bytes:
         # Full width: S3 keys and ETags are long, and wrapping them makes them hard to copy.
         section("Input", table(_input_rows(report))),
         section("Timings", table(_flat_rows(report.get("timings")))),
+        _cost(report.get("cost")),
     ]
     return page(title, body)
+
+
+def _cost(cost: object) -> str:
+    if not isinstance(cost, Mapping):
+        return ""
+    usd = cost.get("usd")
+    dollars = f"${usd:.6f}" if _is_number(usd) else MISSING
+    summary = (
+        f"<p>About <strong>{dollars}</strong>: {text(cost.get('gb_seconds'))} "
+        f"GB-seconds ({text(cost.get('billed_seconds'))} s at {text(cost.get('memory_mb'))} MB, "
+        f"{text(cost.get('architecture'))}), {text(cost.get('requests'))} requests and "
+        f"{text(cost.get('state_transitions'))} state transitions. An estimate from list "
+        "prices; S3 and CloudWatch are not included.</p>"
+    )
+    return section("Cost", summary + table(_flat_rows(cost.get("prices"))))
 
 
 def page(title: str, parts: Iterable[str], css: str = "") -> bytes:

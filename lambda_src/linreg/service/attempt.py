@@ -6,6 +6,9 @@ upload. A problem with the input is recorded under the failures prefix and ends 
 normally (a retry would fail the same way); S3 and other unexpected errors raise, so
 Lambda retries the event. Every delivery that finds its run published or recorded, a
 redelivery too, then rewrites the model's page (model_page); that step never fails a run.
+Whether latest.json moves is also the deployment's promotion rule (``linreg.promotion``),
+decided before report.json is written so the report can say; the run's end is announced
+on EventBridge once (``completion``).
 Used by both a single upload's run (``upload``) and a distributed one
 (``distributed_run``).
 """
@@ -23,11 +26,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from linreg import pipeline
 from linreg.config import Hyperparameters, Limits
-from linreg.contract import REPORT_FILE, SERVICE_NAME, Status
+from linreg.contract import EVENT_FILE, REPORT_FILE, SERVICE_NAME, Status
 from linreg.deadline import Deadline, parsing_seconds, training_seconds
 from linreg.errors import InputError, RunError
+from linreg.jsonfile import to_json
 from linreg.payloads import Report, Source
-from linreg.service import model_page, storage
+from linreg.service import completion, model_page, storage
+from linreg.service.completion import Completion
 from linreg.service.layout import Layout
 from linreg.service.storage import InputObject
 
@@ -53,6 +58,7 @@ class Outcome:
     duplicate: bool = False  # an earlier delivery had done it already
     latest_moved: bool | None = None
     page_written: bool | None = None  # the model's page was rewritten after the run
+    event_sent: bool | None = None  # False: EventBridge did not take the completion event
     test_mse: float | None = None
     rows: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -71,6 +77,7 @@ class Outcome:
             "duplicate": self.duplicate or None,
             "latest_moved": self.latest_moved,
             "page_written": self.page_written,
+            "event_sent": self.event_sent,
             "test_mse": self.test_mse,
             "rows": self.rows,
             "timings": self.timings or None,
@@ -89,6 +96,8 @@ class Attempt:
     where: dict
     source: Source | dict
     quarantine_key: str | None = None  # where the record goes when the name is unusable
+    completion: Completion = field(default_factory=Completion)
+    started: float = field(default_factory=time.perf_counter)  # for the run's cost
 
     @property
     def prefix(self) -> str:
@@ -100,6 +109,45 @@ class Attempt:
 
     def outcome(self, status: Status, **details) -> Outcome:
         return Outcome(**self.where, status=status, run_id=self.run_id, **details)
+
+    def cost(self, **counts: int) -> dict:
+        """What this delivery's work on the run has cost so far (``counts``: requests and
+        transitions, for a distributed run)."""
+        return self.completion.meter.cost(seconds=time.perf_counter() - self.started, **counts)
+
+    def announce(
+        self,
+        status: Status,
+        report: Mapping[str, Any] | None,
+        *,
+        error: RunError | None = None,
+        latest_moved: bool | None = None,
+        cost: Mapping[str, Any] | None = None,
+    ) -> bool | None:
+        """The run's completion event, unless a delivery has put it (``completion``)."""
+        succeeded = status == Status.SUCCEEDED
+        keys = {
+            "report_key": self.prefix + REPORT_FILE if succeeded else None,
+            "page_key": None if self.quarantine_key else self.layout.page_key(self.name),
+            "failure_key": None if succeeded else self.failure_key,
+        }
+        claim = (
+            self.prefix + EVENT_FILE
+            if succeeded
+            else self.failure_key.removesuffix(".json") + "." + EVENT_FILE
+        )
+        detail = completion.detail(
+            where=self.where,
+            name=self.name,
+            run_id=self.run_id,
+            status=status,
+            report=report,
+            error=error.as_dict() if error else None,
+            latest_moved=latest_moved,
+            keys=keys,
+            cost=cost or (report or {}).get("cost"),
+        )
+        return self.completion.announce(self.s3, self.where["bucket"], claim, detail)
 
     def already_done(self) -> Outcome | None:
         """The outcome of a run an earlier delivery or step published or recorded (its
@@ -116,8 +164,9 @@ class Attempt:
         return None
 
     def was_published(self, report: dict) -> Outcome:
-        # The delivery that published it may have failed before moving latest.json.
-        moved = self.move_latest(report)
+        # The delivery that published it may have failed before moving latest.json, or
+        # before announcing the run. A report from before promotion rules was promoted.
+        moved = self.move_latest(report) if report.get("promoted", True) else False
         logger.info("run already published; duplicate delivery", extra={"latest_moved": moved})
         return self.outcome(
             Status.SUCCEEDED,
@@ -125,16 +174,21 @@ class Attempt:
             duplicate=True,
             latest_moved=moved,
             page_written=self.write_page(),
+            event_sent=self.announce(Status.SUCCEEDED, report, latest_moved=moved),
         )
 
     def was_recorded(self, failure: dict) -> Outcome:
         logger.info("run already failed; duplicate delivery")
+        status, error = Status(failure["status"]), InputError(**failure["error"])
         return self.outcome(
-            Status(failure["status"]),
+            status,
             failure_key=self.failure_key,
-            error=InputError(**failure["error"]),
+            error=error,
             duplicate=True,
             page_written=self.write_page(),
+            event_sent=self.announce(
+                status, failure.get("report"), error=error, cost=failure.get("cost")
+            ),
         )
 
     def train_and_publish(
@@ -190,6 +244,7 @@ class Attempt:
                     max_bytes=limits.max_input_bytes,
                     deadline=deadline,
                     size=upload.size,
+                    cost=self.cost,
                 )
             except RunError as error:
                 return self.fail(error, settings=settings)
@@ -203,15 +258,24 @@ class Attempt:
         return self.publish(result)
 
     def publish(self, result: pipeline.Result) -> Outcome:
-        s3, bucket, report = self.s3, self.where["bucket"], result.report
+        s3, bucket = self.s3, self.where["bucket"]
         latest_key = self.layout.latest_key(self.name)
         started = time.perf_counter()
-        # latest.json is read while the run's files are written, a round trip saved; if it
-        # changes meanwhile, the compare-and-swap in update_latest notices and reads it again.
-        published, latest = storage.concurrently(
-            lambda: storage.publish_run(s3, bucket, self.prefix, result.files),
+        # latest.json is read while the run's files are written, a round trip saved; the
+        # promotion rule is then decided for report.json to say. If latest.json changes
+        # meanwhile, the compare-and-swap in move_latest notices and decides again.
+        files = {name: body for name, body in result.files.items() if name != REPORT_FILE}
+        _, latest = storage.concurrently(
+            lambda: storage.write_files(s3, bucket, self.prefix, files),
             lambda: storage.read_json(s3, bucket, latest_key),
         )
+        verdict = self.completion.promotion.verdict(result.report, self.latest_report(latest[0]))
+        report: Report = {
+            **result.report,
+            "promoted": verdict.promoted,
+            "promotion": {"rule": str(self.completion.promotion), "reason": verdict.reason},
+        }
+        published = storage.put_if_absent(s3, bucket, self.prefix + REPORT_FILE, to_json(report))
         details = {
             "prefix": self.prefix,
             "test_mse": report["test_mse"],
@@ -223,31 +287,63 @@ class Attempt:
             return self.outcome(
                 Status.SUCCEEDED, duplicate=True, page_written=self.write_page(), **details
             )
+
+        def promote_and_announce() -> tuple[bool, bool | None]:
+            moved = self.move_latest(report, known=latest) if verdict.promoted else False
+            return moved, self.announce(Status.SUCCEEDED, report, latest_moved=moved)
+
         # Independent of each other once the run is complete: a round trip saved.
-        moved, page_written = storage.concurrently(
-            lambda: self.move_latest(report, known=latest), self.write_page
+        (moved, event_sent), page_written = storage.concurrently(
+            promote_and_announce, self.write_page
         )
-        logger.info("published", extra={"prefix": self.prefix, "latest_moved": moved})
+        logger.info(
+            "published",
+            extra={"prefix": self.prefix, "latest_moved": moved, "promotion": verdict.reason},
+        )
         return self.outcome(
-            Status.SUCCEEDED, latest_moved=moved, page_written=page_written, **details
+            Status.SUCCEEDED,
+            latest_moved=moved,
+            page_written=page_written,
+            event_sent=event_sent,
+            **details,
         )
 
+    def latest_report(self, pointer: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """What the promotion rule compares with: the run latest.json points at, from the
+        pointer, or its report.json for a pointer written before pointers named the
+        dataset."""
+        if pointer is None or "dataset" in pointer or self.completion.promotion.rule == "newest":
+            return pointer
+        report, _ = storage.read_json(
+            self.s3, self.where["bucket"], pointer["prefix"] + REPORT_FILE
+        )
+        return {**pointer, "dataset": (report or {}).get("dataset")}
+
     def move_latest(self, report: Mapping[str, Any], *, known: tuple | None = None) -> bool:
-        """Point latest.json at this run unless it points at a newer upload already."""
+        """Point latest.json at this run unless it points at a newer upload already, or
+        the promotion rule refuses this run against the one it points at now."""
         pointer = {
             "run_id": self.run_id,
             "prefix": self.prefix,
             "test_mse": report["test_mse"],
+            "dataset": report.get("dataset"),
             "input": report["input"],
         }
         latest_key = self.layout.latest_key(self.name)
+        promotion = self.completion.promotion
         return storage.update_latest(
-            self.s3, self.where["bucket"], latest_key, pointer, known=known
+            self.s3,
+            self.where["bucket"],
+            latest_key,
+            pointer,
+            known=known,
+            allows=lambda current: promotion.verdict(report, self.latest_report(current)).promoted,
         )
 
     def fail(self, error: RunError, *, settings: dict, report: Report | None = None) -> Outcome:
         """Record a run that cannot succeed; a redelivery finds the record and stops there."""
         status = Status.DIVERGED if error.code == "diverged" else Status.FAILED
+        cost = (report or {}).get("cost") or self.cost()
         record = {
             "status": status,
             "run_id": self.run_id,
@@ -255,6 +351,7 @@ class Attempt:
             "input": self.source,
             "settings": settings,
             "report": report,
+            "cost": cost,
         }
         first = storage.record_failure(self.s3, self.where["bucket"], self.failure_key, record)
         logger.warning(
@@ -267,6 +364,7 @@ class Attempt:
             error=error,
             duplicate=not first,
             page_written=self.write_page(),
+            event_sent=self.announce(status, report, error=error, cost=cost),
         )
 
     def write_page(self) -> bool | None:

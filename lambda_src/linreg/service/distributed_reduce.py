@@ -39,9 +39,10 @@ def parts_dataset(
     limits: Limits,
     env: Mapping[str, str],
     deadline: Deadline | None = None,
-) -> Dataset:
-    """The run's dataset, summed from its parts' statistics (``reduce``'s first half); one
-    small enough for the tutorial's exact split is read again in one pass and split so."""
+) -> tuple[Dataset, float]:
+    """The run's dataset, summed from its parts' statistics (``reduce``'s first half), and
+    the seconds the parts took, summed; a dataset small enough for the tutorial's exact
+    split is read again in one pass and split so."""
     plan_location = run["plan"]
     bucket, key = plan_location["bucket"], plan_location["key"]
     if bucket is None or key is None:
@@ -70,9 +71,10 @@ def parts_dataset(
         test_sample=sample,
         max_bytes=limits.max_input_bytes,
     )
+    seconds = sum(result.get("seconds", 0.0) for result in results)
     if _fits_one_pass(dataset, items, env):
-        return _one_pass(s3, items, hyperparameters, limits=limits, deadline=deadline)
-    return dataset
+        return _one_pass(s3, items, hyperparameters, limits=limits, deadline=deadline), seconds
+    return dataset, seconds
 
 
 def _fits_one_pass(dataset: Dataset, items: list[PlanItem], env: Mapping[str, str]) -> bool:

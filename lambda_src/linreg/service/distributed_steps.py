@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -248,6 +249,7 @@ def part(s3: S3Client, item: PlanItem, *, deadline: Deadline | None = None) -> d
     """One part's statistics, written where the plan says; an input problem is written as
     the part's result (the reduce ends the run with it), S3 errors raise (retried). The
     answer is only the part's index: the Map collects every child's answer, within 256 KiB."""
+    started = time.perf_counter()
     hyperparameters = Hyperparameters.from_strings(item["settings"])
     try:
         body = open_range(
@@ -268,6 +270,7 @@ def part(s3: S3Client, item: PlanItem, *, deadline: Deadline | None = None) -> d
     except RunError as error:
         result = parts.part_failure(item["index"], 0, error)
     result["key"] = item["key"]
+    result["seconds"] = time.perf_counter() - started  # for the run's cost
     # Compact: a part's sample of test rows is thousands of numbers, read only by the reduce.
     storage.put(s3, item["bucket"], item["statistics_key"], _compact(result))
     return {"part": item["index"]}

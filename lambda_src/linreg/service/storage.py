@@ -200,17 +200,14 @@ def _head(s3: S3Client, bucket: str, key: str) -> Mapping[str, Any] | None:
         raise
 
 
-def publish_run(s3: S3Client, bucket: str, prefix: str, files: Mapping[str, bytes]) -> bool:
-    """Write a run's files, report.json last and only if absent: a report means the run is
-    complete. Returns ``False`` when another delivery of the same run got there first."""
+def write_files(s3: S3Client, bucket: str, prefix: str, files: Mapping[str, bytes]) -> None:
+    """Write a run's files, all at once. report.json is not among them: it is written last,
+    and only if absent (``put_if_absent``), because a report means the run is complete."""
+    if REPORT_FILE in files:
+        raise ValueError("report.json is written last, on its own, with put_if_absent")
     concurrently(
-        *(
-            functools.partial(put, s3, bucket, prefix + name, content)
-            for name, content in files.items()
-            if name != REPORT_FILE
-        )
+        *(functools.partial(put, s3, bucket, prefix + name, body) for name, body in files.items())
     )
-    return put_if_absent(s3, bucket, prefix + REPORT_FILE, files[REPORT_FILE])
 
 
 def concurrently(*calls: Callable[[], Any]) -> list[Any]:
@@ -236,8 +233,10 @@ def update_latest(
     pointer: dict,
     *,
     known: tuple[dict | None, str | None] | None = None,
+    allows: Callable[[dict | None], bool] | None = None,
 ) -> bool:
-    """Point latest.json at a run unless it already points at a newer upload.
+    """Point latest.json at a run unless it already points at a newer upload, or
+    ``allows`` (the promotion rule) refuses the run against the pointer found.
 
     Compare-and-swap on the object's ETag, so two runs finishing together cannot both
     read the old pointer and the older one overwrite the newer. ``known`` is latest.json as
@@ -251,6 +250,8 @@ def update_latest(
             current["run_id"] == pointer["run_id"]
             or not is_newer(pointer["input"], current["input"])
         ):
+            return None, etag
+        if allows is not None and not allows(current):
             return None, etag
         return to_json(pointer), etag
 

@@ -21,6 +21,7 @@ from linreg.errors import InputError, RunError
 from linreg.payloads import RunPayload
 from linreg.service import scale_out, storage
 from linreg.service.attempt import Attempt, Outcome
+from linreg.service.completion import Completion
 from linreg.service.event import S3Record
 from linreg.service.layout import Layout, run_id_for
 from linreg.service.storage import InputObject
@@ -42,11 +43,14 @@ def process(
     deadline: Deadline | None = None,
     env: Mapping[str, str] | None = None,
     sfn: Callable[[], object] | None = None,
+    completion: Completion | None = None,
 ) -> Outcome:
     """Train on the object one record names, once, and publish or record the result, all
     within ``limits`` and before ``deadline``. With a state machine in ``env`` (scale-out),
-    a large upload or a manifest is handed to it instead (``sfn`` makes its client)."""
+    a large upload or a manifest is handed to it instead (``sfn`` makes its client).
+    ``completion``: the deployment's promotion rule, cost meter and completion events."""
     env = env or {}
+    completion = completion or Completion()
     limits, deadline = limits or Limits(), deadline or Deadline()
     where = {"bucket": record.bucket, "key": record.key}
     name = layout.model_name(record.key)
@@ -75,7 +79,9 @@ def process(
     problem = layout.name_problem(name, key=record.key)
     if problem is not None:
         failure_key = layout.quarantine_key(record.key, event_run_id)
-        attempt = Attempt(s3, layout, name, event_run_id, where, event_source, failure_key)
+        attempt = Attempt(
+            s3, layout, name, event_run_id, where, event_source, failure_key, completion
+        )
         return attempt.fail(InputError("bad_key", problem), settings=settings)
     try:
         upload = storage.describe_input(
@@ -86,7 +92,9 @@ def process(
             scale_out.check_trainable_here(upload)
             storage.check_size(upload, limits.max_input_bytes)
     except RunError as error:
-        attempt = Attempt(s3, layout, name, event_run_id, where, event_source)
+        attempt = Attempt(
+            s3, layout, name, event_run_id, where, event_source, completion=completion
+        )
         return attempt.fail(error, settings=settings)
 
     # Settings given with the upload override the deployment's (docs/reference.md).
@@ -105,13 +113,15 @@ def process(
             limits.check(hyperparameters)
             scale_out.check_distributable(upload, hyperparameters, limits)
         except RunError as error:
-            attempt = Attempt(s3, layout, name, run_id, where, upload.source())
+            attempt = Attempt(
+                s3, layout, name, run_id, where, upload.source(), completion=completion
+            )
             return attempt.fail(error, settings=settings)
         run = _run(upload, name, run_id, settings)
         return _start(s3, sfn() if sfn else None, env, layout, where, run)
     logger.append_keys(run_id=run_id)
     try:
-        attempt = Attempt(s3, layout, name, run_id, where, upload.source())
+        attempt = Attempt(s3, layout, name, run_id, where, upload.source(), completion=completion)
         return attempt.train_and_publish(
             upload, settings, uploaded=uploaded, limits=limits, deadline=deadline
         )
