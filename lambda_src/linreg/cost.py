@@ -100,7 +100,7 @@ class Meter:
             "gb_seconds": round(gb_seconds, 6),
             "requests": requests,
             "state_transitions": transitions,
-            "usd": round(usd, 9),
+            "usd": float(f"{usd:.10g}"),
             "prices": {
                 "per_gb_second": self.prices.gb_second,
                 "per_request": self.prices.request,

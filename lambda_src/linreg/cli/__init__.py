@@ -1,5 +1,5 @@
 """Command line: ``linreg train`` on a local CSV, ``linreg invoke`` the Lambda handler on an
-event, ``linreg predict`` with a model, ``linreg runs`` of a model.
+event, ``linreg predict`` with a model, ``linreg runs`` of a model, ``linreg promote`` a run.
 
 Exit codes: 0 success; 1 a run failed; 2 bad input or usage; 3 training diverged (``train``
 writes report.json only); 4 S3 or AWS could not be reached or refused. Every error is one
@@ -16,7 +16,7 @@ import os
 import sys
 from typing import NoReturn
 
-from linreg.cli import invoke, listing, train
+from linreg.cli import invoke, listing, promote, train
 from linreg.cli.console import EXIT_AWS, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, say
 from linreg.errors import RunError, excerpt
 
@@ -115,6 +115,13 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     root = _Parser(prog="linreg", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(required=True, metavar="COMMAND")
-    for add in (train.add_train, invoke.add_invoke, train.add_predict, listing.add_runs):
+    commands_added = (
+        train.add_train,
+        invoke.add_invoke,
+        train.add_predict,
+        listing.add_runs,
+        promote.add_promote,
+    )
+    for add in commands_added:
         add(commands)
     return root

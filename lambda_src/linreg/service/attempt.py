@@ -322,13 +322,7 @@ class Attempt:
     def move_latest(self, report: Mapping[str, Any], *, known: tuple | None = None) -> bool:
         """Point latest.json at this run unless it points at a newer upload already, or
         the promotion rule refuses this run against the one it points at now."""
-        pointer = {
-            "run_id": self.run_id,
-            "prefix": self.prefix,
-            "test_mse": report["test_mse"],
-            "dataset": report.get("dataset"),
-            "input": report["input"],
-        }
+        pointer = storage.latest_pointer(self.run_id, self.prefix, report)
         latest_key = self.layout.latest_key(self.name)
         promotion = self.completion.promotion
         return storage.update_latest(

@@ -137,6 +137,8 @@ def _table(runs: Sequence[Mapping]) -> str:
             "test R²",
             "preset",
             "iterations",
+            "promoted",
+            "cost (USD)",
             "run",
         )
     )
@@ -146,7 +148,9 @@ def _table(runs: Sequence[Mapping]) -> str:
         f"<tbody>{rows}</tbody></table></div>\n"
         "<p>Each run links to its report; a failed or diverged run to its failure record. "
         "Test MSE is in the target's units squared; the baseline is the closed-form "
-        "least-squares fit on the same split.</p>"
+        "least-squares fit on the same split. A run not promoted is complete, but the "
+        "promotion rule kept latest.json where it was (hover for why); the cost is an "
+        "estimate from list prices.</p>"
     )
 
 
@@ -159,8 +163,25 @@ def _row(run: Mapping) -> str:
         f"<tr><td>{escape(_time(run, '%Y-%m-%d %H:%M:%S'))}</td><td>{status}</td>"
         f"{cell(run.get('test_mse'))}{cell(run.get('baseline_test_mse'))}"
         f"{cell(run.get('test_r2'))}<td>{text(run.get('preset'))}</td>"
-        f"{cell(run.get('iterations'))}<td>{link}</td></tr>"
+        f"{cell(run.get('iterations'))}{_promoted(run)}{_usd(run.get('usd'))}"
+        f"<td>{link}</td></tr>"
     )
+
+
+def _promoted(run: Mapping) -> str:
+    """yes or no, with the rule's reason on hover; a dash for a failed run or one published
+    before promotion rules."""
+    promoted = run.get("promoted")
+    if not isinstance(promoted, bool):
+        return f"<td>{MISSING}</td>"
+    reason = escape(str(run.get("promotion") or ""), quote=True)
+    return f'<td title="{reason}">{"yes" if promoted else "no"}</td>'
+
+
+def _usd(usd: object) -> str:
+    if not isinstance(usd, int | float) or isinstance(usd, bool):
+        return f'<td class="num">{MISSING}</td>'
+    return f'<td class="num">{usd:.6f}</td>'
 
 
 def _time(run: Mapping, form: str) -> str:

@@ -50,7 +50,7 @@ def load_params(model: str, *, s3: S3Client | None = None) -> dict:
         if not path.is_file():
             raise InputError("model_not_found", f"{path} does not exist")
         return json.loads(path.read_text())
-    bucket, prefix = _bucket_and_prefix(model)
+    bucket, prefix = bucket_and_prefix(model)
     if s3 is None:
         raise ValueError(f"{model} is an S3 address: it needs an S3 client")
     params, _ = storage.read_json(s3, bucket, prefix + PARAMS_FILE)
@@ -85,7 +85,7 @@ def model_runs(
     for a folder outside its models prefix, the name is the shortest ending of the folder's
     path that has failure records."""
     layout = layout or Layout()
-    bucket, folder = _bucket_and_prefix(model)
+    bucket, folder = bucket_and_prefix(model)
     name = layout.name_of_model_folder(folder) or _name_with_failures(s3, bucket, folder, layout)
     failures = layout.failure_folder(name) if name else None
     return dataclasses.replace(read_runs(s3, bucket, folder, failures, limit=limit), name=name)
@@ -175,6 +175,9 @@ def _row(report: dict, bucket: str, key: str) -> dict:
         "preset": settings.get("preset") or (report.get("settings") or {}).get("preset"),
         "iterations": report.get("iterations_run"),
         "error": (report.get("error") or {}).get("code"),
+        "promoted": report.get("promoted"),
+        "promotion": (report.get("promotion") or {}).get("reason"),
+        "usd": (report.get("cost") or {}).get("usd"),
         "bucket": bucket,
         "key": key,
     }
@@ -202,7 +205,7 @@ def _page(s3: S3Client, bucket: str, run_prefix: str) -> str:
     )
 
 
-def _bucket_and_prefix(url: str) -> tuple[str, str]:
+def bucket_and_prefix(url: str) -> tuple[str, str]:
     parsed = urlparse(url)
     if parsed.scheme != "s3" or not _is_bucket_name(parsed.netloc) or not parsed.path.strip("/"):
         raise InputError("bad_model", f"{excerpt(url)} is not s3://bucket/models/<name>[/<run_id>]")

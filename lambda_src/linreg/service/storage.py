@@ -226,6 +226,17 @@ def record_failure(s3: S3Client, bucket: str, key: str, record: dict) -> bool:
     return put_if_absent(s3, bucket, key, to_json(record))
 
 
+def latest_pointer(run_id: str, prefix: str, report: Mapping[str, Any]) -> dict:
+    """latest.json's content for a run: what ordering and the promotion rule compare."""
+    return {
+        "run_id": run_id,
+        "prefix": prefix,
+        "test_mse": report["test_mse"],
+        "dataset": report.get("dataset"),
+        "input": report["input"],
+    }
+
+
 def update_latest(
     s3: S3Client,
     bucket: str,
