@@ -118,6 +118,7 @@ def test_plan_gets_the_execution_input_with_its_step_and_keeps_its_answer_at_pla
         "bucket.$": "$.Payload.bucket",
         "key.$": "$.Payload.key",
         "parts.$": "$.Payload.parts",
+        "seconds.$": "$.Payload.seconds",
         "refused.$": "$.Payload.refused",
     }
     assert (plan["ResultPath"], plan["OutputPath"]) == ("$.input.plan", "$.input")

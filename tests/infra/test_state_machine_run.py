@@ -42,11 +42,12 @@ class FakeFunction:
                 raise RuntimeError("the plan could not be written")
             if self.plan_refuses:
                 refused = {"status": "failed", "code": "bad_manifest", "failure_key": "f.json"}
-                return {"bucket": None, "key": None, "parts": 0, "refused": refused}
+                return {"bucket": None, "key": None, "parts": 0, "seconds": 0.1, "refused": refused}
             boto3.client("s3", region_name="us-east-1").put_object(
                 Bucket=BUCKET, Key=PLAN_KEY, Body=json.dumps(ITEMS).encode()
             )
-            return {"bucket": BUCKET, "key": PLAN_KEY, "parts": len(ITEMS), "refused": None}
+            planned = {"bucket": BUCKET, "key": PLAN_KEY, "parts": len(ITEMS), "seconds": 0.1}
+            return {**planned, "refused": None}
         if step == "part":
             with self.lock:
                 self.items.append(event["item"])

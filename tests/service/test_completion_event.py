@@ -13,6 +13,7 @@ from helpers import BUCKET, ROOT, event_for, iris_like, read_json, with_bad_cell
 from linreg import handler
 from linreg.contract import EVENT_BUS_ENV, EVENT_DETAIL_TYPE, EVENT_SOURCE
 from linreg.service.completion import DETAIL_FIELDS, Completion
+from linreg.service.layout import MAX_KEY_BYTES, RUN_ID_LENGTH, Layout
 
 ENV = {EVENT_BUS_ENV: "default"}
 SAMPLE = ROOT / "events" / "run-finished.json"
@@ -216,3 +217,14 @@ def test_the_sample_is_what_a_run_puts(s3, bus, iris_bytes):
     assert {key: type(value) for key, value in sample["detail"].items() if value is not None} == {
         key: type(value) for key, value in event["detail"].items() if value is not None
     }
+
+
+def test_a_name_whose_event_claim_would_pass_s3s_key_limit_is_refused():
+    # The failure record's key fits in 1,024 bytes; its claim's, 6 bytes longer, does not.
+    layout = Layout(failures="f" * 300 + "/")
+    name = "n" * 685
+    assert len(layout.failure_key(name, "x" * RUN_ID_LENGTH)) <= MAX_KEY_BYTES
+
+    problem = layout.name_problem(name, key=f"incoming/{name}.csv")
+
+    assert problem is not None and "(1,027 characters)" in problem

@@ -134,7 +134,7 @@ class Attempt:
         claim = (
             self.prefix + EVENT_FILE
             if succeeded
-            else self.failure_key.removesuffix(".json") + "." + EVENT_FILE
+            else self.layout.event_claim_beside(self.failure_key)
         )
         detail = completion.detail(
             where=self.where,

@@ -6,6 +6,7 @@ what a run is called. ``Layout`` is the one owner of every key rule.
     models/<name>/latest.json                points at the newest succeeded run
     models/<name>/index.html                 the model's page: its runs (model_page)
     failures/<name>/<run_id>.json            one record per failed or diverged run
+    .../event.json, <run_id>.event.json      the completion event's claim (service.completion)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from linreg.contract import (
     DEFAULT_INCOMING_PREFIX,
     DEFAULT_MODELS_PREFIX,
     DISTRIBUTED_FOLDER,
+    EVENT_FILE,
     FAILURES_PREFIX_ENV,
     INCOMING_PREFIX_ENV,
     LATEST_FILE,
@@ -128,9 +130,9 @@ class Layout:
         longest = max(
             [
                 self.run_prefix(name, run_id) + file
-                for file in (*RUN_FILES, REPORT_FILE, *distributed)
+                for file in (*RUN_FILES, REPORT_FILE, EVENT_FILE, *distributed)
             ]
-            + [self.failure_key(name, run_id), self.page_key(name)],
+            + [self.event_claim_beside(self.failure_key(name, run_id)), self.page_key(name)],
             key=lambda key: len(key.encode()),
         )
         if len(longest.encode()) > MAX_KEY_BYTES:
@@ -173,6 +175,11 @@ class Layout:
 
     def failure_key(self, name: str, run_id: str) -> str:
         return f"{self.failure_folder(name)}{run_id}.json"
+
+    def event_claim_beside(self, failure_key: str) -> str:
+        """Where a failed run's completion event is claimed: beside its record, under a
+        name no listing takes for a run's (``<run_id>.event.json``)."""
+        return f"{failure_key.removesuffix('.json')}.{EVENT_FILE}"
 
 
 def run_id_for(
