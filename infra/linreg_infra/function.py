@@ -24,6 +24,9 @@ from constructs import Construct
 
 from linreg.contract import (
     DISTRIBUTED_FOLDER,
+    EVENT_DETAIL_TYPE,
+    EVENT_FILE,
+    EVENT_SOURCE,
     FAILURES_PREFIX_ENV,
     INCOMING_PREFIX_ENV,
     LATEST_FILE,
@@ -37,7 +40,7 @@ from linreg.contract import (
 )
 from linreg_infra.rooms import Room
 from linreg_infra.settings import Settings
-from linreg_infra.shared import PRESENT, log_group
+from linreg_infra.shared import PRESENT, event_bus_arn, log_group
 
 # linreg:architecture -> the function's architecture and its image's platform.
 ARCHITECTURES = {
@@ -134,6 +137,8 @@ class TrainingFunction(Room):
                 # its fixed name: naming the resource here would make a cycle).
                 STATE_MACHINE_ARN_ENV: self.state_machine_arn,
                 **settings.distributed_environment(),
+                # The completion event's bus, the promotion rule, the price overrides.
+                **settings.after_run_environment(),
                 "OMP_NUM_THREADS": str(omp_threads_for(settings.memory_mb)),
                 # numpy's BLAS only multiplies small matrices here; its idle helper threads
                 # would spin on the function's CPU share while the main thread trains.
@@ -179,6 +184,20 @@ class TrainingFunction(Room):
                 sid="StartDistributedRuns",
                 actions=["states:StartExecution"],
                 resources=[self.state_machine_arn],
+            )
+        )
+        # The completion event: this stack's kind of event only, on the one bus.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PutRunFinishedEvents",
+                actions=["events:PutEvents"],
+                resources=[event_bus_arn(self, settings.event_bus_name)],
+                conditions={
+                    "StringEquals": {
+                        "events:source": EVENT_SOURCE,
+                        "events:detail-type": EVENT_DETAIL_TYPE,
+                    }
+                },
             )
         )
         bucket_id = cdk.Stack.of(self).resolve(bucket.node.default_child.logical_id)
@@ -239,6 +258,9 @@ class TrainingFunction(Room):
             # The model's page, rewritten after each run: the same compare-and-swap.
             "WritePageOnlyIfUnchanged": ("s3:if-match", [f"{models}*/{MODEL_PAGE_FILE}"]),
             "CreatePageOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{MODEL_PAGE_FILE}"]),
+            # The completion event's claim: the delivery that writes it first puts the event.
+            # (Beside a failure record, <run_id>.event.json falls under the failures grant.)
+            "ClaimRunEventOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{EVENT_FILE}"]),
             "WriteFailureRecordsOnlyIfAbsent": (
                 "s3:if-none-match",
                 [f"{self.settings.failures_prefix}*"],

@@ -105,12 +105,15 @@ class Monitoring(Room):
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
         five_minutes = cdk.Duration.minutes(5)
-        runs_failed = cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=Metric.RUNS_FAILED,
-            dimensions_map={"service": SERVICE_NAME},
-            statistic="Sum",
-            period=five_minutes,
+        runs_failed, events_not_sent = (
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": SERVICE_NAME},
+                statistic="Sum",
+                period=five_minutes,
+            )
+            for name in (Metric.RUNS_FAILED, Metric.EVENTS_NOT_SENT)
         )
         timeout_ms = self.settings.timeout_seconds * 1000
         return [
@@ -170,6 +173,13 @@ class Monitoring(Room):
                 "DistributedRunsAborted",
                 self.state_machine.metric_aborted(period=five_minutes, statistic="Sum"),
                 "A distributed run was stopped by hand (StopExecution), without a record.",
+            ),
+            self._alarm(
+                "EventsNotSent",
+                events_not_sent,
+                f"EventBridge did not take a run's completion event (bus "
+                f"{self.settings.event_bus_name!r}, linreg:eventBusName): no rule or mail "
+                "hears of that run. The run itself is published.",
             ),
         ]
 

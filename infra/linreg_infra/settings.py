@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from linreg import config
@@ -21,30 +21,43 @@ from linreg.contract import (
     DEFAULT_FAILURES_PREFIX,
     DEFAULT_INCOMING_PREFIX,
     DEFAULT_MAX_ITERATIONS,
+    DEFAULT_MEMORY_MB,
     DEFAULT_MODELS_PREFIX,
     DEFAULT_PART_BYTES,
     DISTRIBUTED_ABOVE_BYTES_ENV,
+    EVENT_BUS_ENV,
     MAX_INPUT_BYTES_ENV,
     MAX_ITERATIONS_ENV,
     MAX_PARTS,
     MAX_PARTS_ENV,
     PART_BYTES_ENV,
+    PRICE_PER_GB_SECOND_ENV,
+    PRICE_PER_REQUEST_ENV,
+    PRICE_PER_TRANSITION_ENV,
+    PROMOTION_ENV,
     UPLOAD_SETTINGS_ENV,
 )
+from linreg.promotion import NEWEST
 from linreg.spec import BUILT_IN
 from linreg_infra.settings_parsers import (
     DEFAULT_ARCHITECTURE,
+    DEFAULT_EVENT_BUS,
+    MAX_TAGS,
     SettingsError,
     architecture,
     boolean,
     choice,
     email,
+    event_bus_name,
     fraction,
     log_retention,
     optional_whole_number,
     positive_number,
     prefix,
+    price,
+    promotion,
     stack_name,
+    tags,
     upload_settings,
     whole_number,
 )
@@ -87,7 +100,7 @@ class Settings:
     # Memory is not what the size is for: the handler streams its input, so its peak barely
     # grows with the file (docs/performance.md). Lambda allots CPU by memory, and parsing
     # uses all the CPU this size buys.
-    memory_mb: int = 2048
+    memory_mb: int = DEFAULT_MEMORY_MB
     timeout_seconds: int = 300
     reserved_concurrency: int | None = None
     # Runs at once: the SQS event source mapping's maximum concurrency. Not reserved
@@ -126,6 +139,17 @@ class Settings:
     distributed_timeout_seconds: int = 3600
     # The most parts one run may have (a run of more is refused before it starts).
     max_parts: int = MAX_PARTS
+    # After a run: the bus its completion event goes to (this account's), the address a
+    # short message of each goes to (None: no topic), and when latest.json moves.
+    event_bus_name: str = DEFAULT_EVENT_BUS
+    notify_email: str | None = None
+    promotion: str = NEWEST
+    # The cost estimate's prices in US dollars; None leaves the library's table's.
+    price_per_gb_second: float | None = None
+    price_per_request: float | None = None
+    price_per_transition: float | None = None
+    # Cost-allocation tags on every resource, over the defaults (resource_tags).
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -150,6 +174,7 @@ class Settings:
         settings._check_parallel_parts()
         settings._check_iterations()
         settings._check_distributed()
+        settings._check_tags()
         return settings
 
     def hyperparameter_environment(self) -> dict[str, str]:
@@ -172,6 +197,34 @@ class Settings:
             PART_BYTES_ENV: str(self.part_bytes),
             MAX_PARTS_ENV: str(self.max_parts),
         }
+
+    def after_run_environment(self) -> dict[str, str]:
+        """The completion event's bus and the promotion rule (always set), and the prices
+        the deployment overrides (only those: an unset one is the library's table's)."""
+        prices = {
+            PRICE_PER_GB_SECOND_ENV: self.price_per_gb_second,
+            PRICE_PER_REQUEST_ENV: self.price_per_request,
+            PRICE_PER_TRANSITION_ENV: self.price_per_transition,
+        }
+        return {
+            EVENT_BUS_ENV: self.event_bus_name,
+            PROMOTION_ENV: self.promotion,
+            **{name: str(value) for name, value in prices.items() if value is not None},
+        }
+
+    def resource_tags(self) -> dict[str, str]:
+        """The tags every resource carries: the defaults, with linreg:tags over them."""
+        return {**default_tags(self.stack_name), **self.tags}
+
+    def _check_tags(self) -> None:
+        # AWS's limit per resource, the defaults included, and one left for the tag CDK
+        # puts on a bucket it empties on delete (linreg:destroyOnDelete).
+        count = len(self.resource_tags())
+        if count > MAX_TAGS - 1:
+            raise SettingsError(
+                f"{PREFIX}tags gives {count} tags with the defaults; at most {MAX_TAGS - 1} "
+                f"fit ({MAX_TAGS} per resource, one of them CDK's own on a bucket)"
+            )
 
     def _check_concurrency(self) -> None:
         # Lambda's advice: a maximum concurrency above the reserved concurrency gets its
@@ -240,6 +293,12 @@ class Settings:
                 )
 
 
+def default_tags(stack_name: str) -> dict[str, str]:
+    """What every resource is tagged with unless linreg:tags says otherwise: the project
+    and the stack, the two questions a bill is asked."""
+    return {"project": "linreg", "linreg:stack": stack_name}
+
+
 # Context key -> (Settings field, parser). Limits are Lambda's, SQS's and S3's own.
 CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     f"{PREFIX}stackName": ("stack_name", stack_name),
@@ -279,4 +338,11 @@ CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
         "distributed_timeout_seconds",
         whole_number(MIN_DISTRIBUTED_TIMEOUT_SECONDS, MAX_DISTRIBUTED_TIMEOUT_SECONDS),
     ),
+    f"{PREFIX}eventBusName": ("event_bus_name", event_bus_name),
+    f"{PREFIX}notifyEmail": ("notify_email", email),
+    f"{PREFIX}promotion": ("promotion", promotion),
+    f"{PREFIX}pricePerGbSecond": ("price_per_gb_second", price),
+    f"{PREFIX}pricePerRequest": ("price_per_request", price),
+    f"{PREFIX}pricePerTransition": ("price_per_transition", price),
+    f"{PREFIX}tags": ("tags", tags),
 }

@@ -7,12 +7,15 @@ settings.py maps each key to its parser (CONTEXT_KEYS) and checks the values tog
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from linreg import config
+from linreg import config, cost
+from linreg.promotion import Promotion
 
 # The upload metadata keys an operator may allow (linreg:uploadSettings), and the two words
 # that stand for all of them and for none.
@@ -40,6 +43,22 @@ DEFAULT_ARCHITECTURE = "x86_64"
 STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 # Deliberately loose: the address only has to look like one; SNS sends a confirmation.
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+# An EventBridge bus of this account, by name: the default bus is "default". Partner buses
+# (aws.partner/...) are not the function's to put events on, and a bus in another account
+# is reached by a rule on one of this account's buses that forwards to it.
+EVENT_BUS_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,256}")
+DEFAULT_EVENT_BUS = "default"
+
+# AWS's tag rules (Tagging AWS resources, "Tag naming limits and requirements"): a key of 1
+# to 128 characters, a value of at most 256, both of Unicode letters, digits, spaces and
+# _ . : / = + - @; no key beginning with "aws:" in any case; at most 50 tags per resource.
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+MAX_TAGS = 50
+TAG_PUNCTUATION = frozenset("_.:/=+-@")
+RESERVED_TAG_PREFIX = "aws:"
 
 
 class SettingsError(ValueError):
@@ -169,3 +188,101 @@ def stack_name(key: str, raw: Any) -> str:
             f"(at most 128), got {raw!r}"
         )
     return str(raw)
+
+
+def event_bus_name(key: str, raw: Any) -> str:
+    """An event bus of this account, by name; unset is the default bus."""
+    if _is_unset(raw):
+        return DEFAULT_EVENT_BUS
+    text = str(raw).strip()
+    if not EVENT_BUS_NAME.fullmatch(text) or text.lower().startswith("aws."):
+        raise SettingsError(
+            f"{key} must be the name of an event bus in this account ('default', or letters, "
+            f"digits and . - _, at most 256, not an aws. partner bus), got {raw!r}"
+        )
+    return text
+
+
+def promotion(key: str, raw: Any) -> str:
+    """The promotion rule as the library parses it (linreg.promotion), in its own words."""
+    try:
+        return str(Promotion.parse(None if raw is None else str(raw)))
+    except ValueError as error:
+        raise SettingsError(f"{key}: {error}") from None
+
+
+def price(key: str, raw: Any) -> float | None:
+    """A price override in US dollars, 0 or more, as the library reads it (linreg.cost)."""
+    if _is_unset(raw):
+        return None
+    if isinstance(raw, bool):
+        raise SettingsError(f"{key} must be a price in US dollars, 0 or more, got {raw!r}")
+    try:
+        return cost.price({key: str(raw)}, key)
+    except ValueError:
+        raise SettingsError(
+            f"{key} must be a price in US dollars, 0 or more, got {raw!r}"
+        ) from None
+
+
+def tags(key: str, raw: Any) -> dict[str, str]:
+    """Tags for every resource: a JSON object (cdk.json, or its text with -c) or
+    ``k=v,k=v`` (-c). Each key and value checked against AWS's tag rules."""
+    if _is_unset(raw):
+        return {}
+    pairs = _tag_pairs(key, raw)
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        if name in found:
+            raise SettingsError(f"{key} names the tag {name!r} twice")
+        problem = _tag_problem(name, value)
+        if problem:
+            raise SettingsError(f"{key}: {problem}")
+        found[name] = value
+    return found
+
+
+def _tag_pairs(key: str, raw: Any) -> list[tuple[str, str]]:
+    if isinstance(raw, str) and raw.strip().startswith("{"):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise SettingsError(f"{key} is not a JSON object: {raw!r}") from None
+    if isinstance(raw, Mapping):
+        pairs = []
+        for name, value in raw.items():
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise SettingsError(f"{key}: the tag {name!r} needs a text value, got {value!r}")
+            pairs.append((str(name), str(value)))
+        return pairs
+    if not isinstance(raw, str):
+        raise SettingsError(f"{key} must be a JSON object or k=v,k=v, got {raw!r}")
+    pairs = []
+    for item in raw.split(","):
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise SettingsError(f"{key} must be a JSON object or k=v,k=v, got {raw!r}")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def _tag_problem(name: str, value: str) -> str | None:
+    """Why ``name`` and ``value`` break AWS's tag rules, or None."""
+    if not 1 <= len(name) <= MAX_TAG_KEY:
+        return f"a tag key has 1 to {MAX_TAG_KEY} characters, got {name!r}"
+    if len(value) > MAX_TAG_VALUE:
+        return f"the tag {name!r} has a value longer than {MAX_TAG_VALUE} characters"
+    if name.lower().startswith(RESERVED_TAG_PREFIX):
+        return f"the tag key {name!r} begins with {RESERVED_TAG_PREFIX!r}, which AWS reserves"
+    for text in (name, value):
+        if not all(_tag_character(char) for char in text):
+            return (
+                f"the tag {name!r}={value!r} holds a character AWS does not allow in tags "
+                "(letters, digits, spaces and _ . : / = + - @)"
+            )
+    return None
+
+
+def _tag_character(char: str) -> bool:
+    # \p{L}, \p{Z}, \p{N} and the punctuation of AWS's pattern.
+    return char in TAG_PUNCTUATION or unicodedata.category(char)[0] in "LZN"

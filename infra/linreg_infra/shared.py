@@ -31,3 +31,14 @@ def log_group(
     # checked this number against the same list CloudWatch accepts.
     group.node.default_child.retention_in_days = settings.log_retention_days
     return group
+
+
+def event_bus_arn(scope: Construct, name: str) -> str:
+    """The ARN of this account's event bus ``name`` in the stack's region: the default bus
+    is ``arn:<partition>:events:<region>:<account>:event-bus/default``."""
+    return cdk.Stack.of(scope).format_arn(
+        service="events",
+        resource="event-bus",
+        resource_name=name,
+        arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+    )

@@ -9,6 +9,8 @@ The stack composes its parts and passes each what it needs from the others:
 - distributed_run.py: the state machine that trains on parts of a large upload, and the
   rule that records the failure of a run that ends unfinished;
 - monitoring.py: CloudWatch alarms, optionally mailed through SNS;
+- notifications.py: with linreg:notifyEmail, a mail for each finished run;
+- tagging.py: the cost-allocation tags (linreg:tags) on every resource;
 
 and the outputs. Each part is a `Room` (rooms.py): grouped for the code, invisible to
 CloudFormation, so every resource keeps the logical id it had when the stack was flat.
@@ -30,9 +32,11 @@ from constructs import Construct
 from linreg_infra.distributed_run import DistributedRun, state_machine_arn, state_machine_name
 from linreg_infra.function import TrainingFunction
 from linreg_infra.monitoring import Monitoring
+from linreg_infra.notifications import RunNotifications
 from linreg_infra.rooms import RoomStack
 from linreg_infra.settings import Settings
 from linreg_infra.storage import Storage
+from linreg_infra.tagging import tag_every_resource
 from linreg_infra.trigger import MAX_RECEIVE_COUNT, Trigger
 
 
@@ -93,7 +97,13 @@ class LinregStack(RoomStack):
             failure_queue=self.trigger.failure_queue,
             state_machine=self.distributed_run.state_machine,
         )
+        self.notifications = (
+            RunNotifications(self, "Notifications", settings=settings, bucket=self.storage.bucket)
+            if settings.notify_email
+            else None
+        )
         self._outputs()
+        tag_every_resource(self, settings.resource_tags())
 
     def _outputs(self) -> None:
         bucket_name = self.storage.bucket.bucket_name

@@ -59,6 +59,13 @@ CONFIGURED = {
     "linreg:maxParts": "500",
     "linreg:distributedTimeoutSeconds": "7200",
     "linreg:architecture": "x86_64",
+    "linreg:eventBusName": "linreg-runs",
+    "linreg:notifyEmail": "runs@example.com",
+    "linreg:promotion": "Near-Optimum:5",
+    "linreg:pricePerGbSecond": "0.0000133334",
+    "linreg:pricePerRequest": "2e-7",
+    "linreg:pricePerTransition": "0",
+    "linreg:tags": "team=ml, cost-center=4711,project=forecasts",
 }
 APPS = ("default", "configured")
 
@@ -154,6 +161,17 @@ def own_configured_stack(tmp_path_factory: pytest.TempPathFactory) -> cdk.Stack:
     """A configured app of the test's own, not yet synthesized: for a test that adds an
     aspect, which must not leak into the shared apps."""
     return synthesize(tmp_path_factory, CONFIGURED)
+
+
+# --- a third app: only linreg:notifyEmail ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def notify_only_resources(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The resources of an app with only linreg:notifyEmail set: the run mail's rules on the
+    default bus, and no alarm topic beside its own."""
+    stack = synthesize(tmp_path_factory, {"linreg:notifyEmail": "me@example.com"})
+    return Template.from_stack(stack).to_json()["Resources"]
 
 
 # --- either app: the test runs once for each ----------------------------------------------

@@ -238,3 +238,22 @@ def nag_suppressions(resources: dict) -> list[tuple[str, dict]]:
         .get("cdk_nag", {})
         .get("rules_to_suppress", [])
     ]
+
+
+def alarm_topic_id(resources: dict) -> str:
+    """The SNS topic the alarms notify (there is one only with linreg:alarmEmail)."""
+    (topic,) = {
+        action["Ref"]
+        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        for action in alarm["Properties"].get("AlarmActions", [])
+    }
+    return topic
+
+
+def run_rules(resources: dict) -> dict[str, dict]:
+    """The EventBridge rules on the completion events (source "linreg"), by logical id."""
+    return {
+        k: r
+        for k, r in of_type(resources, "AWS::Events::Rule").items()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["linreg"]
+    }

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
+from linreg.contract import Metric
 from template import (
+    alarm_topic_id,
     alarms_by_metric,
     as_list,
     failure_queue_id,
@@ -21,6 +24,7 @@ COUNTING = (
     "Throttles",
     "ApproximateNumberOfMessagesVisible",
     "RunsFailed",
+    "EventsNotSent",
     "ExecutionsFailed",
     "ExecutionsTimedOut",
     "ExecutionsAborted",
@@ -88,12 +92,18 @@ def test_duration_alarm_follows_the_configured_timeout(configured_resources: dic
     assert alarm["Threshold"] == 0.8 * 600 * 1000
 
 
-def test_failed_runs_alarm_watches_the_library_metric(resources: dict) -> None:
-    alarm = alarms_by_metric(resources)["RunsFailed"]
+@pytest.mark.parametrize("metric", ["RunsFailed", "EventsNotSent"])
+def test_library_metric_alarms_watch_the_librarys_namespace(resources: dict, metric) -> None:
+    alarm = alarms_by_metric(resources)[metric]
 
     assert alarm["Namespace"] == "Linreg"
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "linreg"}]
     assert alarm["Statistic"] == "Sum"
+
+
+def test_events_not_sent_alarm_watches_the_contracts_metric(resources: dict) -> None:
+    # The name the function counts a completion event under that EventBridge did not take.
+    assert Metric.EVENTS_NOT_SENT in alarms_by_metric(resources)
 
 
 def test_alarms_notify_no_one_without_an_email(resources: dict) -> None:
@@ -105,8 +115,14 @@ def test_alarms_notify_no_one_without_an_email(resources: dict) -> None:
 def test_alarm_email_subscribes_to_a_topic_every_alarm_notifies(
     configured_resources: dict,
 ) -> None:
-    topic, _ = only(of_type(configured_resources, "AWS::SNS::Topic"))
-    _, subscription = only(of_type(configured_resources, "AWS::SNS::Subscription"))
+    topic = alarm_topic_id(configured_resources)
+    _, subscription = only(
+        {
+            k: r
+            for k, r in of_type(configured_resources, "AWS::SNS::Subscription").items()
+            if r["Properties"]["TopicArn"] == {"Ref": topic}
+        }
+    )
 
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "ops@example.com"
@@ -114,9 +130,16 @@ def test_alarm_email_subscribes_to_a_topic_every_alarm_notifies(
         assert alarm["AlarmActions"] == [{"Ref": topic}]
 
 
+def alarm_topic_key(resources: dict) -> tuple[str, dict]:
+    """The alarm topic's KMS key: (logical id, resource)."""
+    topic = resources[alarm_topic_id(resources)]
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    return key_id, resources[key_id]
+
+
 def cloudwatch_key_statements(resources: dict) -> list[dict]:
     """The alarm topic key's policy statements for CloudWatch."""
-    _, key = only(of_type(resources, "AWS::KMS::Key"))
+    key = alarm_topic_key(resources)[1]
     return [
         s
         for s in key["Properties"]["KeyPolicy"]["Statement"]
@@ -127,8 +150,8 @@ def cloudwatch_key_statements(resources: dict) -> list[dict]:
 def test_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(
     configured_resources: dict,
 ) -> None:
-    _, topic = only(of_type(configured_resources, "AWS::SNS::Topic"))
-    key_id, key = only(of_type(configured_resources, "AWS::KMS::Key"))
+    topic = configured_resources[alarm_topic_id(configured_resources)]
+    key_id, key = alarm_topic_key(configured_resources)
     (for_cloudwatch,) = cloudwatch_key_statements(configured_resources)
 
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
@@ -183,7 +206,7 @@ def test_execution_alarms_watch_the_state_machine_sum_over_five_minutes(
 
 
 def test_execution_alarms_notify_the_topic_too(configured_resources: dict) -> None:
-    topic, _ = only(of_type(configured_resources, "AWS::SNS::Topic"))
+    topic = alarm_topic_id(configured_resources)
     alarms = alarms_by_metric(configured_resources)
 
     assert [alarms[name]["AlarmActions"] for name in EXECUTIONS] == [[{"Ref": topic}]] * 3

@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-from linreg.contract import DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS_ENV, UPLOAD_SETTINGS_ENV
+from linreg import cost
+from linreg.contract import (
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_MEMORY_MB,
+    EVENT_BUS_ENV,
+    MAX_ITERATIONS_ENV,
+    PRICE_PER_GB_SECOND_ENV,
+    PRICE_PER_REQUEST_ENV,
+    PRICE_PER_TRANSITION_ENV,
+    PROMOTION_ENV,
+    UPLOAD_SETTINGS_ENV,
+)
 from linreg_infra import settings_parsers
 from linreg_infra.function import ARCHITECTURES, omp_threads_for
 from template import function_environment, function_id, of_type
@@ -38,6 +49,8 @@ def test_function_defaults_to_measured_memory_and_five_minutes(resources: dict) 
 
     assert (properties["MemorySize"], properties["Timeout"]) == (2048, 300)
     assert "ReservedConcurrentExecutions" not in properties
+    # The runtime estimates a local run's cost at the same size.
+    assert properties["MemorySize"] == DEFAULT_MEMORY_MB
 
 
 def test_function_size_and_concurrency_follow_the_context(configured_resources: dict) -> None:
@@ -139,6 +152,29 @@ def test_operator_limits_follow_the_context(configured_resources: dict) -> None:
 
     assert environment[MAX_ITERATIONS_ENV] == "20000"
     assert environment[UPLOAD_SETTINGS_ENV] == "iterations,learning-rate,preset"
+
+
+PRICES = (PRICE_PER_GB_SECOND_ENV, PRICE_PER_REQUEST_ENV, PRICE_PER_TRANSITION_ENV)
+
+
+def test_events_go_to_the_default_bus_and_latest_follows_the_newest_run(resources: dict) -> None:
+    environment = function_environment(resources)
+
+    assert environment[EVENT_BUS_ENV] == "default"
+    assert environment[PROMOTION_ENV] == "newest"
+
+
+def test_unset_prices_leave_the_librarys_table_in_place(resources: dict) -> None:
+    assert not set(PRICES) & set(function_environment(resources))
+
+
+def test_bus_promotion_and_prices_follow_the_context(configured_resources: dict) -> None:
+    environment = function_environment(configured_resources)
+
+    assert environment[EVENT_BUS_ENV] == "linreg-runs"
+    assert environment[PROMOTION_ENV] == "near-optimum:5"
+    # As the runtime reads them.
+    assert [cost.price(environment, name) for name in PRICES] == [0.0000133334, 2e-7, 0.0]
 
 
 def test_configured_memory_sets_the_openmp_threads(configured_resources: dict) -> None:

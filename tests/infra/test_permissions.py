@@ -3,8 +3,9 @@
 The enforced half replays the role's S3 statements through moto: an IAM user with exactly
 those statements runs the real handler, and moto checks each of its S3 calls against them.
 (moto does not model S3's 403-for-404 without s3:ListBucket; a template test covers that.
-Nor does it evaluate the Null conditions on s3:if-none-match and s3:if-match: it ignores
-them, so write-once by IAM is checked on the template, with IAM's wildcard rules.)
+Nor does moto evaluate the Null conditions on s3:if-none-match and s3:if-match: it ignores
+them, so the replay evaluates them itself, from each request's headers (`header_conditions`);
+write-once is also checked on the template, with IAM's wildcard rules.)
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto.core.authorization import enable_iam_authentication
+from moto.iam import access_control
 
 from helpers import BUCKET, event_for
 from linreg import handler
 from linreg.contract import (
     DISTRIBUTED_FOLDER,
+    EVENT_DETAIL_TYPE,
+    EVENT_FILE,
+    EVENT_SOURCE,
     LATEST_FILE,
     MODEL_PAGE_FILE,
     REPORT_FILE,
@@ -36,6 +41,7 @@ from template import (
     function_statements,
     iam_matches,
     of_type,
+    role_statements,
     trigger_queue_id,
 )
 
@@ -81,6 +87,7 @@ def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
         + [(f"{models}*/{DISTRIBUTED_FOLDER}*", None)]
         + [
             (f"{models}*/{REPORT_FILE}", if_none_match),
+            (f"{models}*/{EVENT_FILE}", if_none_match),
             (f"{models}*/{LATEST_FILE}", if_match),
             (f"{models}*/{LATEST_FILE}", if_none_match),
             (f"{models}*/{MODEL_PAGE_FILE}", if_match),
@@ -135,6 +142,31 @@ def test_model_page_may_be_written_only_as_a_compare_and_swap_or_a_first_write(
     assert sorted(conditions, key=json.dumps) == sorted(ONLY_WITH.values(), key=json.dumps)
 
 
+def test_a_runs_event_claim_may_be_written_only_if_absent(resources: dict) -> None:
+    # The delivery whose write creates event.json is the one that puts the event: a write
+    # that could replace it would let a redelivery put it again.
+    conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/models/*/event.json")
+
+    assert conditions == [ONLY_WITH["if-none-match"]]
+
+
+@pytest.mark.parametrize("app", ["default", "configured"])
+def test_an_event_claim_beside_a_failure_record_falls_under_the_failures_grant(
+    request: pytest.FixtureRequest, app: str
+) -> None:
+    # failures/<name>/<run_id>.event.json: no grant of its own, the failure records' covers it.
+    resources = request.getfixturevalue({"default": "resources"}.get(app, "configured_resources"))
+    failures = {"default": "failures/", "configured": "results/failures/"}[app]
+    key = f"{DATA_BUCKET}/{failures}iris/20261204T101500Z-0123456789ab.{EVENT_FILE}"
+    covering = [
+        s.get("Condition")
+        for s in allowed(function_statements(resources), "s3:PutObject")
+        if any(iam_matches(key, resource) for resource in s["Resource"])
+    ]
+
+    assert covering == [ONLY_WITH["if-none-match"]]
+
+
 def test_failure_records_may_be_written_only_if_absent(resources: dict) -> None:
     conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/failures/*")
 
@@ -151,6 +183,9 @@ def test_write_once_follows_the_configured_prefixes(configured_resources: dict) 
     "outcome",
     [
         "{models}iris/0123abcd/report.json",
+        "{models}iris/0123abcd/event.json",
+        "{models}a/b/0123abcd/event.json",
+        "{failures}iris/0123abcd.event.json",
         "{models}iris/latest.json",
         "{models}a/b/c/latest.json",
         "{models}iris/index.html",
@@ -289,6 +324,49 @@ def test_function_may_only_consume_the_trigger_queue(resources: dict) -> None:
     ]
 
 
+# The default bus's ARN, as the function's role names it.
+DEFAULT_BUS_ARN = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":events:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":event-bus/default",
+        ],
+    ]
+}
+
+
+def put_events_statements(resources: dict) -> list[dict]:
+    """The function role's statements that name any EventBridge action."""
+    return [
+        s
+        for s in role_statements(resources, function_role_id(resources))
+        if any(action.startswith("events:") for action in s["Action"])
+    ]
+
+
+@pytest.mark.parametrize(("app", "bus"), [("default", "default"), ("configured", "linreg-runs")])
+def test_function_may_put_only_its_run_events_on_one_bus(
+    request: pytest.FixtureRequest, app: str, bus: str
+) -> None:
+    resources = request.getfixturevalue({"default": "resources"}.get(app, "configured_resources"))
+    (statement,) = put_events_statements(resources)
+    expected = json.loads(
+        json.dumps(DEFAULT_BUS_ARN).replace("event-bus/default", f"event-bus/{bus}")
+    )
+
+    assert (statement["Effect"], statement["Action"]) == ("Allow", ["events:PutEvents"])
+    assert statement["Resource"] == [expected]
+    assert statement["Condition"] == {
+        "StringEquals": {"events:source": EVENT_SOURCE, "events:detail-type": EVENT_DETAIL_TYPE}
+    }
+
+
 def test_no_policy_allows_every_s3_action(resources: dict) -> None:
     broad = [
         s
@@ -302,8 +380,44 @@ def test_no_policy_allows_every_s3_action(resources: dict) -> None:
 # --- enforced: the real handler under the role's S3 statements ----------------------------
 
 
+# The request header each condition key of a Null condition stands for.
+CONDITION_HEADERS = {"s3:if-none-match": "if-none-match", "s3:if-match": "if-match"}
+
+
 @pytest.fixture
-def clients(s3, resources: dict, iris_bytes: bytes) -> Iterator[tuple]:
+def header_conditions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto evaluates no Null condition (it treats the statement as unconditional): here a
+    statement whose Null condition on s3:if-none-match or s3:if-match the S3 request's
+    headers do not meet is left out, as IAM leaves it out (it neither allows nor denies)."""
+    headers: list[dict[str, str]] = []
+    check_request = access_control.S3IAMRequest.check_action_permitted
+    check_statement = access_control.IAMPolicyStatement.is_action_permitted
+
+    def check_action_permitted(self, resource: str) -> None:
+        headers.append({name.lower(): value for name, value in self._headers.items()})
+        try:
+            check_request(self, resource)
+        finally:
+            headers.pop()
+
+    def is_action_permitted(self, action: str, *args, **kwargs):
+        null = self._statement.get("Condition", {}).get("Null", {})
+        for key, absent in null.items():
+            present = CONDITION_HEADERS[key] in headers[-1]
+            if present != (absent == "false"):
+                return access_control.PermissionResult.NEUTRAL
+        return check_statement(self, action, *args, **kwargs)
+
+    monkeypatch.setattr(
+        access_control.S3IAMRequest, "check_action_permitted", check_action_permitted
+    )
+    monkeypatch.setattr(
+        access_control.IAMPolicyStatement, "is_action_permitted", is_action_permitted
+    )
+
+
+@pytest.fixture
+def clients(s3, resources: dict, iris_bytes: bytes, header_conditions: None) -> Iterator[tuple]:
     """(admin, function): two S3 clients on the moto test bucket, which holds the sample
     upload at incoming/iris.csv. The function client belongs to an IAM user with exactly
     the function role's S3 statements; they bind only inside `enable_iam_authentication()`."""
@@ -370,6 +484,46 @@ def test_function_policy_allows_writing_the_model_page(clients: tuple) -> None:
 
     assert outcome["page_written"] is True
     assert admin.head_object(Bucket=BUCKET, Key="models/iris/index.html")
+
+
+RUN_ID, OTHER_RUN_ID = "20261204T101500Z-0123456789ab", "20261204T101600Z-ba9876543210"
+RUN_FOLDER = f"models/iris/{RUN_ID}/"
+
+
+@pytest.mark.parametrize(
+    "claim", [f"models/iris/{{run_id}}/{EVENT_FILE}", f"failures/iris/{{run_id}}.{EVENT_FILE}"]
+)
+def test_function_policy_allows_claiming_a_runs_event_only_if_absent(
+    clients: tuple, claim: str
+) -> None:
+    # The claim in the run's folder, and beside a failure record (the failures grant).
+    admin, function = clients
+    key = claim.format(run_id=RUN_ID)
+
+    with enable_iam_authentication():
+        function.put_object(Bucket=BUCKET, Key=key, Body=b"{}", IfNoneMatch="*")
+        with pytest.raises(function.exceptions.ClientError) as denied:
+            function.put_object(Bucket=BUCKET, Key=claim.format(run_id=OTHER_RUN_ID), Body=b"{}")
+        with pytest.raises(function.exceptions.ClientError) as replaced:
+            function.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
+
+    assert admin.head_object(Bucket=BUCKET, Key=key)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert replaced.value.response["Error"]["Code"] == "AccessDenied"
+
+
+@pytest.mark.parametrize("key", [f"{RUN_FOLDER}{REPORT_FILE}", f"models/iris/{LATEST_FILE}"])
+def test_function_policy_refuses_an_unconditional_report_or_latest(
+    clients: tuple, key: str
+) -> None:
+    # The replay's header conditions at work: the same writes with the header go through
+    # in the whole runs above.
+    _, function = clients
+
+    with enable_iam_authentication(), pytest.raises(function.exceptions.ClientError) as denied:
+        function.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
+
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def test_function_policy_refuses_writing_an_upload(clients: tuple) -> None:

@@ -10,14 +10,21 @@ from linreg import config
 from linreg.contract import (
     DEFAULT_DISTRIBUTED_ABOVE_BYTES,
     DEFAULT_MAX_ITERATIONS,
+    DEFAULT_MEMORY_MB,
     DEFAULT_PART_BYTES,
     DISTRIBUTED_ABOVE_BYTES_ENV,
+    EVENT_BUS_ENV,
     MAX_ITERATIONS_ENV,
     MAX_PARTS,
     MAX_PARTS_ENV,
     PART_BYTES_ENV,
+    PRICE_PER_GB_SECOND_ENV,
+    PRICE_PER_REQUEST_ENV,
+    PRICE_PER_TRANSITION_ENV,
+    PROMOTION_ENV,
     UPLOAD_SETTINGS_ENV,
 )
+from linreg.promotion import Promotion
 from linreg.spec import BUILT_IN
 from linreg_infra.settings import CONTEXT_KEYS, DATASETS, Settings, SettingsError
 
@@ -422,3 +429,137 @@ def test_a_run_timeout_shorter_than_three_function_timeouts_is_refused() -> None
     with pytest.raises(SettingsError, match="^linreg:distributedTimeoutSeconds 899 is below"):
         Settings.from_context({"linreg:distributedTimeoutSeconds": "899"})
     assert Settings.from_context({"linreg:distributedTimeoutSeconds": "900"})
+
+
+# --- after a run: the completion event, mail, promotion, prices ----------------------------
+
+
+def test_after_run_settings_default_to_the_default_bus_newest_and_the_price_table() -> None:
+    settings = Settings()
+
+    assert (settings.event_bus_name, settings.notify_email) == ("default", None)
+    assert settings.after_run_environment() == {
+        EVENT_BUS_ENV: "default",
+        PROMOTION_ENV: "newest",
+    }
+    assert settings.memory_mb == DEFAULT_MEMORY_MB
+
+
+def test_after_run_settings_reach_the_environment() -> None:
+    settings = Settings.from_context(
+        {
+            "linreg:eventBusName": " linreg-runs ",
+            "linreg:promotion": "BETTER",
+            "linreg:pricePerGbSecond": "0.0000133334",
+            "linreg:pricePerRequest": 2e-7,
+            "linreg:pricePerTransition": "0",
+        }
+    )
+
+    assert settings.after_run_environment() == {
+        EVENT_BUS_ENV: "linreg-runs",
+        PROMOTION_ENV: "better",
+        PRICE_PER_GB_SECOND_ENV: "1.33334e-05",
+        PRICE_PER_REQUEST_ENV: "2e-07",
+        PRICE_PER_TRANSITION_ENV: "0.0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [("", "newest"), ("newest", "newest"), (" better", "better"), ("near-optimum:2.5", None)],
+)
+def test_promotion_is_the_librarys_own_reading(text: str, rule: str | None) -> None:
+    # The environment holds what linreg.promotion makes of the setting, normalized.
+    promotion = Settings.from_context({"linreg:promotion": text}).promotion
+
+    assert promotion == (rule or str(Promotion.parse(text)))
+    assert Promotion.parse(promotion) == Promotion.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("linreg:eventBusName", "aws.partner/example.com/123/bus"),
+        ("linreg:eventBusName", "arn:aws:events:us-east-1:123456789012:event-bus/other"),
+        ("linreg:eventBusName", "has space"),
+        ("linreg:eventBusName", "b" * 257),
+        ("linreg:notifyEmail", "not-an-address"),
+        ("linreg:promotion", "best"),
+        ("linreg:promotion", "near-optimum"),
+        ("linreg:promotion", "near-optimum:-1"),
+        ("linreg:pricePerGbSecond", "-0.1"),
+        ("linreg:pricePerRequest", "free"),
+        ("linreg:pricePerTransition", "nan"),
+        ("linreg:pricePerTransition", True),
+        ("linreg:tags", "aws:createdBy=me"),
+        ("linreg:tags", "AWS:x=1"),
+        ("linreg:tags", "team"),
+        ("linreg:tags", "=ml"),
+        ("linreg:tags", "team=ml,team=ops"),
+        ("linreg:tags", "team=ml;ops"),
+        ("linreg:tags", "k" * 129 + "=v"),
+        ("linreg:tags", "k=" + "v" * 257),
+        ("linreg:tags", {"team": ["ml"]}),
+        ("linreg:tags", {"team": True}),
+        ("linreg:tags", '{"team": "ml"'),
+        ("linreg:tags", ["team=ml"]),
+    ],
+)
+def test_a_bad_after_run_value_is_refused_naming_the_key(key: str, value: object) -> None:
+    with pytest.raises(SettingsError, match=f"^{key}[: ]"):
+        Settings.from_context({key: value})
+
+
+@pytest.mark.parametrize("key", ["linreg:eventBusName", "linreg:notifyEmail", "linreg:promotion"])
+def test_an_empty_after_run_value_means_the_default(key: str) -> None:
+    assert Settings.from_context({key: ""}) == Settings()
+
+
+# --- cost-allocation tags -------------------------------------------------------------------
+
+
+def test_tags_default_to_the_project_and_the_stack() -> None:
+    assert Settings().resource_tags() == {"project": "linreg", "linreg:stack": "Linreg"}
+    assert Settings.from_context({"linreg:stackName": "Other"}).resource_tags() == {
+        "project": "linreg",
+        "linreg:stack": "Other",
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"team": "ml", "project": "forecasts"},  # cdk.json
+        '{"team": "ml", "project": "forecasts"}',  # -c, as JSON
+        " team = ml ,project=forecasts",  # -c, as k=v,k=v
+    ],
+)
+def test_tags_from_cdk_json_or_the_command_line_merge_over_the_defaults(value: object) -> None:
+    assert Settings.from_context({"linreg:tags": value}).resource_tags() == {
+        "project": "forecasts",
+        "linreg:stack": "Linreg",
+        "team": "ml",
+    }
+
+
+def test_tags_accept_what_aws_allows() -> None:
+    tags = {
+        "k" * 128: "v" * 256,
+        "Kostenstelle/Équipe": "Zürich 42",
+        "a.b:c/d=e+f-g@h_i": "",
+        "cost-center": 4711,
+    }
+
+    assert Settings.from_context({"linreg:tags": tags}).tags == {
+        **{k: str(v) for k, v in tags.items()},
+    }
+
+
+def test_more_tags_than_a_resource_holds_are_refused() -> None:
+    # 50 per resource: the two defaults and CDK's own on a bucket leave 47.
+    fits = ",".join(f"t{i}=v" for i in range(47))
+
+    assert len(Settings.from_context({"linreg:tags": fits}).resource_tags()) == 49
+    with pytest.raises(SettingsError, match="^linreg:tags gives 50 tags"):
+        Settings.from_context({"linreg:tags": fits + ",t47=v"})

@@ -18,6 +18,8 @@ from linreg.contract import (
     PLAN_FILE,
     STATE_MACHINE_ARN_ENV,
     STEP_FIELD,
+    TRANSITIONS_PER_DISTRIBUTED_RUN,
+    TRANSITIONS_PER_PART,
 )
 from linreg.local.state_machine import FUNCTION_ARN, definition
 from linreg_infra.distributed_run import MAX_STATE_MACHINE_NAME, state_machine_name
@@ -95,6 +97,31 @@ def test_runs_prepare_plan_parts_then_reduce(template, states) -> None:
         "RecordFailure",
         "RunFailed",
     }
+
+
+def success_path(machine: dict) -> list[str]:
+    """The states an execution of ``machine`` (a definition, or a Map's ItemProcessor)
+    enters when every step succeeds and nothing is refused: from StartAt, each Next, a
+    Choice's Default, until a state that ends it."""
+    path, name = [], machine["StartAt"]
+    while name is not None:
+        assert name not in path, f"a loop through {name}"
+        path.append(name)
+        state = machine["States"][name]
+        name = None if state.get("End") else state.get("Next", state.get("Default"))
+    return path
+
+
+def test_the_cost_estimates_transitions_are_the_definitions(template, states, parts) -> None:
+    # Step Functions bills a transition per state entered: the parent's success path, and
+    # per part one to start its child execution and one per state the child enters.
+    parent = success_path(definition(template, BUCKET))
+    child = success_path(parts["ItemProcessor"])
+
+    assert parent == ["PreparePlan", "Plan", "Planned", "TrainParts", "Reduce"]
+    assert len(parent) == TRANSITIONS_PER_DISTRIBUTED_RUN
+    assert 1 + len(child) == TRANSITIONS_PER_PART
+    assert len(parts["ItemProcessor"]["States"]) == len(child)
 
 
 def test_every_lambda_step_invokes_the_training_function(states, parts) -> None:
