@@ -108,7 +108,13 @@ def test_reduce_gets_the_whole_run_with_the_plans_location(succeeded) -> None:
         STEP_FIELD: "reduce",
         "run": {
             **RUN,
-            "plan": {"bucket": BUCKET, "key": PLAN_KEY, "parts": len(ITEMS), "refused": None},
+            "plan": {
+                "bucket": BUCKET,
+                "key": PLAN_KEY,
+                "parts": len(ITEMS),
+                "seconds": 0.1,
+                "refused": None,
+            },
         },
     }
 
@@ -168,7 +174,7 @@ def test_s3_setup_runs_before_the_execution(template) -> None:
             s3 = boto3.client("s3", region_name="us-east-1")
             body = s3.get_object(Bucket=event["bucket"], Key=event["key"])["Body"].read()
             s3.put_object(Bucket=BUCKET, Key=PLAN_KEY, Body=json.dumps([{"size": len(body)}]))
-            return {"bucket": BUCKET, "key": PLAN_KEY, "parts": 1, "refused": None}
+            return {"bucket": BUCKET, "key": PLAN_KEY, "parts": 1, "seconds": 0.1, "refused": None}
         return {"part": 0, "item": event.get("item")}
 
     execution = run_state_machine(template, steps, RUN, s3_setup=setup, bucket=BUCKET)
