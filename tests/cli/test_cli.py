@@ -10,7 +10,8 @@ from corpus import CORPUS_DIR, FAILING
 from helpers import DATA, IRIS_CSV, ROOT, iris_like
 from linreg.cli import main
 
-EVENTS = sorted((ROOT / "events").glob("*.json"))
+# The sample events that train (s3-put-predict.json scores with a model trained first).
+EVENTS = sorted(set((ROOT / "events").glob("*.json")) - {ROOT / "events" / "s3-put-predict.json"})
 
 
 def train(tmp_path, *options) -> tuple[int, dict]:

@@ -4,7 +4,8 @@ The enforced half replays the role's S3 statements through moto: an IAM user wit
 those statements runs the real handler, and moto checks each of its S3 calls against them.
 (moto does not model S3's 403-for-404 without s3:ListBucket; a template test covers that.
 Nor does it evaluate the Null conditions on s3:if-none-match and s3:if-match: it ignores
-them, so write-once by IAM is checked on the template, with IAM's wildcard rules.)
+them, so write-once by IAM is checked on the template, with IAM's wildcard rules, and the
+replay evaluates them itself before each PutObject, as IAM would: ``held_to_conditions``.)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
 
 from helpers import BUCKET, event_for
@@ -71,11 +73,14 @@ def conditions_on(statements: list[dict], resource: str) -> list[dict | None]:
     ]
 
 
-def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
+def expected_writes(
+    models: str, failures: str, predictions: str = "predictions/"
+) -> list[tuple[str, str | None]]:
     """Every PutObject grant the write-once design asks for, in ``writes`` form."""
     if_none_match = json.dumps(ONLY_WITH["if-none-match"], sort_keys=True)
     if_match = json.dumps(ONLY_WITH["if-match"], sort_keys=True)
     models, failures = f"{DATA_BUCKET}/{models}", f"{DATA_BUCKET}/{failures}"
+    predictions = f"{DATA_BUCKET}/{predictions}"
     return sorted(
         [(f"{models}*/{name}", None) for name in RUN_FILES]
         + [(f"{models}*/{DISTRIBUTED_FOLDER}*", None)]
@@ -86,6 +91,8 @@ def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
             (f"{models}*/{MODEL_PAGE_FILE}", if_match),
             (f"{models}*/{MODEL_PAGE_FILE}", if_none_match),
             (f"{failures}*", if_none_match),
+            (f"{predictions}*", if_match),
+            (f"{predictions}*", if_none_match),
         ]
     )
 
@@ -93,7 +100,7 @@ def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
 # --- read from the template ---------------------------------------------------------------
 
 
-def test_function_writes_only_its_run_files_reports_latest_and_failure_records(
+def test_function_writes_only_its_run_files_reports_latest_failure_records_and_predictions(
     resources: dict,
 ) -> None:
     assert writes(function_statements(resources)) == expected_writes("models/", "failures/")
@@ -135,6 +142,15 @@ def test_model_page_may_be_written_only_as_a_compare_and_swap_or_a_first_write(
     assert sorted(conditions, key=json.dumps) == sorted(ONLY_WITH.values(), key=json.dumps)
 
 
+def test_predictions_may_be_written_only_as_a_compare_and_swap_or_a_first_write(
+    resources: dict,
+) -> None:
+    # A late older upload must not replace a newer one's predictions.
+    conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/predictions/*")
+
+    assert sorted(conditions, key=json.dumps) == sorted(ONLY_WITH.values(), key=json.dumps)
+
+
 def test_failure_records_may_be_written_only_if_absent(resources: dict) -> None:
     conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/failures/*")
 
@@ -144,7 +160,9 @@ def test_failure_records_may_be_written_only_if_absent(resources: dict) -> None:
 def test_write_once_follows_the_configured_prefixes(configured_resources: dict) -> None:
     statements = function_statements(configured_resources)
 
-    assert writes(statements) == expected_writes("results/models/", "results/failures/")
+    assert writes(statements) == expected_writes(
+        "results/models/", "results/failures/", "results/predictions/"
+    )
 
 
 @pytest.mark.parametrize(
@@ -157,15 +175,21 @@ def test_write_once_follows_the_configured_prefixes(configured_resources: dict) 
         "{models}a/b/c/index.html",
         "{failures}iris/0123abcd.json",
         "{failures}x/report.json",
+        "{failures}_predictions/iris/a.csv/0123abcd.json",
+        "{predictions}iris/a.csv",
+        "{predictions}a/b/params.json",
     ],
 )
-def test_no_unconditional_write_reaches_a_report_latest_or_failure_record(
+def test_no_unconditional_write_reaches_a_report_latest_failure_record_or_predictions(
     app_statements: tuple[list[dict], str, str], outcome: str
 ) -> None:
     # IAM Allows add up: one unconditional pattern matching these keys would make the
     # conditions above pointless. In a resource ARN, * also matches "/".
     statements, models, failures = app_statements
-    key = f"{DATA_BUCKET}/" + outcome.format(models=models, failures=failures)
+    predictions = models.replace("models/", "predictions/")
+    key = f"{DATA_BUCKET}/" + outcome.format(
+        models=models, failures=failures, predictions=predictions
+    )
     unconditional = [
         resource
         for s in allowed(statements, "s3:PutObject")
@@ -200,7 +224,8 @@ def test_iam_wildcards_match_as_iam_does(key: str, pattern: str, matches: bool) 
 
 
 def test_function_reads_only_uploads_and_its_own_outputs(resources: dict) -> None:
-    # Its outputs: latest.json, and a run's report or failure record (duplicate deliveries).
+    # Its outputs: latest.json, a run's report or failure record (duplicate deliveries), and
+    # predictions' provenance.
     statements = allowed(function_statements(resources), "s3:GetObject")
     read = {resource for s in statements for resource in s["Resource"]}
 
@@ -208,16 +233,18 @@ def test_function_reads_only_uploads_and_its_own_outputs(resources: dict) -> Non
         f"{DATA_BUCKET}/incoming/*",
         f"{DATA_BUCKET}/models/*",
         f"{DATA_BUCKET}/failures/*",
+        f"{DATA_BUCKET}/predict/*",
+        f"{DATA_BUCKET}/predictions/*",
     }
 
 
-def test_function_may_only_get_uploads(resources: dict) -> None:
-    # Any write to incoming/ would let the function trigger itself.
+@pytest.mark.parametrize("uploaded", [UPLOADED_OBJECT, f"{DATA_BUCKET}/predict/iris/a.csv"])
+def test_function_may_only_get_uploads(resources: dict, uploaded: str) -> None:
+    # Any write to incoming/ or predict/ would let the function trigger itself.
     covering_uploads = [
         s
         for s in function_statements(resources)
-        if s["Effect"] == "Allow"
-        and any(fnmatch.fnmatchcase(UPLOADED_OBJECT, r) for r in s["Resource"])
+        if s["Effect"] == "Allow" and any(fnmatch.fnmatchcase(uploaded, r) for r in s["Resource"])
     ]
 
     assert covering_uploads, "the function must be able to read its uploads"
@@ -233,6 +260,8 @@ def test_reads_follow_the_configured_prefixes(configured_resources: dict) -> Non
         f"{DATA_BUCKET}/uploads/*",
         f"{DATA_BUCKET}/results/models/*",
         f"{DATA_BUCKET}/results/failures/*",
+        f"{DATA_BUCKET}/to-score/*",
+        f"{DATA_BUCKET}/results/predictions/*",
     }
 
 
@@ -328,7 +357,33 @@ def clients(s3, resources: dict, iris_bytes: bytes) -> Iterator[tuple]:
         aws_access_key_id=key["AccessKeyId"],
         aws_secret_access_key=key["SecretAccessKey"],
     )
+    held_to_conditions(function, statements)
     yield s3, function
+
+
+# The request parameter that carries each condition key's header.
+HEADERS = {"s3:if-none-match": "IfNoneMatch", "s3:if-match": "IfMatch"}
+
+
+def held_to_conditions(client, statements: list[dict]) -> None:
+    """Refuse ``client``'s PutObject calls that no Allow among ``statements`` lets through
+    with the headers it carries (moto ignores the Null conditions): AccessDenied, as IAM
+    answers."""
+
+    def check(params: dict, **_) -> None:
+        arn = f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"
+        for statement in allowed(statements, "s3:PutObject"):
+            if not any(iam_matches(arn, resource) for resource in statement["Resource"]):
+                continue
+            nulls = statement.get("Condition", {}).get("Null", {})
+            if all((HEADERS[key] in params) == (value == "false") for key, value in nulls.items()):
+                return
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": f"no Allow for {arn} as sent"}},
+            "PutObject",
+        )
+
+    client.meta.events.register("before-parameter-build.s3.PutObject", check)
 
 
 def test_function_policy_allows_a_whole_run(clients: tuple) -> None:
@@ -377,6 +432,95 @@ def test_function_policy_refuses_writing_an_upload(clients: tuple) -> None:
 
     with enable_iam_authentication(), pytest.raises(function.exceptions.ClientError) as denied:
         function.put_object(Bucket=BUCKET, Key="incoming/loop.csv", Body=b"x")
+
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_function_policy_allows_scoring_an_upload_and_recognizing_its_redelivery(
+    clients: tuple, iris_bytes: bytes
+) -> None:
+    admin, function = clients
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=iris_bytes)
+
+    with enable_iam_authentication():
+        handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+        (scored,) = handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+        (again,) = handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+
+    assert scored["status"] == "succeeded"
+    assert (again["status"], again.get("duplicate")) == ("succeeded", True)
+    assert admin.head_object(Bucket=BUCKET, Key="predictions/iris/a.csv")
+
+
+def test_function_policy_allows_replacing_an_older_uploads_predictions(
+    clients: tuple, iris_bytes: bytes
+) -> None:
+    # The second write is the compare-and-swap (If-Match) over the first upload's.
+    admin, function = clients
+
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=iris_bytes)
+    with enable_iam_authentication():
+        handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+        handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+    newer = iris_bytes.replace(b"5.1,3.5", b"5.2,3.5")
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=newer)
+    with enable_iam_authentication():
+        (scored,) = handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+
+    assert scored["status"] == "succeeded" and "duplicate" not in scored
+    assert (
+        b"5.2,3.5" in admin.get_object(Bucket=BUCKET, Key="predictions/iris/a.csv")["Body"].read()
+    )
+
+
+def test_function_policy_allows_recording_a_failed_prediction(
+    clients: tuple, iris_bytes: bytes
+) -> None:
+    admin, function = clients  # no model trained: nothing to score with
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=iris_bytes)
+
+    with enable_iam_authentication():
+        (outcome,) = handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+
+    assert outcome["code"] == "model_not_found"
+    assert admin.head_object(Bucket=BUCKET, Key=outcome["failure_key"])
+
+
+def test_function_policy_refuses_overwriting_predictions_unconditionally(
+    clients: tuple, iris_bytes: bytes
+) -> None:
+    admin, function = clients
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=iris_bytes)
+    with enable_iam_authentication():
+        handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+        handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+
+    with enable_iam_authentication(), pytest.raises(ClientError) as denied:
+        function.put_object(Bucket=BUCKET, Key="predictions/iris/a.csv", Body=b"x")
+
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert (
+        b"predicted_sepal_length"
+        in admin.get_object(Bucket=BUCKET, Key="predictions/iris/a.csv")["Body"].read()
+    )
+
+
+def test_function_policy_refuses_overwriting_a_report_unconditionally(clients: tuple) -> None:
+    _, function = clients
+    with enable_iam_authentication():
+        (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+
+    with enable_iam_authentication(), pytest.raises(ClientError) as denied:
+        function.put_object(Bucket=BUCKET, Key=outcome["prefix"] + REPORT_FILE, Body=b"{}")
+
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_function_policy_refuses_writing_an_upload_to_score(clients: tuple) -> None:
+    _, function = clients
+
+    with enable_iam_authentication(), pytest.raises(function.exceptions.ClientError) as denied:
+        function.put_object(Bucket=BUCKET, Key="predict/iris/loop.csv", Body=b"x")
 
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
 
