@@ -2,7 +2,8 @@
 its grants on the data bucket, written out action by action.
 
 The function reads the CSV from the upload prefix, trains, and writes results under the
-models prefix (or a record under the failures prefix). It is never allowed to write to the
+models prefix (or a record under the failures prefix); a CSV under the predict prefix it
+scores into the predictions prefix. It is never allowed to write to either
 upload prefix, so its own output can never trigger it again: the S3 -> Lambda -> S3 loop is
 ruled out by policy, not just by the notification filter, and Lambda's recursive-loop
 detection stops it as a last resort. Its writes of report.json, latest.json and failure
@@ -33,6 +34,8 @@ from linreg.contract import (
     METRICS_NAMESPACE,
     MODEL_PAGE_FILE,
     MODELS_PREFIX_ENV,
+    PREDICT_PREFIX_ENV,
+    PREDICTIONS_PREFIX_ENV,
     REPORT_FILE,
     RUN_FILES,
     SERVICE_NAME,
@@ -131,6 +134,8 @@ class TrainingFunction(Room):
                 INCOMING_PREFIX_ENV: settings.incoming_prefix,
                 MODELS_PREFIX_ENV: settings.models_prefix,
                 FAILURES_PREFIX_ENV: settings.failures_prefix,
+                PREDICT_PREFIX_ENV: settings.predict_prefix,
+                PREDICTIONS_PREFIX_ENV: settings.predictions_prefix,
                 **settings.hyperparameter_environment(),
                 **settings.limits_environment(),
                 # Uploads above the size go to the state machine, by this ARN (built from
@@ -157,6 +162,8 @@ class TrainingFunction(Room):
         # Besides the upload, the function reads its own outputs: latest.json before moving
         # it, and a run's report or failure record to recognize a duplicate delivery.
         read = [settings.incoming_prefix, settings.models_prefix, settings.failures_prefix]
+        # CSVs to score, and their predictions (a redelivery reads their provenance).
+        read += [settings.predict_prefix, settings.predictions_prefix]
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ReadUploadsAndOutputs",
@@ -210,8 +217,8 @@ class TrainingFunction(Room):
                     id="AwsSolutions-IAM5",
                     reason="Object ARNs under one key prefix each: the function reads "
                     "uploads and its own outputs and writes run files, reports, latest.json, "
-                    "model pages, failure records and distributed runs' plans and part "
-                    "statistics, whose "
+                    "model pages, failure records, predictions and distributed runs' plans "
+                    "and part statistics, whose "
                     "keys it only learns from each event. No "
                     "action wildcard, no other prefix.",
                     applies_to=sorted(
@@ -226,7 +233,7 @@ class TrainingFunction(Room):
         """s3:PutObject, Allow only: run files anywhere under the models prefix; report.json
         only if absent (If-None-Match); latest.json and the model's page (index.html) only as
         a compare-and-swap (If-Match) or a first write (If-None-Match); failure records only
-        if absent.
+        if absent; predictions (under their own prefix) as latest.json.
 
         IAM grants add up, so a write is conditional exactly when no unconditional pattern
         matches its key: none of the run-file patterns can match a key ending in report.json,
@@ -247,6 +254,7 @@ class TrainingFunction(Room):
         """Statement id -> (the condition key the request must carry, or None; the key
         patterns it may write)."""
         models = self.settings.models_prefix
+        predictions = self.settings.predictions_prefix
         return {
             "WriteRunFiles": (None, [f"{models}*/{name}" for name in RUN_FILES]),
             # A distributed run's plan and its parts' statistics (read back through the
@@ -261,6 +269,9 @@ class TrainingFunction(Room):
             # The completion event's claim: the delivery that writes it first puts the event.
             # (Beside a failure record, <run_id>.event.json falls under the failures grant.)
             "ClaimRunEventOnlyIfAbsent": ("s3:if-none-match", [f"{models}*/{EVENT_FILE}"]),
+            # Predictions: a compare-and-swap over an older upload's, or a first write.
+            "WritePredictionsOnlyIfUnchanged": ("s3:if-match", [f"{predictions}*"]),
+            "CreatePredictionsOnlyIfAbsent": ("s3:if-none-match", [f"{predictions}*"]),
             "WriteFailureRecordsOnlyIfAbsent": (
                 "s3:if-none-match",
                 [f"{self.settings.failures_prefix}*"],

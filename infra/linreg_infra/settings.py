@@ -24,6 +24,8 @@ from linreg.contract import (
     DEFAULT_MEMORY_MB,
     DEFAULT_MODELS_PREFIX,
     DEFAULT_PART_BYTES,
+    DEFAULT_PREDICT_PREFIX,
+    DEFAULT_PREDICTIONS_PREFIX,
     DISTRIBUTED_ABOVE_BYTES_ENV,
     EVENT_BUS_ENV,
     MAX_INPUT_BYTES_ENV,
@@ -109,6 +111,9 @@ class Settings:
     incoming_prefix: str = DEFAULT_INCOMING_PREFIX
     models_prefix: str = DEFAULT_MODELS_PREFIX
     failures_prefix: str = DEFAULT_FAILURES_PREFIX
+    # Predictions on upload: CSVs to score, and where their predictions go.
+    predict_prefix: str = DEFAULT_PREDICT_PREFIX
+    predictions_prefix: str = DEFAULT_PREDICTIONS_PREFIX
     # None leaves the library's default (the tutorial's) in place.
     dataset: str | None = None
     preset: str | None = None
@@ -279,17 +284,19 @@ class Settings:
 
     def _check_prefixes(self) -> None:
         # Overlapping prefixes would let the function's own output trigger it again
-        # (output under incoming/) or mix failure records into the model folders.
+        # (output under incoming/ or predict/) or mix failure records into the model folders.
         named = {
             "incomingPrefix": self.incoming_prefix,
             "modelsPrefix": self.models_prefix,
             "failuresPrefix": self.failures_prefix,
+            "predictPrefix": self.predict_prefix,
+            "predictionsPrefix": self.predictions_prefix,
         }
         for (key_a, a), (key_b, b) in itertools.combinations(named.items(), 2):
             if a.startswith(b) or b.startswith(a):
                 raise SettingsError(
                     f"{PREFIX}{key_a} {a!r} and {PREFIX}{key_b} {b!r} overlap; "
-                    "the three prefixes must be disjoint"
+                    "the five prefixes must be disjoint"
                 )
 
 
@@ -310,6 +317,8 @@ CONTEXT_KEYS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     f"{PREFIX}incomingPrefix": ("incoming_prefix", prefix),
     f"{PREFIX}modelsPrefix": ("models_prefix", prefix),
     f"{PREFIX}failuresPrefix": ("failures_prefix", prefix),
+    f"{PREFIX}predictPrefix": ("predict_prefix", prefix),
+    f"{PREFIX}predictionsPrefix": ("predictions_prefix", prefix),
     f"{PREFIX}dataset": ("dataset", choice(DATASETS)),
     f"{PREFIX}preset": ("preset", choice(PRESETS)),
     f"{PREFIX}learningRate": ("learning_rate", positive_number),

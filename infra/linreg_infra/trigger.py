@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from linreg.contract import TRIGGER_SUFFIXES
+from linreg.contract import TRIGGER_SUFFIXES, UPLOAD_SUFFIXES
 from linreg_infra.rooms import Room
 from linreg_infra.settings import Settings
 
@@ -95,6 +95,13 @@ class Trigger(Room):
                 s3.EventType.OBJECT_CREATED,
                 s3n.SqsDestination(self.trigger_queue),
                 s3.NotificationKeyFilter(prefix=self.settings.incoming_prefix, suffix=suffix),
+            )
+        # Predictions on upload: CSVs (no manifests) under the predict prefix, same queue.
+        for suffix in UPLOAD_SUFFIXES:
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.SqsDestination(self.trigger_queue),
+                s3.NotificationKeyFilter(prefix=self.settings.predict_prefix, suffix=suffix),
             )
         self._suppress_cdk_helper_findings()
 

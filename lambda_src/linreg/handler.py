@@ -21,7 +21,7 @@ from linreg.config import Limits, env_settings
 from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, STEP_FIELD, Metric, Status
 from linreg.deadline import Deadline
 from linreg.payloads import RunPayload
-from linreg.service import distributed_run, distributed_steps, scale_out, upload
+from linreg.service import distributed_run, distributed_steps, predictions, scale_out, upload
 from linreg.service.attempt import Outcome
 from linreg.service.completion import Completion
 from linreg.service.event import s3_records
@@ -100,6 +100,11 @@ def process_event(
                     status=Status.SKIPPED,
                     reason=record.problem,
                 )
+            )
+            continue
+        if record.key.startswith(layout.predict):
+            outcomes.append(
+                predictions.process(s3, record, layout=layout, limits=limits, deadline=deadline)
             )
             continue
         outcomes.append(
@@ -185,6 +190,11 @@ def publish_metrics(outcomes: list[Outcome]) -> None:
         if outcome.event_sent is False:
             metrics.add_metric(name=Metric.EVENTS_NOT_SENT, unit=MetricUnit.Count, value=1)
         if outcome.status not in counts or outcome.duplicate:
+            continue
+        if isinstance(outcome, predictions.PredictionOutcome):
+            scored = outcome.status == Status.SUCCEEDED
+            written = Metric.PREDICTIONS_WRITTEN if scored else Metric.PREDICTIONS_FAILED
+            metrics.add_metric(name=written, unit=MetricUnit.Count, value=1)
             continue
         metrics.add_metric(name=counts[outcome.status], unit=MetricUnit.Count, value=1)
         if outcome.status == Status.SUCCEEDED:

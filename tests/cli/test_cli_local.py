@@ -13,6 +13,7 @@ from helpers import BUCKET, IRIS_CSV, ROOT
 from linreg.cli import EXIT_AWS, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, main
 
 S3_PUT = ROOT / "events" / "s3-put.json"
+S3_PUT_PREDICT = ROOT / "events" / "s3-put-predict.json"
 
 
 def one_error_line(capsys) -> str:
@@ -93,6 +94,27 @@ def test_predict_reads_the_latest_run_of_a_local_copy(tmp_path, capsys):
         == 0
     )
     assert predictions.read_text().splitlines()[0].endswith("predicted_sepal_length")
+
+
+@pytest.mark.slow
+def test_invoke_scores_a_predict_event_with_the_model_a_training_event_made(tmp_path, capsys):
+    out = tmp_path / "copy"
+    assert main(["invoke", str(S3_PUT), "--out", str(out)]) == 0
+    capsys.readouterr()
+
+    assert main(["invoke", str(S3_PUT_PREDICT), "--out", str(out)]) == 0
+
+    printed = capsys.readouterr().out
+    assert "predict/iris/iris.csv: succeeded" in printed and "scored     150 rows" in printed
+    header = (out / "predictions" / "iris" / "iris.csv").read_text().splitlines()[0]
+    assert header.endswith(",predicted_sepal_length")
+
+
+def test_invoke_of_a_predict_event_with_no_model_says_to_train_first(tmp_path, capsys):
+    assert main(["invoke", str(S3_PUT_PREDICT), "--out", str(tmp_path)]) == 1
+
+    printed = capsys.readouterr().out
+    assert "error [model_not_found]" in printed and "train it first" in printed
 
 
 @pytest.mark.slow

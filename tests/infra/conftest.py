@@ -36,6 +36,8 @@ CONFIGURED = {
     "linreg:incomingPrefix": "uploads/",
     "linreg:modelsPrefix": "results/models/",
     "linreg:failuresPrefix": "results/failures/",
+    "linreg:predictPrefix": "to-score/",
+    "linreg:predictionsPrefix": "results/predictions/",
     "linreg:dataset": "diabetes",
     "linreg:preset": "converged",
     "linreg:learningRate": "0.05",

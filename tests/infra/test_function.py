@@ -70,6 +70,8 @@ def test_function_environment_names_the_bucket_layout(resources: dict) -> None:
     assert environment["INCOMING_PREFIX"] == "incoming/"
     assert environment["MODELS_PREFIX"] == "models/"
     assert environment["FAILURES_PREFIX"] == "failures/"
+    assert environment["PREDICT_PREFIX"] == "predict/"
+    assert environment["PREDICTIONS_PREFIX"] == "predictions/"
 
 
 def test_function_environment_gives_openmp_the_whole_vcpus_of_its_memory(
@@ -122,6 +124,8 @@ def test_configured_hyperparameters_and_prefixes_reach_the_environment(
     assert environment["INCOMING_PREFIX"] == "uploads/"
     assert environment["MODELS_PREFIX"] == "results/models/"
     assert environment["FAILURES_PREFIX"] == "results/failures/"
+    assert environment["PREDICT_PREFIX"] == "to-score/"
+    assert environment["PREDICTIONS_PREFIX"] == "results/predictions/"
 
 
 def test_configured_dataset_preset_engine_and_limits_reach_the_environment(

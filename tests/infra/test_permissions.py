@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
 from moto.iam import access_control
 
@@ -77,11 +78,14 @@ def conditions_on(statements: list[dict], resource: str) -> list[dict | None]:
     ]
 
 
-def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
+def expected_writes(
+    models: str, failures: str, predictions: str = "predictions/"
+) -> list[tuple[str, str | None]]:
     """Every PutObject grant the write-once design asks for, in ``writes`` form."""
     if_none_match = json.dumps(ONLY_WITH["if-none-match"], sort_keys=True)
     if_match = json.dumps(ONLY_WITH["if-match"], sort_keys=True)
     models, failures = f"{DATA_BUCKET}/{models}", f"{DATA_BUCKET}/{failures}"
+    predictions = f"{DATA_BUCKET}/{predictions}"
     return sorted(
         [(f"{models}*/{name}", None) for name in RUN_FILES]
         + [(f"{models}*/{DISTRIBUTED_FOLDER}*", None)]
@@ -93,6 +97,8 @@ def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
             (f"{models}*/{MODEL_PAGE_FILE}", if_match),
             (f"{models}*/{MODEL_PAGE_FILE}", if_none_match),
             (f"{failures}*", if_none_match),
+            (f"{predictions}*", if_match),
+            (f"{predictions}*", if_none_match),
         ]
     )
 
@@ -100,7 +106,7 @@ def expected_writes(models: str, failures: str) -> list[tuple[str, str | None]]:
 # --- read from the template ---------------------------------------------------------------
 
 
-def test_function_writes_only_its_run_files_reports_latest_and_failure_records(
+def test_function_writes_only_its_run_files_reports_latest_failure_records_and_predictions(
     resources: dict,
 ) -> None:
     assert writes(function_statements(resources)) == expected_writes("models/", "failures/")
@@ -167,6 +173,15 @@ def test_an_event_claim_beside_a_failure_record_falls_under_the_failures_grant(
     assert covering == [ONLY_WITH["if-none-match"]]
 
 
+def test_predictions_may_be_written_only_as_a_compare_and_swap_or_a_first_write(
+    resources: dict,
+) -> None:
+    # A late older upload must not replace a newer one's predictions.
+    conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/predictions/*")
+
+    assert sorted(conditions, key=json.dumps) == sorted(ONLY_WITH.values(), key=json.dumps)
+
+
 def test_failure_records_may_be_written_only_if_absent(resources: dict) -> None:
     conditions = conditions_on(function_statements(resources), f"{DATA_BUCKET}/failures/*")
 
@@ -176,7 +191,9 @@ def test_failure_records_may_be_written_only_if_absent(resources: dict) -> None:
 def test_write_once_follows_the_configured_prefixes(configured_resources: dict) -> None:
     statements = function_statements(configured_resources)
 
-    assert writes(statements) == expected_writes("results/models/", "results/failures/")
+    assert writes(statements) == expected_writes(
+        "results/models/", "results/failures/", "results/predictions/"
+    )
 
 
 @pytest.mark.parametrize(
@@ -192,15 +209,21 @@ def test_write_once_follows_the_configured_prefixes(configured_resources: dict) 
         "{models}a/b/c/index.html",
         "{failures}iris/0123abcd.json",
         "{failures}x/report.json",
+        "{failures}_predictions/iris/a.csv/0123abcd.json",
+        "{predictions}iris/a.csv",
+        "{predictions}a/b/params.json",
     ],
 )
-def test_no_unconditional_write_reaches_a_report_latest_or_failure_record(
+def test_no_unconditional_write_reaches_a_report_latest_failure_record_or_predictions(
     app_statements: tuple[list[dict], str, str], outcome: str
 ) -> None:
     # IAM Allows add up: one unconditional pattern matching these keys would make the
     # conditions above pointless. In a resource ARN, * also matches "/".
     statements, models, failures = app_statements
-    key = f"{DATA_BUCKET}/" + outcome.format(models=models, failures=failures)
+    predictions = models.replace("models/", "predictions/")
+    key = f"{DATA_BUCKET}/" + outcome.format(
+        models=models, failures=failures, predictions=predictions
+    )
     unconditional = [
         resource
         for s in allowed(statements, "s3:PutObject")
@@ -235,7 +258,8 @@ def test_iam_wildcards_match_as_iam_does(key: str, pattern: str, matches: bool) 
 
 
 def test_function_reads_only_uploads_and_its_own_outputs(resources: dict) -> None:
-    # Its outputs: latest.json, and a run's report or failure record (duplicate deliveries).
+    # Its outputs: latest.json, a run's report or failure record (duplicate deliveries), and
+    # predictions' provenance.
     statements = allowed(function_statements(resources), "s3:GetObject")
     read = {resource for s in statements for resource in s["Resource"]}
 
@@ -243,16 +267,18 @@ def test_function_reads_only_uploads_and_its_own_outputs(resources: dict) -> Non
         f"{DATA_BUCKET}/incoming/*",
         f"{DATA_BUCKET}/models/*",
         f"{DATA_BUCKET}/failures/*",
+        f"{DATA_BUCKET}/predict/*",
+        f"{DATA_BUCKET}/predictions/*",
     }
 
 
-def test_function_may_only_get_uploads(resources: dict) -> None:
-    # Any write to incoming/ would let the function trigger itself.
+@pytest.mark.parametrize("uploaded", [UPLOADED_OBJECT, f"{DATA_BUCKET}/predict/iris/a.csv"])
+def test_function_may_only_get_uploads(resources: dict, uploaded: str) -> None:
+    # Any write to incoming/ or predict/ would let the function trigger itself.
     covering_uploads = [
         s
         for s in function_statements(resources)
-        if s["Effect"] == "Allow"
-        and any(fnmatch.fnmatchcase(UPLOADED_OBJECT, r) for r in s["Resource"])
+        if s["Effect"] == "Allow" and any(fnmatch.fnmatchcase(uploaded, r) for r in s["Resource"])
     ]
 
     assert covering_uploads, "the function must be able to read its uploads"
@@ -268,6 +294,8 @@ def test_reads_follow_the_configured_prefixes(configured_resources: dict) -> Non
         f"{DATA_BUCKET}/uploads/*",
         f"{DATA_BUCKET}/results/models/*",
         f"{DATA_BUCKET}/results/failures/*",
+        f"{DATA_BUCKET}/to-score/*",
+        f"{DATA_BUCKET}/results/predictions/*",
     }
 
 
@@ -531,6 +559,95 @@ def test_function_policy_refuses_writing_an_upload(clients: tuple) -> None:
 
     with enable_iam_authentication(), pytest.raises(function.exceptions.ClientError) as denied:
         function.put_object(Bucket=BUCKET, Key="incoming/loop.csv", Body=b"x")
+
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_function_policy_allows_scoring_an_upload_and_recognizing_its_redelivery(
+    clients: tuple, iris_bytes: bytes
+) -> None:
+    admin, function = clients
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=iris_bytes)
+
+    with enable_iam_authentication():
+        handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+        (scored,) = handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+        (again,) = handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+
+    assert scored["status"] == "succeeded"
+    assert (again["status"], again.get("duplicate")) == ("succeeded", True)
+    assert admin.head_object(Bucket=BUCKET, Key="predictions/iris/a.csv")
+
+
+def test_function_policy_allows_replacing_an_older_uploads_predictions(
+    clients: tuple, iris_bytes: bytes
+) -> None:
+    # The second write is the compare-and-swap (If-Match) over the first upload's.
+    admin, function = clients
+
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=iris_bytes)
+    with enable_iam_authentication():
+        handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+        handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+    newer = iris_bytes.replace(b"5.1,3.5", b"5.2,3.5")
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=newer)
+    with enable_iam_authentication():
+        (scored,) = handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+
+    assert scored["status"] == "succeeded" and "duplicate" not in scored
+    assert (
+        b"5.2,3.5" in admin.get_object(Bucket=BUCKET, Key="predictions/iris/a.csv")["Body"].read()
+    )
+
+
+def test_function_policy_allows_recording_a_failed_prediction(
+    clients: tuple, iris_bytes: bytes
+) -> None:
+    admin, function = clients  # no model trained: nothing to score with
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=iris_bytes)
+
+    with enable_iam_authentication():
+        (outcome,) = handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+
+    assert outcome["code"] == "model_not_found"
+    assert admin.head_object(Bucket=BUCKET, Key=outcome["failure_key"])
+
+
+def test_function_policy_refuses_overwriting_predictions_unconditionally(
+    clients: tuple, iris_bytes: bytes
+) -> None:
+    admin, function = clients
+    admin.put_object(Bucket=BUCKET, Key="predict/iris/a.csv", Body=iris_bytes)
+    with enable_iam_authentication():
+        handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+        handler.handle_event(event_for("predict/iris/a.csv"), s3=function, env={})
+
+    with enable_iam_authentication(), pytest.raises(ClientError) as denied:
+        function.put_object(Bucket=BUCKET, Key="predictions/iris/a.csv", Body=b"x")
+
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert (
+        b"predicted_sepal_length"
+        in admin.get_object(Bucket=BUCKET, Key="predictions/iris/a.csv")["Body"].read()
+    )
+
+
+def test_function_policy_refuses_overwriting_a_report_unconditionally(clients: tuple) -> None:
+    _, function = clients
+    with enable_iam_authentication():
+        (outcome,) = handler.handle_event(event_for("incoming/iris.csv"), s3=function, env={})
+
+    with enable_iam_authentication(), pytest.raises(ClientError) as denied:
+        function.put_object(Bucket=BUCKET, Key=outcome["prefix"] + REPORT_FILE, Body=b"{}")
+
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_function_policy_refuses_writing_an_upload_to_score(clients: tuple) -> None:
+    _, function = clients
+
+    with enable_iam_authentication(), pytest.raises(function.exceptions.ClientError) as denied:
+        function.put_object(Bucket=BUCKET, Key="predict/iris/loop.csv", Body=b"x")
 
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
 

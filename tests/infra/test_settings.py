@@ -285,6 +285,20 @@ def test_overlapping_prefixes_are_refused(incoming: str, models: str, failures: 
         Settings.from_context(context)
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("linreg:predictPrefix", "incoming/score/"),  # under the upload prefix
+        ("linreg:predictPrefix", "predictions/"),  # predictions would trigger it again
+        ("linreg:predictionsPrefix", "models/predictions/"),  # listed among the models
+        ("linreg:predictionsPrefix", "failures/"),
+    ],
+)
+def test_predict_prefixes_overlapping_another_are_refused(key: str, value: str) -> None:
+    with pytest.raises(SettingsError, match="overlap"):
+        Settings.from_context({key: value})
+
+
 def test_prefixes_that_only_share_a_parent_are_accepted() -> None:
     settings = Settings.from_context(
         {

@@ -35,17 +35,21 @@ def queue_policy_statements(resources: dict, queue: str) -> list[dict]:
 # --- S3 -> the trigger queue --------------------------------------------------------------
 
 
-def test_csv_gzipped_csv_and_manifests_created_under_incoming_go_to_the_trigger_queue(
+def test_uploads_and_csvs_to_score_go_to_the_trigger_queue(
     resources: dict,
 ) -> None:
     assert sorted(map(sorted, notification_filters(resources))) == [
         [("prefix", "incoming/"), ("suffix", ".csv")],
         [("prefix", "incoming/"), ("suffix", ".csv.gz")],
         [("prefix", "incoming/"), ("suffix", ".manifest.json")],
+        [("prefix", "predict/"), ("suffix", ".csv")],
+        [("prefix", "predict/"), ("suffix", ".csv.gz")],
     ]
 
 
-def test_trigger_follows_the_configured_upload_prefix(configured_resources: dict) -> None:
+def test_trigger_follows_the_configured_upload_and_predict_prefixes(
+    configured_resources: dict,
+) -> None:
     prefixes = {
         value
         for rules in notification_filters(configured_resources)
@@ -53,7 +57,7 @@ def test_trigger_follows_the_configured_upload_prefix(configured_resources: dict
         if name == "prefix"
     }
 
-    assert prefixes == {"uploads/"}
+    assert prefixes == {"uploads/", "to-score/"}
 
 
 def test_only_this_buckets_notifications_may_send_to_the_trigger_queue(resources: dict) -> None:

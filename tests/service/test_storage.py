@@ -38,7 +38,13 @@ def test_layout_comes_from_the_environment_with_defaults():
 
 @pytest.mark.parametrize(
     "options",
-    [{"models": "incoming/models/"}, {"failures": "incoming/"}, {"incoming": "models/in/"}],
+    [
+        {"models": "incoming/models/"},
+        {"failures": "incoming/"},
+        {"incoming": "models/in/"},
+        {"predictions": "predict/out/"},
+        {"predict": "models/score/"},
+    ],
 )
 def test_outputs_may_never_land_under_the_upload_prefix(options):
     with pytest.raises(ValueError, match="overlap"):

@@ -189,6 +189,8 @@ def _print_outcome(s3: S3Client, outcome: dict) -> None:
     say(f"{where}: {outcome['status']}")
     if outcome["status"] == Status.SKIPPED:
         say(f"  {outcome['reason']}")
+    elif outcome["status"] == Status.SUCCEEDED and "predictions_key" in outcome:
+        say(_describe_predictions(outcome))
     elif outcome["status"] == Status.SUCCEEDED:
         report = json.loads(
             s3.get_object(Bucket=outcome["bucket"], Key=outcome["prefix"] + REPORT_FILE)[
@@ -223,6 +225,18 @@ def _describe(report: dict, outcome: dict) -> str:
             f"  outputs    s3://{outcome['bucket']}/{outcome['prefix']}",
         ]
         + _execution(report)
+    )
+
+
+def _describe_predictions(outcome: dict) -> str:
+    """A scored upload (``predict/<name>/...``): which run scored it, and where."""
+    rows = f"{outcome['rows']} rows" if "rows" in outcome else "already scored"
+    return "\n".join(
+        [
+            f"  model      {outcome['model']}, run {outcome['model_run_id']}",
+            f"  scored     {rows}",
+            f"  outputs    s3://{outcome['bucket']}/{outcome['predictions_key']}",
+        ]
     )
 
 

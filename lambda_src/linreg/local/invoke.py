@@ -146,10 +146,14 @@ def _buckets(s3: S3Client) -> set[str]:
 
 def download_run(s3: S3Client, outcome: dict, out: Path) -> list[tuple[str, Path]]:
     """Save a run's files (every page of them), or its failure record, under ``out`` as
-    the bucket holds them, with the model page and latest.json beside them. Returns what
-    a person may open, as (what, path)."""
+    the bucket holds them, with the model page and latest.json beside them (a scored
+    upload's predictions file alone). Returns what a person may open, as (what, path)."""
     from linreg.service.storage import exists, list_keys
 
+    if "predictions_key" in outcome:
+        # A scored upload (service.predictions): its predictions file alone.
+        _save(s3, outcome["bucket"], outcome["predictions_key"], out)
+        return [("saved to", out / outcome["predictions_key"])]
     if "prefix" in outcome:
         keys = list(list_keys(s3, outcome["bucket"], outcome["prefix"]))
     else:

@@ -7,6 +7,9 @@ what a run is called. ``Layout`` is the one owner of every key rule.
     models/<name>/index.html                 the model's page: its runs (model_page)
     failures/<name>/<run_id>.json            one record per failed or diverged run
     .../event.json, <run_id>.event.json      the completion event's claim (service.completion)
+    predict/<name>/<file>.csv[.gz]           CSVs to score with model <name>'s run
+    predictions/<name>/<file>.csv            each scored (a .csv.gz upload: <file>.gz.csv)
+    failures/_predictions/<name>/<file>.csv/<job_id>.json   a prediction that failed
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from linreg.contract import (
     DEFAULT_FAILURES_PREFIX,
     DEFAULT_INCOMING_PREFIX,
     DEFAULT_MODELS_PREFIX,
+    DEFAULT_PREDICT_PREFIX,
+    DEFAULT_PREDICTIONS_PREFIX,
     DISTRIBUTED_FOLDER,
     EVENT_FILE,
     FAILURES_PREFIX_ENV,
@@ -35,6 +40,8 @@ from linreg.contract import (
     MODELS_PREFIX_ENV,
     PART_FILE,
     PLAN_FILE,
+    PREDICT_PREFIX_ENV,
+    PREDICTIONS_PREFIX_ENV,
     REPORT_FILE,
     RUN_FILES,
     STARTED_FILE,
@@ -51,6 +58,18 @@ RUN_ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{12}")
 COMPRESSED_NAME_SUFFIX = UPLOAD_SUFFIXES[0].removeprefix(".csv")
 # Where failure records of uploads with unusable names go (under the failures prefix).
 QUARANTINE_FOLDER = "unusable-keys"
+# Where failure records of predictions go (under the failures prefix): a first folder no
+# model may have (name_problem), so no model's runs listing ever shows them.
+PREDICTION_FAILURES_FOLDER = "_predictions"
+
+
+@dataclass(frozen=True)
+class PredictionJob:
+    """One upload to score: ``predict/a/b/x.csv`` is model ``a/b``'s file ``x.csv``, written
+    to ``predictions/a/b/x.csv`` (``x.csv.gz`` to ``x.gz.csv``, as a model's name keeps it)."""
+
+    model: str
+    file: str  # the output's file name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,11 +79,19 @@ class Layout:
     incoming: str = DEFAULT_INCOMING_PREFIX
     models: str = DEFAULT_MODELS_PREFIX
     failures: str = DEFAULT_FAILURES_PREFIX
+    predict: str = DEFAULT_PREDICT_PREFIX
+    predictions: str = DEFAULT_PREDICTIONS_PREFIX
 
     def __post_init__(self) -> None:
-        # Output under the upload prefix would trigger the function on its own output, and
+        # Output under an upload prefix would trigger the function on its own output, and
         # failure records under the models prefix would be listed as models (or runs).
-        named = {"upload": self.incoming, "models": self.models, "failures": self.failures}
+        named = {
+            "upload": self.incoming,
+            "models": self.models,
+            "failures": self.failures,
+            "predict": self.predict,
+            "predictions": self.predictions,
+        }
         for (name_a, a), (name_b, b) in itertools.combinations(named.items(), 2):
             if a.startswith(b) or b.startswith(a):
                 raise ValueError(f"the {name_a} prefix {a!r} and the {name_b} prefix {b!r} overlap")
@@ -75,6 +102,8 @@ class Layout:
             "incoming": INCOMING_PREFIX_ENV,
             "models": MODELS_PREFIX_ENV,
             "failures": FAILURES_PREFIX_ENV,
+            "predict": PREDICT_PREFIX_ENV,
+            "predictions": PREDICTIONS_PREFIX_ENV,
         }
         return cls(**{field: env[name] for field, name in names.items() if env.get(name)})
 
@@ -113,6 +142,11 @@ class Layout:
             return f"the upload's name {quoted} has an empty, '.' or '..' folder"
         # Run folders keep the scale-out's files under distributed/, which the stack lets the
         # function write without conditions; a model folder there would escape write-once.
+        if segments[0] == PREDICTION_FAILURES_FOLDER:
+            return (
+                f"the upload's name {quoted} starts with a folder named "
+                f"{PREDICTION_FAILURES_FOLDER!r}, which is kept for predictions' failure records"
+            )
         if DISTRIBUTED_FOLDER.rstrip("/") in segments[1:]:
             return f"the upload's name {quoted} has a folder named 'distributed' below its first"
         if any(is_run_id(segment) for segment in segments[1:]):
@@ -141,6 +175,66 @@ class Layout:
                 f"would pass S3's limit of {MAX_KEY_BYTES:,} bytes"
             )
         return None
+
+    def prediction_job(self, key: str) -> PredictionJob | None:
+        """``predict/a/b/x.csv`` → model ``a/b``, file ``x.csv``; ``predict/a/x.csv.gz`` →
+        ``a``, ``x.gz.csv``; names in Unicode's composed form (NFC), as ``model_name``'s.
+        ``None`` for a key outside the predict prefix or not a CSV's; a file with no model
+        folder (``predict/x.csv``) has the model ``""``, for ``prediction_problem``."""
+        if not key.startswith(self.predict):
+            return None
+        path = unicodedata.normalize("NFC", key[len(self.predict) :])
+        suffix = next((end for end in UPLOAD_SUFFIXES if path.endswith(end)), "")
+        model, _, stem = path.removesuffix(suffix).rpartition("/")
+        if not suffix or not stem:
+            return None
+        compressed = COMPRESSED_NAME_SUFFIX if suffix == UPLOAD_SUFFIXES[0] else ""
+        return PredictionJob(model=model, file=stem + compressed + UPLOAD_SUFFIXES[1])
+
+    def prediction_problem(self, job: PredictionJob, *, key: str) -> str | None:
+        """Why a prediction upload's keys cannot be used, or ``None``: the model's name
+        follows a training upload's rules (``name_problem``), the file's name has no hidden
+        characters and ends in ``.gz`` only for a compressed upload (``a.gz.csv`` and
+        ``a.csv.gz`` would share an output), and no output key passes S3's limit."""
+        if not job.model:
+            return f"{excerpt(key)} names no model: upload to {self.predict}<model>/<file>.csv"
+        compressed = job.model.endswith(COMPRESSED_NAME_SUFFIX)
+        training_key = self.incoming + job.model.removesuffix(COMPRESSED_NAME_SUFFIX)
+        training_key += UPLOAD_SUFFIXES[0] if compressed else UPLOAD_SUFFIXES[1]
+        problem = self.name_problem(job.model, key=training_key)
+        if problem is not None:
+            return problem.replace("the upload's name", "the model's name", 1)
+        stem = job.file.removesuffix(UPLOAD_SUFFIXES[1])
+        if any(is_hidden(char) for char in stem):
+            return (
+                f"the file's name {excerpt(stem)} holds control, invisible or "
+                "direction-changing characters"
+            )
+        if stem.endswith(COMPRESSED_NAME_SUFFIX) and not key.endswith(UPLOAD_SUFFIXES[0]):
+            return (
+                f"the file's name {excerpt(stem)} ends in {COMPRESSED_NAME_SUFFIX}, which is kept "
+                f"for the predictions of {UPLOAD_SUFFIXES[0]} uploads: rename it"
+            )
+        longest = max(
+            self.prediction_key(job),
+            self.prediction_failure_key(job, "x" * RUN_ID_LENGTH),
+            key=lambda key: len(key.encode()),
+        )
+        if len(longest.encode()) > MAX_KEY_BYTES:
+            return (
+                f"the upload's key is too long: its outputs' keys (such as {excerpt(longest)}) "
+                f"would pass S3's limit of {MAX_KEY_BYTES:,} bytes"
+            )
+        return None
+
+    def prediction_key(self, job: PredictionJob) -> str:
+        """Where a prediction upload's scored rows go."""
+        return f"{self.predictions}{job.model}/{job.file}"
+
+    def prediction_failure_key(self, job: PredictionJob, job_id: str) -> str:
+        """A failed prediction's record: under a folder no model's name may start with, so
+        never among a model's runs."""
+        return f"{self.failures}{PREDICTION_FAILURES_FOLDER}/{job.model}/{job.file}/{job_id}.json"
 
     def quarantine_key(self, key: str, run_id: str) -> str:
         """A failure record's key for an upload whose name cannot be used (``name_problem``):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from linreg.contract import LATEST_FILE, PARAMS_FILE, REPORT_FILE, REPORT_HTML_FILE
+from linreg.contract import LATEST_FILE, PARAMS_FILE, REPORT_FILE, REPORT_HTML_FILE, Status
 from linreg.errors import InputError, excerpt
 from linreg.service import storage
 from linreg.service.layout import Layout, is_run_id
@@ -62,6 +62,46 @@ def load_params(model: str, *, s3: S3Client | None = None) -> dict:
     if params is None:
         raise InputError("model_not_found", f"{model}: the run's params.json is missing")
     return params
+
+
+def model_run(
+    s3: S3Client, bucket: str, layout: Layout, name: str, run_id: str | None = None
+) -> tuple[str, dict]:
+    """The run of model ``name`` a prediction uses, as (run id, params.json): ``run_id``'s,
+    which must be a complete, succeeded run of that model, or else latest.json's."""
+    quoted = excerpt(name)
+    if run_id is not None:
+        if not is_run_id(run_id):
+            raise InputError(
+                "run_not_found",
+                f"run-id {excerpt(run_id)} is not a run id (such as 20260101T000000Z-0123456789ab)",
+            )
+        prefix = layout.run_prefix(name, run_id)
+        (report, _), (params, _) = storage.concurrently(
+            lambda: storage.read_json(s3, bucket, prefix + REPORT_FILE),
+            lambda: storage.read_json(s3, bucket, prefix + PARAMS_FILE),
+        )
+        if report is None or report.get("status") != Status.SUCCEEDED or params is None:
+            raise InputError(
+                "run_not_found",
+                f"model {quoted} has no complete, succeeded run {run_id} "
+                f"(no s3://{bucket}/{prefix}{REPORT_FILE})",
+            )
+        return run_id, params
+    latest, _ = storage.read_json(s3, bucket, layout.latest_key(name))
+    if latest is None:
+        raise InputError(
+            "model_not_found",
+            f"model {quoted} has no succeeded run yet (no s3://{bucket}/"
+            f"{layout.latest_key(name)}): train it first, with an upload under "
+            f"{layout.incoming}",
+        )
+    params, _ = storage.read_json(s3, bucket, latest["prefix"] + PARAMS_FILE)
+    if params is None:
+        raise InputError(
+            "model_not_found", f"model {quoted}: its latest run's {PARAMS_FILE} is missing"
+        )
+    return latest["run_id"], params
 
 
 @dataclass(frozen=True)

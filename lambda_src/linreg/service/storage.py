@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -34,6 +34,7 @@ CONTENT_TYPES = {
     ".png": "image/png",
     ".html": "text/html; charset=utf-8",
     ".sql": "application/sql; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
 }
 # The one retry policy of every conditional write (swap): how often it is tried, and the
 # first pause (doubling) after S3 answers 409, a conflicting write still in flight. A
@@ -48,6 +49,9 @@ CONFLICT = ("ConditionalRequestConflict", "409")
 MISSING = ("NoSuchKey", "404")
 # S3's answers to a request it will not serve as made; to a HEAD, always a bare "400".
 BAD_REQUEST = ("400", "BadRequest", "InvalidRequest", "InvalidArgument")
+
+# What a write sends: bytes, or a seekable file (a prediction's rows, spooled to disk).
+Body = bytes | IO[bytes]
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,11 @@ def etag(s3: S3Client, bucket: str, key: str) -> str | None:
     return None if head is None else head["ETag"]
 
 
+def head(s3: S3Client, bucket: str, key: str) -> Mapping[str, Any] | None:
+    """An object's HEAD (ETag, Metadata, ...), or ``None`` when it does not exist."""
+    return _head(s3, bucket, key)
+
+
 def _head(s3: S3Client, bucket: str, key: str) -> Mapping[str, Any] | None:
     try:
         return s3.head_object(Bucket=bucket, Key=key)
@@ -314,7 +323,8 @@ def swap(
     s3: S3Client,
     bucket: str,
     key: str,
-    next_version: Callable[[int], tuple[bytes | None, str | None]],
+    next_version: Callable[[int], tuple[Body | None, str | None]],
+    **options: Any,
 ) -> bool:
     """Compare-and-swap, the one way this project overwrites a shared object.
 
@@ -322,15 +332,19 @@ def swap(
     ETag of the version it was computed from (None: the object was absent), or no body
     when nothing needs writing. The write only lands on that same version (``IfMatch``,
     or ``IfNoneMatch`` for none); otherwise ``next_version`` is asked again. Returns
-    whether it wrote; raises ``WriteConflict`` after ``WRITE_ATTEMPTS`` lost races.
+    whether it wrote; raises ``WriteConflict`` after ``WRITE_ATTEMPTS`` lost races. A body
+    may be a seekable file, sent from its start each time; ``options`` go to every put
+    (``Metadata``).
     """
     for attempt in range(WRITE_ATTEMPTS):
         body, seen = next_version(attempt)
         if body is None:
             return False
         condition = {"IfMatch": seen} if seen else {"IfNoneMatch": "*"}
+        if not isinstance(body, bytes):
+            body.seek(0)
         try:
-            put(s3, bucket, key, body, **condition)
+            put(s3, bucket, key, body, **condition, **options)
             return True
         except ClientError as error:
             code = error_code(error)
@@ -341,7 +355,7 @@ def swap(
     raise WriteConflict(f"s3://{bucket}/{key} kept changing; giving up so Lambda retries")
 
 
-def put(s3: S3Client, bucket: str, key: str, body: bytes, **conditions: Any) -> None:
+def put(s3: S3Client, bucket: str, key: str, body: Body, **conditions: Any) -> None:
     suffix = key[key.rfind(".") :]
     content_type = CONTENT_TYPES.get(suffix, "application/octet-stream")
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **conditions)
