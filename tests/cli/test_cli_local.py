@@ -291,3 +291,24 @@ def test_invoke_without_moto_names_the_extra_in_one_line(tmp_path):
     assert done.returncode == EXIT_BAD_INPUT
     assert done.stderr.strip().endswith("[needs_local_extra]")
     assert "linreg[local]" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_invoke_puts_the_completion_event_locally_and_saves_its_claim(tmp_path, capsys):
+    assert main(["invoke", str(S3_PUT), "--out", str(tmp_path)]) == 0
+
+    (claim,) = (tmp_path / "models" / "iris").glob("*/event.json")
+    detail = json.loads(claim.read_text())
+    assert detail["status"] == "succeeded" and detail["model"] == "iris"
+    assert "event.json" in capsys.readouterr().out
+
+
+def test_invoke_saves_a_failed_runs_event_claim_beside_its_record(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"not,an,iris\n1,2,3\n")
+    out = tmp_path / "out"
+    argv = ["invoke", "--key", "incoming/bad.csv", "--data", str(bad), "--out", str(out)]
+
+    assert main(argv) != 0
+
+    (claim,) = (out / "failures" / "bad").glob("*.event.json")
+    assert json.loads(claim.read_text())["status"] == "failed"

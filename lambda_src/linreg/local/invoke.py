@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from unittest import mock
 from urllib.parse import quote_plus
 
-from linreg.contract import REPORT_HTML_FILE, Status
+from linreg.contract import EVENT_BUS_ENV, EVENT_FILE, REPORT_HTML_FILE, Status
 from linreg.errors import InputError
 from linreg.local import require_moto
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # The notification S3 sends, as the sample event has it.
+# A local run announces its end as a deployed one does, on moto's default bus; the claim
+# (event.json) is saved with the run.
+LOCAL_EVENTS = {EVENT_BUS_ENV: "default"}
 SAMPLE_EVENT = Path(__file__).resolve().parents[3] / "events" / "s3-put.json"
 
 
@@ -90,7 +93,11 @@ def state_machine_in_moto(
 
     # The sizes reach the function through its environment, not the state machine's.
     template = synthesized_template()
-    env = {**FAKE_AWS, contract.DISTRIBUTED_ABOVE_BYTES_ENV: str(distributed_above)}
+    env = {
+        **FAKE_AWS,
+        **LOCAL_EVENTS,
+        contract.DISTRIBUTED_ABOVE_BYTES_ENV: str(distributed_above),
+    }
     if part_bytes:
         env[contract.PART_BYTES_ENV] = str(part_bytes)
     buckets = {record.bucket for record in records}
@@ -116,9 +123,12 @@ def embedded_s3_with(records: list, upload: Upload) -> Iterator[None]:
 
     from linreg.local.embedded_s3 import embedded_s3
 
-    with embedded_s3():
-        _stock(boto3.client("s3"), records, upload)
-        yield
+    with embedded_s3() as url:
+        # Completion events go to the same server's EventBridge, as a deployment's would.
+        events = {**LOCAL_EVENTS, "AWS_ENDPOINT_URL_EVENTS": url}
+        with mock.patch.dict(os.environ, events):
+            _stock(boto3.client("s3"), records, upload)
+            yield
 
 
 def _stock(s3: S3Client, records: list, upload: Upload) -> None:
@@ -160,10 +170,16 @@ def download_run(s3: S3Client, outcome: dict, out: Path) -> list[tuple[str, Path
         keys = [outcome["failure_key"]] if "failure_key" in outcome else []
     if not keys:
         return []
+    claim = _failure_event_claim(outcome)
+    if claim and exists(s3, outcome["bucket"], claim):
+        keys.append(claim)
     for key in keys:
         _save(s3, outcome["bucket"], key, out)
     folder = out / Path(keys[0]).parent
     saved = [("saved to", folder)]
+    event = next((key for key in keys if key.endswith(EVENT_FILE)), None)
+    if event:
+        saved.append(("event", out / event))
     if (folder / REPORT_HTML_FILE).exists():
         saved.append(("report", folder / REPORT_HTML_FILE))
     page, latest = _model_keys(outcome["key"])
@@ -175,6 +191,14 @@ def download_run(s3: S3Client, outcome: dict, out: Path) -> list[tuple[str, Path
     if latest and exists(s3, outcome["bucket"], latest):
         _save(s3, outcome["bucket"], latest, out)
     return saved
+
+
+def _failure_event_claim(outcome: dict) -> str | None:
+    from linreg.service.layout import Layout
+
+    if "failure_key" not in outcome:
+        return None
+    return Layout.from_env(os.environ).event_claim_beside(outcome["failure_key"])
 
 
 def _save(s3: S3Client, bucket: str, key: str, out: Path) -> None:
