@@ -11,7 +11,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -22,6 +21,7 @@ from constructs import Construct
 from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, Metric
 from linreg_infra.rooms import Room
 from linreg_infra.settings import Settings
+from linreg_infra.shared import topic_key
 from linreg_infra.trigger import MAX_RECEIVE_COUNT
 
 # The trigger queue's backlog alarm: its oldest message has waited this long.
@@ -55,38 +55,21 @@ class Monitoring(Room):
         self.alarms = self._alarms()
 
     def _alarm_topic(self) -> sns.Topic:
-        # CloudWatch can publish to an encrypted topic only with a customer managed key
-        # whose policy lets it use the key; the AWS managed SNS key does not. SNS keeps no
-        # messages, so nothing needs the key once the stack is gone: it is always deleted.
-        key = kms.Key(
+        stack = cdk.Stack.of(self)
+        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        # CloudWatch acting for an alarm in another account cannot use this key.
+        key = topic_key(
             self,
             "AlarmTopicKey",
             description="linreg alarm topic",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        stack = cdk.Stack.of(self)
-        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
-        # Only for this account's alarms (the confused-deputy conditions): CloudWatch acting
-        # for an alarm in another account cannot use this key.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisAccountsAlarmsToUseTheKey",
-                principals=[cloudwatch_principal],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                },
-            )
+            sid="AllowThisAccountsAlarmsToUseTheKey",
+            principal=cloudwatch_principal,
+            source_arn=stack.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name="*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            ),
         )
         topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         # The topic policy that enforce_ssl creates replaces SNS's default one, so allow

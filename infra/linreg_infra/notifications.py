@@ -25,6 +25,7 @@ from linreg.contract import EVENT_DETAIL_TYPE, EVENT_SOURCE, Status
 from linreg_infra.rooms import Room
 from linreg_infra.settings import Settings
 from linreg_infra.settings_parsers import DEFAULT_EVENT_BUS
+from linreg_infra.shared import topic_key
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 
@@ -105,40 +106,21 @@ class RunNotifications(Room):
         )
 
     def _key(self) -> kms.Key:
-        # EventBridge can publish to an encrypted topic only with a customer managed key
-        # whose policy lets it use the key (the AWS managed SNS key does not). SNS keeps no
-        # messages, so nothing needs the key once the stack is gone: it is always deleted.
-        key = kms.Key(
+        # Only for this account's rules. Not the two rules' own ARNs: the key would then
+        # refer to the rules, which refer to the topic, which refers to the key.
+        return topic_key(
             self,
             "RunTopicKey",
             description="linreg run notification topic",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            sid="AllowThisAccountsRulesToUseTheKey",
+            principal=iam.ServicePrincipal(EVENTS_PRINCIPAL),
+            source_arn=cdk.Stack.of(self).format_arn(
+                service="events",
+                resource="rule",
+                resource_name="*",
+                arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+            ),
         )
-        stack = cdk.Stack.of(self)
-        # Only for this account's rules (the confused-deputy conditions). Not the two rules'
-        # own ARNs: the key would then refer to the rules, which refer to the topic, which
-        # refers to the key.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisAccountsRulesToUseTheKey",
-                principals=[iam.ServicePrincipal(EVENTS_PRINCIPAL)],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="events",
-                            resource="rule",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
-                        )
-                    },
-                },
-            )
-        )
-        return key
 
     def _rules(self) -> list[events.Rule]:
         name = self.settings.event_bus_name

@@ -1,9 +1,12 @@
 """What several parts of the stack build the same way: the removal policy of what holds
-data, log groups with a retention, and IAM's "the request carries this header"."""
+data, log groups with a retention, the keys of encrypted topics, and IAM's "the request
+carries this header"."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -42,3 +45,39 @@ def event_bus_arn(scope: Construct, name: str) -> str:
         resource_name=name,
         arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
     )
+
+
+def topic_key(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    sid: str,
+    principal: iam.ServicePrincipal,
+    source_arn: str,
+) -> kms.Key:
+    """The key of an SNS topic that an AWS service publishes to. The service can publish to
+    an encrypted topic only with a customer managed key whose policy lets it use the key
+    (the AWS managed SNS key does not), and here only when acting for this account's
+    ``source_arn`` (the confused-deputy conditions). SNS keeps no messages, so nothing needs
+    the key once the stack is gone: it is always deleted."""
+    key = kms.Key(
+        scope,
+        construct_id,
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[principal],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": cdk.Stack.of(scope).account},
+                "ArnLike": {"aws:SourceArn": source_arn},
+            },
+        )
+    )
+    return key

@@ -161,20 +161,13 @@ class Layout:
             DISTRIBUTED_FOLDER + file
             for file in (PLAN_FILE, STARTED_FILE, PART_FILE.format(index=MAX_PARTS - 1))
         ]
-        longest = max(
+        return too_long(
             [
                 self.run_prefix(name, run_id) + file
                 for file in (*RUN_FILES, REPORT_FILE, EVENT_FILE, *distributed)
             ]
-            + [self.event_claim_beside(self.failure_key(name, run_id)), self.page_key(name)],
-            key=lambda key: len(key.encode()),
+            + [self.event_claim_beside(self.failure_key(name, run_id)), self.page_key(name)]
         )
-        if len(longest.encode()) > MAX_KEY_BYTES:
-            return (
-                f"the upload's key is too long: its outputs' keys (such as {excerpt(longest)}) "
-                f"would pass S3's limit of {MAX_KEY_BYTES:,} bytes"
-            )
-        return None
 
     def prediction_job(self, key: str) -> PredictionJob | None:
         """``predict/a/b/x.csv`` → model ``a/b``, file ``x.csv``; ``predict/a/x.csv.gz`` →
@@ -215,17 +208,9 @@ class Layout:
                 f"the file's name {excerpt(stem)} ends in {COMPRESSED_NAME_SUFFIX}, which is kept "
                 f"for the predictions of {UPLOAD_SUFFIXES[0]} uploads: rename it"
             )
-        longest = max(
-            self.prediction_key(job),
-            self.prediction_failure_key(job, "x" * RUN_ID_LENGTH),
-            key=lambda key: len(key.encode()),
+        return too_long(
+            [self.prediction_key(job), self.prediction_failure_key(job, "x" * RUN_ID_LENGTH)]
         )
-        if len(longest.encode()) > MAX_KEY_BYTES:
-            return (
-                f"the upload's key is too long: its outputs' keys (such as {excerpt(longest)}) "
-                f"would pass S3's limit of {MAX_KEY_BYTES:,} bytes"
-            )
-        return None
 
     def prediction_key(self, job: PredictionJob) -> str:
         """Where a prediction upload's scored rows go."""
@@ -274,6 +259,18 @@ class Layout:
         """Where a failed run's completion event is claimed: beside its record, under a
         name no listing takes for a run's (``<run_id>.event.json``)."""
         return f"{failure_key.removesuffix('.json')}.{EVENT_FILE}"
+
+
+def too_long(keys: list[str]) -> str | None:
+    """Why an upload cannot be used when the longest of the ``keys`` it would make passes
+    S3's limit, or ``None``."""
+    longest = max(keys, key=lambda key: len(key.encode()))
+    if len(longest.encode()) > MAX_KEY_BYTES:
+        return (
+            f"the upload's key is too long: its outputs' keys (such as {excerpt(longest)}) "
+            f"would pass S3's limit of {MAX_KEY_BYTES:,} bytes"
+        )
+    return None
 
 
 def run_id_for(
