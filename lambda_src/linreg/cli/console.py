@@ -75,3 +75,21 @@ def progress_for(args: argparse.Namespace) -> AbstractContextManager[None]:
     if args.verbose and sys.stdout.isatty():
         return nullcontext()
     return progress.on_terminal(sys.stderr)
+
+
+def add_layout_options(command: argparse.ArgumentParser) -> None:
+    """--models-prefix and --failures-prefix, for a deployment with other prefixes."""
+    from linreg.contract import DEFAULT_FAILURES_PREFIX, DEFAULT_MODELS_PREFIX
+
+    command.add_argument(
+        "--models-prefix",
+        default=DEFAULT_MODELS_PREFIX,
+        metavar="PREFIX",
+        help=f"where the deployment keeps runs (default {DEFAULT_MODELS_PREFIX})",
+    )
+    command.add_argument(
+        "--failures-prefix",
+        default=DEFAULT_FAILURES_PREFIX,
+        metavar="PREFIX",
+        help=f"where the deployment keeps failure records (default {DEFAULT_FAILURES_PREFIX})",
+    )

@@ -10,13 +10,10 @@ from typing import TYPE_CHECKING
 
 from linreg.cli.console import (
     EXIT_OK,
+    add_layout_options,
     number,
     plain_s3_client,
     say,
-)
-from linreg.contract import (
-    DEFAULT_FAILURES_PREFIX,
-    DEFAULT_MODELS_PREFIX,
 )
 from linreg.errors import InputError
 from linreg.local.embedded_s3 import served_copy
@@ -28,18 +25,7 @@ if TYPE_CHECKING:
 def add_runs(commands: argparse._SubParsersAction) -> None:
     runs = commands.add_parser("runs", help="list a model's runs, newest first")
     runs.add_argument("model", metavar="s3://BUCKET/models/NAME|DIR/models/NAME")
-    runs.add_argument(
-        "--models-prefix",
-        default=DEFAULT_MODELS_PREFIX,
-        metavar="PREFIX",
-        help=f"where the deployment keeps runs (default {DEFAULT_MODELS_PREFIX})",
-    )
-    runs.add_argument(
-        "--failures-prefix",
-        default=DEFAULT_FAILURES_PREFIX,
-        metavar="PREFIX",
-        help=f"where the deployment keeps failure records (default {DEFAULT_FAILURES_PREFIX})",
-    )
+    add_layout_options(runs)
     runs.add_argument(
         "--links", action="store_true", help="print a presigned link to each run's report"
     )

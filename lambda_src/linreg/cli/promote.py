@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from linreg.cli.console import EXIT_OK, number, plain_s3_client, say
-from linreg.contract import DEFAULT_FAILURES_PREFIX, DEFAULT_MODELS_PREFIX
+from linreg.cli.console import EXIT_OK, add_layout_options, number, plain_s3_client, say
 from linreg.errors import InputError
 
 
@@ -14,19 +13,7 @@ def add_promote(commands: argparse._SubParsersAction) -> None:
         "promote", help="point a model's latest.json at one of its runs, past the promotion rule"
     )
     promote.add_argument("run", metavar="s3://BUCKET/models/NAME/RUN_ID")
-    promote.add_argument(
-        "--models-prefix",
-        default=DEFAULT_MODELS_PREFIX,
-        metavar="PREFIX",
-        help=f"where the deployment keeps runs (default {DEFAULT_MODELS_PREFIX})",
-    )
-    promote.add_argument(
-        "--failures-prefix",
-        default=DEFAULT_FAILURES_PREFIX,
-        metavar="PREFIX",
-        help="where the deployment keeps failure records, for the model's page "
-        f"(default {DEFAULT_FAILURES_PREFIX})",
-    )
+    add_layout_options(promote)
     promote.set_defaults(command=promote_command)
 
 
