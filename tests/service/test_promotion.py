@@ -114,7 +114,7 @@ def test_linreg_promote_refuses_a_folder_that_is_not_a_complete_run(s3, iris_byt
 
     code = main(["promote", f"s3://{BUCKET}/models/iris/20260101T000000Z-000000000000"])
 
-    assert code == 2 and "[no_model]" in capsys.readouterr().err
+    assert code == 2 and "[run_not_found]" in capsys.readouterr().err
 
 
 def test_linreg_promote_refuses_a_model_folder_instead_of_a_run(s3, capsys):
