@@ -42,10 +42,13 @@ def promote(s3: S3Client, run_url: str, *, layout: Layout) -> Promoted:
         )
     report, _ = storage.read_json(s3, bucket, prefix + REPORT_FILE)
     if report is None:
-        raise InputError("run_not_found", f"{excerpt(run_url)} has no report.json: not a complete run")
+        raise InputError(
+            "run_not_found", f"{excerpt(run_url)} has no report.json: not a complete run"
+        )
     if report.get("status") != Status.SUCCEEDED:
         raise InputError(
-            "run_not_found", f"{excerpt(run_url)} {report.get('status')}: only a model can be latest"
+            "run_not_found",
+            f"{excerpt(run_url)} {report.get('status')}: only a model can be latest",
         )
     pointer = storage.latest_pointer(run_id, prefix, report)
     key = layout.latest_key(name)
