@@ -193,7 +193,9 @@ class TrainingFunction(Room):
                 resources=[self.state_machine_arn],
             )
         )
-        # The completion event: this stack's kind of event only, on the one bus.
+        # The completion event: this stack's kind of event only, on the one bus. PutEvents is
+        # authorized per entry, with events:source and events:detail-type
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html).
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="PutRunFinishedEvents",
