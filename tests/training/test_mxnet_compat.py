@@ -86,3 +86,29 @@ def test_lent_names_are_numpy_1_values():
     assert list(names["in1d"]([[1, 2], [3, 4]], [2, 3])) == [False, True, True, False]
     with pytest.raises(NotImplementedError, match="numpy.npv was removed"):
         names["npv"](0.1, [1, 2])
+
+
+@pytest.mark.slow
+def test_mxnet_loads_without_scikit_learn_scipy_or_setuptools():
+    # The cold start: mxnet would import them for features this project never uses.
+    result = run_fresh(
+        "import sys\n"
+        "from linreg.training._mxnet import nd\n"
+        "nd.zeros(1)\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'setuptools') if m in sys.modules))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_scikit_learn_imports_after_mxnet_for_the_exact_split():
+    result = run_fresh(
+        "from linreg.training._mxnet import nd\n"
+        "nd.zeros(1)\n"
+        "from sklearn.model_selection import train_test_split\n"
+        "import scipy.sparse, sys\n"
+        "print(len(train_test_split(list(range(10)), test_size=0.3, random_state=1)[1]))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "3"
