@@ -124,4 +124,5 @@ class Report(TypedDict, total=False):
     cost: dict[str, Any] | None
     promoted: bool
     promotion: dict[str, Any]
+    files: list[str]
     error: dict[str, Any]

@@ -48,7 +48,7 @@ def test_every_report_field_is_documented_and_every_documented_field_is_written(
     sampled = pipeline.run(iris_bytes, Hyperparameters(iterations=1500))
     written = set(tutorial_run.report) | set(diverged.report) | set(sampled.report)
     # What publishing adds (service.attempt; tests/service/test_promotion.py).
-    published = {"promoted", "promotion"}
+    published = {"promoted", "promotion", "files"}
     assert written | published == documented_report_fields()
 
 

@@ -34,9 +34,12 @@ def run_id(day: int, digest: str = "a") -> str:
     return f"202601{day:02d}T120000Z-{digest * 12}"
 
 
-def stored_run(s3, run_id: str, *, test_mse: float = 0.42, complete: bool = True) -> None:
+def stored_run(
+    s3, run_id: str, *, test_mse: float = 0.42, complete: bool = True, files=None
+) -> None:
     """A published run of "iris" written directly: report.html, and report.json (which
-    makes it complete) unless ``complete`` is false."""
+    makes it complete) unless ``complete`` is false; ``files``: the folder's files as the
+    report lists them (a report from before reports listed them has none)."""
     prefix = LAYOUT.run_prefix("iris", run_id)
     s3.put_object(Bucket=BUCKET, Key=prefix + "report.html", Body=b"<!DOCTYPE html>")
     stamp = datetime.strptime(run_id.split("-")[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -50,6 +53,8 @@ def stored_run(s3, run_id: str, *, test_mse: float = 0.42, complete: bool = True
         "hyperparameters": {"preset": "tutorial"},
         "input": {"key": "incoming/iris.csv", "last_modified": stamp.isoformat()},
     }
+    if files is not None:
+        report["files"] = files
     if complete:
         s3.put_object(Bucket=BUCKET, Key=prefix + "report.json", Body=json.dumps(report))
 
@@ -83,6 +88,36 @@ def test_a_publish_writes_the_page_listing_its_run(s3, iris_bytes):
 
     assert outcome["page_written"] is True
     assert [run for _, run in links(stored_page(s3))] == [outcome["run_id"]]
+
+
+def test_a_published_report_lists_its_folders_files(s3, iris_bytes):
+    outcome = upload(s3, iris_bytes)
+
+    report = json.loads(
+        s3.get_object(Bucket=BUCKET, Key=outcome["prefix"] + "report.json")["Body"].read()
+    )
+    in_folder = [key.removeprefix(outcome["prefix"]) for key in keys(s3, outcome["prefix"])]
+    assert report["files"] == sorted(in_folder)
+
+
+def test_a_row_links_as_its_reports_list_of_files_says_without_asking_s3(s3, monkeypatch):
+    # report.html is in the folder, but the report's own list does not name it.
+    stored_run(s3, run_id(1), files=["report.json"])
+    monkeypatch.setattr(published.storage, "exists", lambda *args: pytest.fail("asked S3"))
+
+    model_page.publish_page(s3, BUCKET, LAYOUT, "iris")
+
+    ((href, _),) = links(stored_page(s3))
+    assert linked_key(href).endswith("/report.json")
+
+
+def test_a_row_of_a_report_without_a_list_of_files_links_to_its_page_if_there(s3):
+    stored_run(s3, run_id(1))
+
+    model_page.publish_page(s3, BUCKET, LAYOUT, "iris")
+
+    ((href, _),) = links(stored_page(s3))
+    assert linked_key(href).endswith("/report.html")
 
 
 def test_the_page_lists_runs_newest_first(s3):

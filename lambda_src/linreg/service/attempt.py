@@ -274,6 +274,8 @@ class Attempt:
             **result.report,
             "promoted": verdict.promoted,
             "promotion": {"rule": str(self.completion.promotion), "reason": verdict.reason},
+            # What the folder holds: readers (the model's page) need not ask S3 one by one.
+            "files": sorted(result.files),
         }
         published = storage.put_if_absent(s3, bucket, self.prefix + REPORT_FILE, to_json(report))
         details = {

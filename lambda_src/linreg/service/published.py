@@ -181,7 +181,7 @@ def _read_run(s3: S3Client, bucket: str, key: str) -> dict | None:
         report, _ = storage.read_json(s3, bucket, key + REPORT_FILE)
         if report is None:
             return None
-        return _row(report, bucket, key + _page(s3, bucket, key))
+        return _row(report, bucket, key + _page(s3, bucket, key, report))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -237,12 +237,16 @@ def upload_time(report: dict) -> datetime | None:
         return None
 
 
-def _page(s3: S3Client, bucket: str, run_prefix: str) -> str:
-    return (
-        REPORT_HTML_FILE
-        if storage.exists(s3, bucket, run_prefix + REPORT_HTML_FILE)
-        else REPORT_FILE
-    )
+def _page(s3: S3Client, bucket: str, run_prefix: str, report: dict) -> str:
+    """What a run's row links to: its report.html, else its report.json. A report lists
+    its folder's files since runs were published with them; an older one's folder is
+    asked (a request per run)."""
+    files = report.get("files")
+    if isinstance(files, list):
+        has_page = REPORT_HTML_FILE in files
+    else:
+        has_page = storage.exists(s3, bucket, run_prefix + REPORT_HTML_FILE)
+    return REPORT_HTML_FILE if has_page else REPORT_FILE
 
 
 def bucket_and_prefix(url: str) -> tuple[str, str]:
