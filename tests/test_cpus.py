@@ -50,3 +50,17 @@ def test_an_unreadable_quota_is_no_quota(tmp_path, text):
 
 def test_this_process_has_at_least_one():
     assert cpus.available() >= 1
+
+
+def test_the_parse_runs_a_thread_per_cpu_the_process_can_use(monkeypatch):
+    from linreg.training.data import loading
+
+    monkeypatch.setattr(cpus, "available", lambda: 3)
+    assert loading.default_threads() == 3
+
+
+def test_the_parse_runs_at_most_as_many_threads_as_lambdas_most_vcpus(monkeypatch):
+    from linreg.training.data import loading
+
+    monkeypatch.setattr(cpus, "available", lambda: 64)
+    assert loading.default_threads() == 6

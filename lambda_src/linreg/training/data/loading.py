@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import sys
 import threading
 from collections import deque
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from linreg import cpus
 from linreg.deadline import Deadline
 from linreg.errors import InputError, RunError
 from linreg.spec import IRIS, Spec
@@ -46,8 +46,9 @@ from linreg.training.data.stream import (
 )
 from linreg.training.stats import Stats
 
-# Each parsing thread holds a block and its parsed arrays (~8× the block in all).
-MAX_THREADS = 4
+# Each parsing thread holds a block and its parsed arrays (~8× the block in all); six is
+# the most vCPUs Lambda gives a function (at 10,240 MB).
+MAX_THREADS = 6
 # Blocks in flight per parsing thread: one parsing, one read and waiting its turn. Reading
 # ahead reaches the end of the file sooner, so the exact split is made while the last
 # blocks parse, and a thread that finishes never waits for the reader.
@@ -273,8 +274,9 @@ def parsed_blocks(blocks: Iterator[Block], columns: Columns, threads: int) -> It
 
 
 def default_threads() -> int:
-    """One parsing thread per core this process may run on, at most ``MAX_THREADS``."""
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_THREADS))
+    """One parsing thread per CPU this process can use (its cores, capped by its cgroup's
+    quota: ``linreg.cpus``), at most ``MAX_THREADS``."""
+    return min(cpus.available(), MAX_THREADS)
 
 
 @functools.cache
