@@ -64,3 +64,9 @@ def test_the_parse_runs_at_most_as_many_threads_as_lambdas_most_vcpus(monkeypatc
 
     monkeypatch.setattr(cpus, "available", lambda: 64)
     assert loading.default_threads() == 6
+
+
+def test_what_the_process_is_told_is_reported_for_the_logs(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    seen = cpus.seen(cgroup=cgroup_v2(tmp_path, "116000 100000\n"))
+    assert seen["affinity"] == 2 and seen["cgroup_quota"] == 1.16 and seen["available"] == 2

@@ -26,6 +26,17 @@ def available(*, cgroup: Path = CGROUP) -> int:
     return max(1, min(cores, math.ceil(quota)) if quota else cores)
 
 
+def seen(*, cgroup: Path = CGROUP) -> dict[str, float | int | None]:
+    """What the process is told about its CPUs, as the function logs it at a cold start:
+    what Lambda (or a container) really gives is then in the logs."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cgroup_quota": cgroup_quota(cgroup),
+        "available": available(cgroup=cgroup),
+    }
+
+
 def cgroup_quota(cgroup: Path = CGROUP) -> float | None:
     """The cgroup's CPU quota in CPUs (``None``: no quota, or no cgroup to read)."""
     try:

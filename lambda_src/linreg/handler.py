@@ -17,6 +17,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from linreg import cpus
 from linreg.config import Limits, env_settings
 from linreg.contract import METRICS_NAMESPACE, SERVICE_NAME, STEP_FIELD, Metric, Status
 from linreg.deadline import Deadline
@@ -50,6 +51,8 @@ def seed_font_cache(env: Mapping[str, str]) -> None:
 
 
 seed_font_cache(os.environ)
+# What this function's CPUs are, once per cold start (the parse runs a thread per CPU).
+logger.info("cpus", extra=cpus.seen())
 
 
 def lambda_handler(event: dict, context: object) -> dict:

@@ -15,6 +15,7 @@ default one and provides an engine; `make test` leaves these tests out (marker `
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -291,6 +292,17 @@ def run_python(code: str, *, uid: int = 43210) -> subprocess.CompletedProcess:
         f"--user={uid}:{uid}", "--entrypoint=/opt/venv/bin/python", IMAGE, "-c", code,
         check=False,
     )  # fmt: skip
+
+
+def test_the_function_sees_the_cpus_its_container_is_limited_to(
+    session: Session, function: dict
+) -> None:
+    # --cpus as Lambda gives them (1.16 at 2,048 MB): the cgroup says it, not os.cpu_count.
+    records = [json.loads(line) for line in session.logs.splitlines() if line.startswith("{")]
+    (seen,) = [record for record in records if record.get("message") == "cpus"]
+    quota = function["memory_mb"] / MB_PER_VCPU
+    assert seen["cgroup_quota"] == pytest.approx(quota, abs=0.01)
+    assert seen["available"] == min(seen["affinity"], math.ceil(round(quota, 2)))
 
 
 def test_cold_start_reads_the_font_cache_built_into_the_image() -> None:
