@@ -4,10 +4,10 @@
 
 For each size it prints, per phase (download, parse + statistics, train, write), the
 seconds, the handler's CPU seconds and its process's peak RSS, and in the same run the
-ratios that matter: the whole handler against ``pandas.read_csv`` of the same file alone,
-and the statistics engine against the tutorial loop (where the loop finishes in reasonable
-time). Machines here are shared and noisy: compare the ratios, which come from one run on
-one machine.
+ratios that matter: the whole handler against ``pandas.read_csv`` of the same file alone
+and against ``pyarrow.csv.read_csv`` (multi-threaded) of it, and the statistics engine
+against the tutorial loop (where the loop finishes in reasonable time). Machines here are
+shared and noisy: compare the ratios, which come from one run on one machine.
 
 ``--repeat N`` measures each size N times over and says how often each ratio met its
 target: on a shared machine one measurement can land in a slow spell.
@@ -43,6 +43,8 @@ ROUNDS, RUNS_PER_ROUND = 3, 3
 # The issue's targets for the whole handler against read_csv of the same file.
 TARGETS = {1_000_000: 2.0, 10_000_000: 2.5}
 WARM_IRIS_TARGET = 0.3  # seconds
+# And against pyarrow.csv.read_csv of the same file (issue 26).
+ARROW_TARGETS = {1_000_000: 1.5, 10_000_000: 1.3}
 
 
 def main() -> None:
@@ -96,9 +98,10 @@ def main() -> None:
 
 def measure(size: int, path: Path, endpoint: str, *, with_tutorial: bool) -> dict:
     key = f"incoming/bench-{size}.csv"
-    read_csvs, handlers = [], []
+    read_csvs, arrows, handlers = [], [], []
     for _ in range(ROUNDS):
         read_csvs.append(child("read_csv", str(path)))
+        arrows.append(child("arrow_read_csv", str(path)))
         handlers.append(child("handler", endpoint, key, "statistics", first_seed()))
     read_csv = {
         **min(read_csvs, key=lambda r: r["seconds"]),
@@ -109,7 +112,17 @@ def measure(size: int, path: Path, endpoint: str, *, with_tutorial: bool) -> dic
         "median_seconds": statistics.median(s for r in handlers for s in r["all_seconds"]),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in handlers),
     }
-    result = {"rows": size, "mb": path.stat().st_size / 1e6, "read_csv": read_csv, **handler}
+    arrow = {
+        **min(arrows, key=lambda r: r["seconds"]),
+        "median_seconds": statistics.median(s for r in arrows for s in r["all_seconds"]),
+    }
+    result = {
+        "rows": size,
+        "mb": path.stat().st_size / 1e6,
+        "read_csv": read_csv,
+        "arrow": arrow,
+        **handler,
+    }
     if with_tutorial and size <= TUTORIAL_MAX_ROWS:
         result["tutorial"] = child("handler", endpoint, key, "tutorial", first_seed())
     return result
@@ -119,7 +132,7 @@ def print_table(results: list[dict]) -> None:
     header = (
         f"{'rows':>11} {'MB':>6} {'download':>9} {'parse+stats':>12} {'train':>7} "
         f"{'write':>7} {'handler':>8} {'CPU':>6} {'read_csv':>9} {'ratio':>6} {'median':>7} "
-        f"{'ms/iter':>8} {'RSS MB':>7}"
+        f"{'ms/iter':>8} {'RSS MB':>7} {'pyarrow':>8} {'ratio':>6} {'median':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -130,12 +143,16 @@ def print_table(results: list[dict]) -> None:
             f"{t['parse_seconds']:>12.2f} {t['train_seconds']:>7.2f} {t['write_seconds']:>7.2f} "
             f"{r['seconds']:>8.2f} {r['cpu_seconds']:>6.2f} {r['read_csv']['seconds']:>9.2f} "
             f"{_fastest_ratio(r):>6.2f} {_median_ratio(r):>7.2f} "
-            f"{1000 * t['train_seconds'] / r['iterations']:>8.2f} {r['peak_rss_mb']:>7.0f}"
+            f"{1000 * t['train_seconds'] / r['iterations']:>8.2f} {r['peak_rss_mb']:>7.0f} "
+            f"{r['arrow']['seconds']:>8.2f} {_fastest_ratio(r, 'arrow'):>6.2f} "
+            f"{_median_ratio(r, 'arrow'):>7.2f}"
         )
     print()
     print(
         "ratio = whole handler / pandas.read_csv of the same file, fastest runs "
-        "(targets: ≤ 2.0 at 1M, ≤ 2.5 at 10M); median = the same for the median runs"
+        "(targets: ≤ 2.0 at 1M, ≤ 2.5 at 10M); median = the same for the median runs; the last "
+        "three columns: pyarrow.csv.read_csv and the handler's ratios to it (targets: ≤ 1.5 at "
+        "1M, ≤ 1.3 at 10M)"
     )
     print(
         f"CPU = the handler's CPU seconds in that run: above its seconds when blocks parse "
@@ -162,9 +179,14 @@ def print_repeats(results: list[dict]) -> None:
     print()
     for size in (r["rows"] for r in _first_of_each_size(results)):
         runs = [r for r in results if r["rows"] == size]
-        target = TARGETS.get(size)
-        for name, ratio in (("ratio", _fastest_ratio), ("median ratio", _median_ratio)):
-            ratios = [ratio(r) for r in runs]
+        for name, ratio, reference, targets in (
+            ("ratio", _fastest_ratio, "read_csv", TARGETS),
+            ("median ratio", _median_ratio, "read_csv", TARGETS),
+            ("pyarrow ratio", _fastest_ratio, "arrow", ARROW_TARGETS),
+            ("pyarrow median ratio", _median_ratio, "arrow", ARROW_TARGETS),
+        ):
+            target = targets.get(size)
+            ratios = [ratio(r, reference) for r in runs]
             met = f", {sum(x <= target for x in ratios)} at or below {target}" if target else ""
             print(
                 f"{size:>11,} rows, {name} over {len(runs)} measurements: "
@@ -179,12 +201,12 @@ def _first_of_each_size(results: list[dict]) -> list[dict]:
     return list(first.values())
 
 
-def _fastest_ratio(result: dict) -> float:
-    return result["seconds"] / result["read_csv"]["seconds"]
+def _fastest_ratio(result: dict, reference: str = "read_csv") -> float:
+    return result["seconds"] / result[reference]["seconds"]
 
 
-def _median_ratio(result: dict) -> float:
-    return result["median_seconds"] / result["read_csv"]["median_seconds"]
+def _median_ratio(result: dict, reference: str = "read_csv") -> float:
+    return result["median_seconds"] / result[reference]["median_seconds"]
 
 
 # --- child processes: one measurement each ------------------------------------------------
@@ -261,8 +283,20 @@ def read_csv(path: str) -> dict:
     return {"seconds": min(seconds), "all_seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
+def arrow_read_csv(path: str) -> dict:
+    import pyarrow.csv
+
+    seconds = []
+    for _ in range(RUNS_PER_ROUND):
+        started = time.perf_counter()
+        pyarrow.csv.read_csv(path)
+        seconds.append(time.perf_counter() - started)
+    return {"seconds": min(seconds), "all_seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
 CHILD_TASKS = {
     "import_seconds": import_seconds,
+    "arrow_read_csv": arrow_read_csv,
     "warm_iris": warm_iris,
     "plain_mxnet": plain_mxnet,
     "handler": handler,

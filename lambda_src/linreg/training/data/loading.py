@@ -246,7 +246,7 @@ def _helper_thread() -> Iterator[ThreadPoolExecutor]:
 def parsed_blocks(blocks: Iterator[Block], columns: Columns, threads: int) -> Iterator[Parsed]:
     """Each block parsed, in file order, the first problem in the file raised first.
 
-    pandas tokenizes and converts numbers without holding the GIL, so blocks parse in
+    pyarrow and pandas tokenize and convert numbers without holding the GIL, so blocks parse in
     parallel on several cores while this thread reads the next ones. At most
     ``IN_FLIGHT × threads`` blocks are in flight: memory stays bounded by the block size.
     """
