@@ -51,12 +51,12 @@ CALLS = [
     ("put_object", 6),  # report.json, conditional
     ("put_object", 7),  # latest.json, compare-and-swap
 ]
-# Then the model's page: its ETag, the run's report and whether its report.html exists (the
-# listings of run folders and failure records are not counted here), and the page.
+# Then the model's page: its ETag, the run's report (which lists the run's files, so no
+# request asks whether report.html exists; the listings of run folders and failure records
+# are not counted here), and the page.
 PAGE_CALLS = [
     ("head_object", 2),
     ("get_object", 5),
-    ("head_object", 3),
     ("put_object", 8),
 ]
 PAGE_KEY = "models/iris/index.html"
